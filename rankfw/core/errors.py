@@ -1,0 +1,33 @@
+"""The error types of rankfw: one for bad input, one for a failed stage."""
+
+from __future__ import annotations
+
+
+class RankfwError(Exception):
+    """Base of every error rankfw raises on purpose."""
+
+
+class InputError(RankfwError):
+    """Bad input: a file, a spec or a parameter. The CLI exits with code 2.
+
+    ``where`` names the place: ``corpus.jsonl:17`` or ``stages.ce.params.batch_size
+    (pipeline.yaml:14)``; the message is printed as ``where: message``.
+    """
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        self.message = message
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class StageError(RankfwError):
+    """A stage that failed while running. The CLI exits with code 1."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        self.stage = stage
+        super().__init__(f"stage {stage!r} failed: {message}")
+
+
+def file_line(path: object, line: int | None = None) -> str:
+    """Format a ``file:line`` location for an error message."""
+    return f"{path}:{line}" if line is not None else str(path)

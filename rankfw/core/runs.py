@@ -1,0 +1,124 @@
+"""The Run type (qid -> ranked docids with scores) and TREC run files."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from rankfw.core.errors import InputError, file_line
+from rankfw.core.io import atomic_write_text, iter_lines
+
+Hit = tuple[str, float]
+
+
+class Run(Mapping[str, list[Hit]]):
+    """Ranked lists of documents per query: ``run[qid] -> [(docid, score), ...]`` in rank order.
+
+    Rank order is decreasing score; ties are broken by docid (ascending) so that a run written
+    twice is byte-identical. Build one with :meth:`from_scores` (any order) or :meth:`from_ranked`
+    (already in rank order, e.g. read from a TREC file or returned by Lucene).
+    """
+
+    __slots__ = ("_hits",)
+
+    def __init__(self, hits: dict[str, list[Hit]] | None = None) -> None:
+        self._hits: dict[str, list[Hit]] = hits if hits is not None else {}
+
+    @classmethod
+    def from_scores(cls, scores: Mapping[str, Mapping[str, float]], k: int | None = None) -> Run:
+        """A run from ``qid -> {docid: score}``, sorted by score (desc) then docid, cut at ``k``."""
+        hits: dict[str, list[Hit]] = {}
+        for qid, docs in scores.items():
+            ranked = sorted(((d, float(s)) for d, s in docs.items()), key=_rank_key)
+            hits[qid] = ranked[:k] if k is not None else ranked
+        return cls(hits)
+
+    @classmethod
+    def from_ranked(cls, hits: Mapping[str, list[Hit]]) -> Run:
+        """A run from lists that are already in rank order (kept as given)."""
+        return cls({q: [(d, float(s)) for d, s in h] for q, h in hits.items()})
+
+    def __getitem__(self, qid: str) -> list[Hit]:
+        return self._hits[qid]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._hits)
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+    def __repr__(self) -> str:
+        n = sum(len(h) for h in self._hits.values())
+        return f"Run({len(self._hits)} queries, {n} hits)"
+
+    def top(self, k: int) -> Run:
+        """The first ``k`` hits of every query."""
+        return Run({q: h[:k] for q, h in self._hits.items()})
+
+    def scores(self) -> dict[str, dict[str, float]]:
+        """``qid -> {docid: score}`` (the form ir_measures and ranx take)."""
+        return {q: dict(h) for q, h in self._hits.items()}
+
+    def docids(self) -> set[str]:
+        """Every docid in the run."""
+        return {d for h in self._hits.values() for d, _ in h}
+
+    def write_trec(self, path: str | os.PathLike[str], tag: str = "rankfw") -> None:
+        """Write the run as a TREC run file (``qid Q0 docid rank score tag``), atomically."""
+        atomic_write_text(path, self.to_trec(tag))
+
+    def to_trec(self, tag: str = "rankfw") -> str:
+        """The run as TREC run text."""
+        lines = [
+            f"{qid} Q0 {docid} {rank} {_format_score(score)} {tag}\n"
+            for qid, hits in self._hits.items()
+            for rank, (docid, score) in enumerate(hits, start=1)
+        ]
+        return "".join(lines)
+
+    @classmethod
+    def read_trec(cls, path: str | os.PathLike[str]) -> Run:
+        """Read a TREC run file; hits are ordered by score (desc) then docid, as trec_eval does.
+
+        A malformed line raises :class:`InputError` naming the file and line.
+        """
+        scores: dict[str, dict[str, float]] = {}
+        for lineno, line in iter_lines(path):
+            if not line.strip():
+                continue
+            parts = line.split()
+            where = file_line(path, lineno)
+            if len(parts) != 6:
+                raise InputError(
+                    f"expected 6 columns 'qid Q0 docid rank score tag', got {len(parts)}",
+                    where,
+                )
+            qid, _, docid, rank, score, _ = parts
+            try:
+                int(rank)
+                value = float(score)
+            except ValueError:
+                raise InputError(f"rank must be an integer and score a number: {line.strip()!r}", where) from None
+            if not math.isfinite(value):
+                raise InputError(f"score is not finite: {score!r}", where)
+            docs = scores.setdefault(qid, {})
+            if docid in docs:
+                raise InputError(f"document {docid!r} appears twice for query {qid!r}", where)
+            docs[docid] = value
+        return cls.from_scores(scores)
+
+
+def _rank_key(hit: Hit) -> tuple[float, str]:
+    return (-hit[1], hit[0])
+
+
+def _format_score(score: float) -> str:
+    # repr() is the shortest text that reads back as the same float: lossless and deterministic.
+    return repr(float(score))
+
+
+def read_run(path: str | Path) -> Run:
+    """Read a TREC run file (see :meth:`Run.read_trec`)."""
+    return Run.read_trec(path)
