@@ -1,0 +1,97 @@
+"""One language's data as a spec names it: corpus, topic sets (eval / train / heldout), qrels."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from rankfw.core.data import Corpus, Qrels, Topics, is_irds, open_corpus, read_qrels, read_topics, read_training
+from rankfw.core.data import cached_file_digest
+from rankfw.core.errors import InputError
+from rankfw.core.spec import DatasetSpec
+
+SOURCES = ("corpus", "topics", "qrels", "train", "parallel")
+
+
+def is_heldout(qid: str, fraction: float) -> bool:
+    """Whether a training query is held out: a stable hash of its id, independent of file order."""
+    if fraction <= 0:
+        return False
+    value = int.from_bytes(hashlib.sha256(qid.encode("utf-8")).digest()[:8], "big") / 2**64
+    return value < fraction
+
+
+@dataclass
+class LanguageData:
+    """The sources of one language (paths or ``irds:`` ids), read lazily and once."""
+
+    language: str
+    sources: dict[str, str | None]
+    holdout: float
+    cache_dir: Path
+    _topics: dict[str, tuple[Topics, Qrels]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_spec(cls, dataset: DatasetSpec, language: str, cache_dir: Path) -> LanguageData:
+        return cls(language, {s: dataset.source(s, language) for s in SOURCES}, dataset.holdout, cache_dir)
+
+    def check_files(self) -> None:
+        """Fail early, naming the spec field, when a local source file does not exist."""
+        for name, source in self.sources.items():
+            if source is not None and not is_irds(source) and not Path(source).is_file():
+                raise InputError(f"file not found: {source}", f"dataset.{name} [{self.language}]")
+
+    @cached_property
+    def corpus(self) -> Corpus:
+        return open_corpus(self._required("corpus"), self.cache_dir)
+
+    @cached_property
+    def fingerprint(self) -> dict[str, str | float]:
+        """Content hashes of every source (ids for ir_datasets), for stage cache keys."""
+        out: dict[str, str | float] = {"holdout": self.holdout}
+        for name, source in self.sources.items():
+            if source is None:
+                continue
+            out[name] = source if is_irds(source) else cached_file_digest(Path(source), self.cache_dir / "corpus")
+        return out
+
+    @cached_property
+    def heldout_qids(self) -> frozenset[str]:
+        if self.sources["train"] is None or self.holdout <= 0:
+            return frozenset()
+        return frozenset(ex.query_id for ex in read_training(self.sources["train"]) if is_heldout(ex.query_id, self.holdout))
+
+    def topic_set(self, name: str) -> tuple[Topics, Qrels]:
+        """Topics and qrels of ``eval`` (the spec's topics and qrels), ``train`` or ``heldout``
+        (the training queries, with their positives judged 1 and negatives 0)."""
+        if name not in self._topics:
+            self._topics[name] = self._eval() if name == "eval" else self._from_training(name == "heldout")
+        return self._topics[name]
+
+    def _eval(self) -> tuple[Topics, Qrels]:
+        topics = read_topics(self._required("topics"))
+        qrels = read_qrels(self.sources["qrels"]) if self.sources["qrels"] else {}
+        return topics, qrels
+
+    def _from_training(self, heldout: bool) -> tuple[Topics, Qrels]:
+        topics: Topics = {}
+        qrels: Qrels = {}
+        for ex in read_training(self._required("train")):
+            if is_heldout(ex.query_id, self.holdout) != heldout:
+                continue
+            topics[ex.query_id] = ex.query
+            judged = {d.docid: 0 for d in ex.negatives}
+            judged.update({d.docid: 1 for d in ex.positives})
+            qrels[ex.query_id] = judged
+        if not topics:
+            which = "held-out" if heldout else "training"
+            raise InputError(f"no {which} queries (check dataset.train and dataset.holdout)", f"dataset.train [{self.language}]")
+        return topics, qrels
+
+    def _required(self, name: str) -> str:
+        source = self.sources[name]
+        if source is None:
+            raise InputError(f"this pipeline needs dataset.{name}", f"dataset.{name}")
+        return source
