@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rankfw import __version__
@@ -33,15 +34,15 @@ def _handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except InputError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             sys.exit(2)
         except StageError as e:
-            err_console.print(f"[bold red]run failed:[/] {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]run failed:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             if os.environ.get("RANKFW_DEBUG"):
                 raise
             sys.exit(1)
         except RankfwError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -90,7 +91,7 @@ def run(spec: Path, out: Path | None, overrides: tuple[str, ...], force: bool, c
                         log=lambda m: err_console.print(m, highlight=False), executor=runner_executor)
         result = runner.run()
     _print_metrics(result.metrics)
-    console.print(f"outputs in {result.output_dir}", highlight=False)
+    click.echo(f"outputs in {result.output_dir}")
 
 
 def _make_executor(spec: Any) -> Any:
@@ -116,8 +117,7 @@ def validate(spec: Path, overrides: tuple[str, ...]) -> None:
     pipeline = load_spec(spec, default_registry(), overrides)
     Runner(pipeline).check_inputs()
     order = " -> ".join(pipeline.order)
-    console.print(f"{spec}: ok ({len(pipeline.order)} stages: {order}; "
-                  f"{len(pipeline.spec.dataset.languages)} languages)", highlight=False)
+    click.echo(f"{spec}: ok ({len(pipeline.order)} stages: {order}; {len(pipeline.spec.dataset.languages)} languages)")
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:

@@ -237,17 +237,18 @@ class JsonlCorpus(Corpus):
 
 
 def _insert(db: sqlite3.Connection, rows: list[tuple[str, int, int]], path: Path) -> None:
+    db.execute("SAVEPOINT batch")
     try:
         db.executemany("INSERT INTO docs VALUES (?, ?, ?)", rows)
     except sqlite3.IntegrityError:
-        seen: dict[str, int] = {}
-        for docid, _, line in rows:
+        db.execute("ROLLBACK TO batch")
+        for docid, offset, line in rows:  # find the first duplicate, row by row
             first = db.execute("SELECT line FROM docs WHERE docid = ?", (docid,)).fetchone()
-            if first or docid in seen:
-                first_line = first[0] if first else seen[docid]
-                raise InputError(f"duplicate docid {docid!r} (first on line {first_line})", file_line(path, line)) from None
-            seen[docid] = line
+            if first:
+                raise InputError(f"duplicate docid {docid!r} (first on line {first[0]})", file_line(path, line)) from None
+            db.execute("INSERT INTO docs VALUES (?, ?, ?)", (docid, offset, line))
         raise
+    db.execute("RELEASE batch")
 
 
 class IrdsCorpus(Corpus):
@@ -268,7 +269,8 @@ class IrdsCorpus(Corpus):
             yield _irds_document(doc)
 
     def __len__(self) -> int:
-        return int(self._dataset.docs_count())
+        count = self._dataset.docs_count()
+        return int(count) if count is not None else sum(1 for _ in self._dataset.docs_iter())
 
     def get_many(self, docids: Iterable[str]) -> dict[str, Document]:
         wanted = list(dict.fromkeys(docids))

@@ -78,18 +78,23 @@ def open_text(path: str | os.PathLike[str]) -> IO[str]:
 
 
 def iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, line)`` of a text or gzipped file.
+    """Yield ``(line_number, line)`` of a text or gzipped file (UTF-8, line endings stripped).
 
     Non-UTF-8 bytes and truncated or corrupt gzip data become an :class:`InputError` that names
     the file and the line where reading failed.
     """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("file not found" if not p.exists() else "not a file", str(p))
     lineno = 0
     try:
-        with open_text(path) as f:
-            for lineno, line in enumerate(f, start=1):
+        with gzip.open(p, "rb") if p.suffix == ".gz" else open(p, "rb") as f:
+            for lineno, raw in enumerate(f, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise InputError(f"not valid UTF-8 text ({e.reason} at byte {e.start})", file_line(path, lineno)) from None
                 yield lineno, line.rstrip("\n").rstrip("\r")
-    except UnicodeDecodeError as e:
-        raise InputError(f"not valid UTF-8 text ({e.reason})", file_line(path, lineno + 1)) from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise InputError(f"corrupt or truncated gzip data ({e})", file_line(path, lineno + 1)) from None
 

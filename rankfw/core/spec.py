@@ -161,6 +161,25 @@ class Pipeline:
 # --- loading ----------------------------------------------------------------------------------
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _safe_load(text: str) -> Any:
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 class _LineIndex:
     """Maps a YAML path (tuple of keys / indexes) to the line it starts on."""
 
@@ -192,6 +211,17 @@ class _LineIndex:
         return self.lines.get(())
 
 
+def _spec_model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The spec model that holds keys at ``path`` (for listing the valid keys)."""
+    if path == ():
+        return PipelineSpec
+    if path in (("dataset",), ("executor",)):
+        return {"dataset": DatasetSpec, "executor": ExecutorSpec}[path[0]]
+    if len(path) == 2 and path[0] == "stages":
+        return StageSpec
+    return None
+
+
 def _dotted(path: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in path) if path else "(top level)"
 
@@ -203,24 +233,26 @@ class _Errors:
         self.source, self.lines, self.overrides = source, lines, overrides
 
     def error(self, path: tuple[Any, ...], message: str) -> InputError:
+        """``path.to.key: message (file:line)``, or ``(--set)`` for a command-line override."""
         if any(path[: len(o)] == o for o in self.overrides):
-            where = f"{_dotted(path)} (--set)"
-        else:
-            line = self.lines.line(path)
-            where = f"{_dotted(path)} ({self.source}:{line})" if line else f"{_dotted(path)} ({self.source})"
-        return InputError(message, where)
+            return InputError(message, f"{_dotted(path)} (--set)")
+        line = self.lines.line(path)
+        return InputError(f"{message} ({self.source}:{line})" if line else f"{message} ({self.source})", _dotted(path))
 
     def from_validation(
         self, error: ValidationError, prefix: tuple[Any, ...] = (), model: type[BaseModel] | None = None
     ) -> InputError:
-        first = error.errors()[0]
+        # An unknown key first: a misspelt key also makes the key it was meant to be "missing".
+        errors = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        first = errors[0]
         loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and "[" in p))
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             message = "unknown key"
-            if model is not None and len(loc) == 1:
-                fields = list(model.model_fields)
-                close = difflib.get_close_matches(str(loc[0]), fields, n=1)
+            owner = (model if len(loc) == 1 else None) if model is not None else _spec_model_at(loc[:-1])
+            if owner is not None:
+                fields = list(owner.model_fields)
+                close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
                 message += f"; did you mean {close[0]!r}?" if close else ""
                 message += f" (valid: {', '.join(fields) or 'none'})"
         elif first["type"] == "missing":
@@ -272,16 +304,16 @@ def load_spec(path: str | Path, registry: Registry, overrides: list[str] | tuple
 def parse_spec(text: str, registry: Registry, source: str = "<spec>", overrides: list[str] | tuple[str, ...] = ()) -> Pipeline:
     """Validate spec text (see :func:`load_spec`)."""
     try:
-        raw = yaml.safe_load(text)
+        raw = _safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise InputError(f"invalid YAML: {problem}", where) from None
+        raise InputError(f"invalid YAML: {problem} ({where})") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise InputError("the spec must be a YAML mapping (dataset:, stages:, ...)", f"{source}:1")
+        raise InputError(f"the spec must be a YAML mapping (dataset:, stages:, ...) ({source}:1)")
     parsed = [parse_override(o) for o in overrides]
     for keys, value in parsed:
         _apply_override(raw, keys, value)

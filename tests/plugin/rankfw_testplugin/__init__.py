@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -48,6 +49,7 @@ class OverlapRetriever(Retriever):
 
     class Config(ComponentConfig):
         k: int = Field(100, gt=0, description="hits per query")
+        seconds_per_query: float = Field(0.0, ge=0, description="sleep per query (for kill tests)")
 
     config: Config
 
@@ -58,6 +60,7 @@ class OverlapRetriever(Retriever):
             for qid, query in topics.items():
                 q = terms(query)
                 scores[qid] = {docid: float(len(q & t)) for docid, t in docs if q & t}
+                time.sleep(self.config.seconds_per_query)
                 bar.advance(1)
         return Run.from_scores(scores, k=self.config.k)
 

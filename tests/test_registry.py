@@ -1,0 +1,91 @@
+"""The registry: entry-point loading one plugin at a time, broken plugins, conflicts, filtering."""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import pytest
+
+import rankfw.core.registry as reg
+import rankfw_testplugin
+from rankfw.core import InputError, Reranker, hookimpl
+from rankfw.core.registry import load_registry
+
+
+def test_test_plugin_registers_one_component_of_each_kind(registry: reg.Registry) -> None:
+    kinds = {kind: registry.names(kind) for kind in reg.HOOKS}
+    assert kinds == {"retriever": ["overlap"], "reranker": ["idf-overlap"], "trainer": ["idf"], "fuser": ["sum"]}
+    info = registry.get("reranker", "idf-overlap")
+    assert info.cls is rankfw_testplugin.IdfOverlapReranker
+    assert info.distribution == "testplugin" and info.version == "0.1.0"
+    assert info.defaults() == {"k": 100, "fail_on": None}
+    assert "model" in info.config_class.model_json_schema()["required"]
+
+
+def test_unknown_component_suggests_the_closest(registry: reg.Registry) -> None:
+    with pytest.raises(InputError, match=r"unknown reranker 'idf-overlp'; did you mean 'idf-overlap'\? \(installed: idf-overlap\)"):
+        registry.get("reranker", "idf-overlp")
+
+
+def _plugin(name: str, **hooks: Any) -> types.ModuleType:
+    module = types.ModuleType(name)
+    for hook, func in hooks.items():
+        setattr(module, hook, hookimpl(func))
+    return module
+
+
+class _Fake:
+    def __init__(self, name: str, module: Any, dist: str = "fake-dist") -> None:
+        self.name = name
+        self._module = module
+        self.dist = types.SimpleNamespace(name=dist, version="9.9")
+
+    def load(self) -> Any:
+        if isinstance(self._module, Exception):
+            raise self._module
+        return self._module
+
+
+def _other_reranker() -> type[Reranker]:
+    class Other(rankfw_testplugin.IdfOverlapReranker):
+        description = "another one"
+
+    return Other
+
+
+def test_broken_import_hook_error_and_conflicts_keep_the_rest_working(monkeypatch: pytest.MonkeyPatch) -> None:
+    raising_hook = _plugin("hook_raises", register_rerankers=lambda register: 1 / 0)
+    duplicate = _plugin("dup", register_rerankers=lambda register: register("idf-overlap", _other_reranker()))
+    bad_class = _plugin("bad_class", register_fusers=lambda register: register("x", object))
+    fakes = [
+        _Fake("good", rankfw_testplugin, "rankfw-testplugin"),
+        _Fake("import_fails", ImportError("No module named 'missing_dep'"), "broken-import"),
+        _Fake("hook_raises", raising_hook, "broken-hook"),
+        _Fake("dup", duplicate, "dup-dist"),
+        _Fake("bad_class", bad_class, "bad-class-dist"),
+    ]
+    monkeypatch.setattr(reg, "_entry_points", lambda: fakes)
+    monkeypatch.delenv(reg.LOAD_PLUGINS_ENV, raising=False)
+    registry = load_registry()
+    broken = {b.distribution: b.error for b in registry.broken}
+    assert broken["broken-import"].startswith("ImportError: No module named 'missing_dep'")
+    assert broken["broken-hook"].startswith("ZeroDivisionError")
+    assert "not a subclass of rankfw.core.Fuser" in broken["bad-class-dist"]
+    assert registry.get("retriever", "overlap").distribution == "rankfw-testplugin"
+    with pytest.raises(InputError, match="registered by two plugins \\(rankfw-testplugin 9.9 and dup-dist 9.9\\)"):
+        registry.get("reranker", "idf-overlap")
+    conflicts = registry.conflict_errors()
+    assert {c.distribution for c in conflicts} == {"rankfw-testplugin", "dup-dist"}
+
+
+def test_load_plugins_env_restricts_distributions(monkeypatch: pytest.MonkeyPatch) -> None:
+    duplicate = _plugin("dup", register_rerankers=lambda register: register("idf-overlap", _other_reranker()))
+    fakes = [_Fake("good", rankfw_testplugin, "rankfw-testplugin"), _Fake("dup", duplicate, "dup_dist")]
+    monkeypatch.setattr(reg, "_entry_points", lambda: fakes)
+    monkeypatch.setenv(reg.LOAD_PLUGINS_ENV, "Dup-Dist")
+    only_dup = load_registry()
+    assert only_dup.get("reranker", "idf-overlap").distribution == "dup_dist"
+    assert only_dup.names("retriever") == []
+    monkeypatch.setenv(reg.LOAD_PLUGINS_ENV, "")
+    assert load_registry().components == {}

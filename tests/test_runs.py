@@ -1,0 +1,53 @@
+"""Run: ordering, TREC round trips, malformed run files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rankfw.core import InputError, Run
+
+
+def test_from_scores_orders_by_score_then_docid_and_cuts_at_k() -> None:
+    run = Run.from_scores({"q1": {"b": 1.0, "a": 1.0, "c": 3.0, "d": 0.5}}, k=3)
+    assert run["q1"] == [("c", 3.0), ("a", 1.0), ("b", 1.0)]
+    assert run.top(1)["q1"] == [("c", 3.0)]
+    assert run.docids() == {"a", "b", "c"}
+
+
+def test_trec_round_trip_is_lossless_and_byte_identical(tmp_path: Path) -> None:
+    run = Run.from_scores({"q1": {"d1": 0.1 + 0.2, "d2": 1e-9, "d3": -2.5}, "q2": {"x": 12.0}})
+    first = tmp_path / "a.run"
+    run.write_trec(first, tag="t")
+    again = Run.read_trec(first)
+    assert again == run
+    second = tmp_path / "b.run"
+    again.write_trec(second, tag="t")
+    assert first.read_bytes() == second.read_bytes()
+    assert first.read_text().splitlines()[0] == "q1 Q0 d1 1 0.30000000000000004 t"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("q1 Q0 d1 1 0.5", "expected 6 columns"),
+        ("q1 Q0 d1 one 0.5 t", "rank must be an integer"),
+        ("q1 Q0 d1 1 nan t", "not finite"),
+        ("q1 Q0 d1 1 abc t", "score a number"),
+    ],
+)
+def test_malformed_run_lines_name_file_and_line(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "bad.run"
+    path.write_text(f"q1 Q0 d0 1 1.0 t\n{line}\n")
+    with pytest.raises(InputError, match=message) as e:
+        Run.read_trec(path)
+    assert e.value.where == f"{path}:2"
+
+
+def test_duplicate_document_in_run_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "dup.run"
+    path.write_text("q1 Q0 d1 1 2.0 t\nq1 Q0 d1 2 1.0 t\n")
+    with pytest.raises(InputError, match="appears twice") as e:
+        Run.read_trec(path)
+    assert e.value.where.endswith(":2")
