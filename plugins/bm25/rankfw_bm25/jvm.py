@@ -146,6 +146,7 @@ def start_jvm() -> JavaRuntime | None:
         jnius_config.add_classpath(str(jar))
         if runtime.has_vector_module:
             jnius_config.add_options(f"--add-modules={VECTOR_MODULE}")
+        jnius_config.add_options("-Dslf4j.internal.verbosity=WARN")  # no "SLF4J(I): Connected with provider" line
         if runtime.major >= 24:  # Lucene's mmap uses sun.misc.Unsafe; say it is allowed (no warning)
             jnius_config.add_options("--sun-misc-unsafe-memory-access=allow")
         extra = os.environ.get(JAVA_OPTIONS_ENV, "").split()
