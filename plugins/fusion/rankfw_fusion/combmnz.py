@@ -1,0 +1,27 @@
+"""CombMNZ: CombSUM times the number of runs that retrieved the document (Fox & Shaw, 1993)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rankfw_fusion.base import ScoreFuser
+from rankfw_fusion.combsum import FOX_SHAW
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from rankfw_fusion.matrix import QueryMatrix
+
+
+class CombMnzFuser(ScoreFuser):
+    """Sum of the normalised scores times the number of runs holding the document.
+
+    A missing document adds ``fill`` to the sum (default 0, as ranx) and never counts.
+    """
+
+    description = "CombMNZ: CombSUM times the number of input runs that retrieved the document"
+    citation = FOX_SHAW
+
+    def combine(self, matrix: QueryMatrix) -> np.ndarray:
+        """Column sums of the filled score matrix times the column counts of present hits."""
+        return matrix.filled(self.fill).sum(axis=0) * matrix.present.sum(axis=0)

@@ -1,0 +1,199 @@
+"""The ``fusion-weights`` trainer: grid-search the weights of a weighted fusion on held-out qrels."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field, field_validator
+
+from rankfw.core import ComponentConfig, InputError, StageContext, Trainer, TrainingInput
+from rankfw.core.io import atomic_write_text
+from rankfw_fusion.base import NormName
+from rankfw_fusion.weights_file import TunedWeights
+
+if TYPE_CHECKING:
+    from rankfw_fusion.matrix import QueryMatrix
+
+
+class FusionWeightsConfig(ComponentConfig):
+    """What to maximise, over which grid, with the fusion settings of the later ``weighted`` stage."""
+
+    measure: str = Field("nDCG@10", description="the ir_measures measure maximised (mean over languages)")
+    step: float = Field(0.1, gt=0, le=1, description="grid step on the weight simplex (1/step whole)")
+    per_language: bool = Field(False, description="also choose weights for each language on its own")
+    runs: list[str] | None = Field(
+        None, description="names of the input stages searched over (None: all); the others get weight 0"
+    )
+    norm: NormName = Field("min-max", description="score normalisation, as the weighted stage's")
+    depth: int | None = Field(None, gt=0, description="hits of each input run used, as the weighted stage's")
+    k: int | None = Field(None, gt=0, description="hits kept in the fused run, as the weighted stage's")
+    fill: float | None = Field(None, description="contribution of a missing document (None: 0)")
+
+    @field_validator("measure")
+    @classmethod
+    def _known_measure(cls, value: str) -> str:
+        import ir_measures
+
+        try:
+            ir_measures.parse_measure(value)
+        except (ValueError, NameError) as e:
+            raise ValueError(f"unknown ir_measures measure {value!r} ({e})") from None
+        return value
+
+    @field_validator("step")
+    @classmethod
+    def _whole_divisions(cls, value: float) -> float:
+        divisions = round(1.0 / value)
+        if abs(divisions * value - 1.0) > 1e-9:
+            raise ValueError(f"1 / step must be a whole number, got {value}")
+        return value
+
+
+class FusionWeightsTrainer(Trainer):
+    """Chooses ``weighted`` fusion weights on held-out queries; writes ``weights.json`` and ``grid.tsv``.
+
+    Every point of the simplex grid is scored by fusing the input runs exactly as the ``weighted``
+    fuser does and evaluating the fused run with ir_measures; the measure is averaged over the
+    languages. Among equal scores the weights closest to uniform win (then the first in grid order).
+    """
+
+    Config = FusionWeightsConfig
+    description = "Grid-searches weighted-fusion weights on held-out qrels for a chosen measure"
+    citation = ""
+
+    def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
+        """Search the grid on ``inputs`` (held-out runs and qrels per language); write the result."""
+        import ir_measures
+
+        from rankfw_fusion.grid import simplex_grid
+
+        config: FusionWeightsConfig = self.config  # type: ignore[assignment]
+        names = _run_names(inputs, ctx)
+        searched = _searched(names, config.runs, ctx)
+        grid = [_expand(point, searched, len(names)) for point in simplex_grid(len(searched), config.step)]
+        measure = ir_measures.parse_measure(config.measure)
+        languages = [inp.language for inp in inputs]
+        evaluators = [ir_measures.evaluator([measure], inp.qrels) for inp in inputs]
+        matrices: list[dict[tuple[int, ...], list[tuple[str, QueryMatrix]]]] = [{} for _ in inputs]
+        table: list[list[float]] = []
+        with ctx.progress(f"{ctx.stage}: weight grid", len(grid)) as bar:
+            for weights in grid:
+                row = []
+                for i, inp in enumerate(inputs):
+                    run = self._fused(inp, names, weights, matrices[i])
+                    row.append(float(evaluators[i].calc_aggregate(run).get(measure, 0.0)))
+                table.append(row)
+                bar.advance(1)
+        means = [sum(row) / len(row) for row in table]
+        best = _best(grid, means)
+        per_language: dict[str, dict[str, Any]] = {}
+        if config.per_language:
+            for j, language in enumerate(languages):
+                chosen = _best(grid, [row[j] for row in table])
+                per_language[language] = {"weights": list(grid[chosen]), "score": table[chosen][j]}
+        result = TunedWeights(
+            weights=list(grid[best]),
+            runs=names,
+            measure=config.measure,
+            score=means[best],
+            grid_size=len(grid),
+            step=config.step,
+            norm=config.norm,
+            depth=config.depth,
+            per_language=per_language,
+            scores_by_language=dict(zip(languages, table[best])),
+        )
+        result.write(output_dir)
+        _write_grid(Path(output_dir) / "grid.tsv", names, languages, grid, table)
+        ctx.log(f"{ctx.stage}: best {config.measure} {means[best]:.4f} with weights {grid[best]} for {names}")
+
+    def _fused(
+        self,
+        inp: TrainingInput,
+        names: list[str],
+        weights: tuple[float, ...],
+        cache: dict[tuple[int, ...], list[tuple[str, QueryMatrix]]],
+    ) -> dict[str, dict[str, float]]:
+        """The weighted fusion of ``inp``'s runs as ``qid -> {docid: score}`` (score = reversed rank)."""
+        import numpy as np
+
+        from rankfw_fusion.matrix import query_ids, query_matrix, ranked_hits
+
+        config: FusionWeightsConfig = self.config  # type: ignore[assignment]
+        active = tuple(i for i, w in enumerate(weights) if w > 0)
+        if active not in cache:
+            runs = [inp.runs[names[i]] for i in active]
+            cache[active] = [
+                (qid, query_matrix([run.get(qid, [])[: config.depth] for run in runs], config.norm))
+                for qid in query_ids(runs)
+            ]
+        vector = np.array([weights[i] for i in active])
+        fill = 0.0 if config.fill is None else config.fill
+        fused = {}
+        for qid, matrix in cache[active]:
+            hits = ranked_hits(matrix.docids, vector @ matrix.filled(fill), config.k)
+            if hits:
+                # Ranks as scores: the evaluation sees exactly the fused order, ties included.
+                fused[qid] = {docid: float(len(hits) - r) for r, (docid, _) in enumerate(hits)}
+        return fused
+
+
+def _run_names(inputs: Sequence[TrainingInput], ctx: StageContext) -> list[str]:
+    if not inputs:
+        raise InputError("fusion-weights needs at least one language's held-out data", f"stages.{ctx.stage}")
+    names = list(inputs[0].runs)
+    if not names:
+        raise InputError("fusion-weights needs the runs to fuse as inputs", f"stages.{ctx.stage}.inputs")
+    for inp in inputs:
+        if list(inp.runs) != names:
+            raise InputError(
+                f"language {inp.language!r} has runs {list(inp.runs)}, expected {names}",
+                f"stages.{ctx.stage}.inputs",
+            )
+        if not inp.qrels:
+            raise InputError(f"language {inp.language!r} has no qrels to tune on", f"stages.{ctx.stage}.topics")
+    return names
+
+
+def _searched(names: list[str], chosen: list[str] | None, ctx: StageContext) -> list[int]:
+    if chosen is None:
+        return list(range(len(names)))
+    unknown = [n for n in chosen if n not in names]
+    if unknown or not chosen:
+        raise InputError(f"runs must name input stages {names}, got {chosen}", f"stages.{ctx.stage}.params.runs")
+    return [names.index(n) for n in dict.fromkeys(chosen)]
+
+
+def _expand(point: tuple[float, ...], searched: list[int], n_runs: int) -> tuple[float, ...]:
+    weights = [0.0] * n_runs
+    for i, w in zip(searched, point):
+        weights[i] = w
+    return tuple(weights)
+
+
+def _best(grid: list[tuple[float, ...]], scores: list[float]) -> int:
+    """The index of the best score; ties go to the weights closest to uniform, then grid order."""
+    top = max(scores)
+    tied = [i for i, s in enumerate(scores) if math.isclose(s, top, rel_tol=0, abs_tol=1e-12)]
+
+    def distance(i: int) -> float:
+        uniform = 1.0 / len(grid[i])
+        return sum((w - uniform) ** 2 for w in grid[i])
+
+    return min(tied, key=lambda i: (distance(i), i))
+
+
+def _write_grid(
+    path: Path, names: list[str], languages: list[str], grid: list[tuple[float, ...]], table: list[list[float]]
+) -> None:
+    header = "\t".join([*names, *languages, "mean"])
+    lines = [header]
+    for weights, row in zip(grid, table):
+        cells = [f"{w:g}" for w in weights] + [f"{s:.6f}" for s in row] + [f"{sum(row) / len(row):.6f}"]
+        lines.append("\t".join(cells))
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
