@@ -223,3 +223,7 @@ def eval_command(run_file: Path, qrels_file: str, measures: tuple[str, ...], as_
     else:
         for name, value in values.items():
             click.echo(f"{name}\t{value:.4f}")
+
+
+if __name__ == "__main__":
+    main()

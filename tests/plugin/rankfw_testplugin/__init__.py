@@ -86,7 +86,7 @@ class IdfOverlapReranker(Reranker):
             if qid == self.config.fail_on:
                 raise RuntimeError(f"asked to fail on {qid}")
             q = terms(topics[qid])
-            scores[qid] = {d: sum(idf.get(t, default) for t in q & terms(docs[d].contents)) for d, _ in hits}
+            scores[qid] = {d: sum(idf.get(t, default) for t in sorted(q & terms(docs[d].contents))) for d, _ in hits}
         return Run.from_scores(scores, k=self.config.k)
 
 

@@ -1,0 +1,5 @@
+"""``python -m rankfw``: the command line."""
+
+from rankfw.cli import main
+
+main()

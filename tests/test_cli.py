@@ -1,0 +1,78 @@
+"""The command line: plugins list, components show, eval, run; exit codes 0 / 1 / 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from rankfw.cli import main
+from rankfw.core.registry import Registry
+
+
+def test_plugins_list_json(cli_registry: Registry) -> None:
+    result = CliRunner().invoke(main, ["plugins", "list", "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    names = {(c["kind"], c["name"]) for c in data["components"]}
+    assert names == {("retriever", "overlap"), ("reranker", "idf-overlap"), ("trainer", "idf"), ("fuser", "sum")}
+    assert all(c["description"] and c["version"] == "0.1.0" for c in data["components"])
+    assert data["broken"] == []
+
+
+def test_plugins_list_table_shows_broken_plugins(cli_registry: Registry) -> None:
+    from rankfw.core.registry import BrokenPlugin
+
+    cli_registry.broken.append(BrokenPlugin("oops", "rankfw-oops", "1.2", "ImportError: no module named torchx"))
+    result = CliRunner().invoke(main, ["plugins", "list"])
+    assert result.exit_code == 0
+    assert "idf-overlap" in result.stdout
+    assert "broken plugin oops (rankfw-oops 1.2): ImportError: no module named torchx" in result.stderr
+
+
+def test_components_show(cli_registry: Registry) -> None:
+    result = CliRunner().invoke(main, ["components", "show", "overlap"])
+    assert result.exit_code == 0
+    info = json.loads(result.stdout)
+    assert info["kind"] == "retriever" and info["defaults"] == {"k": 100, "seconds_per_query": 0.0}
+    assert info["config_schema"]["properties"]["k"]["exclusiveMinimum"] == 0
+    missing = CliRunner().invoke(main, ["components", "show", "overlab"])
+    assert missing.exit_code == 2 and "did you mean 'overlap'?" in missing.stderr
+
+
+def test_eval_command(tmp_path: Path, xquad: Path) -> None:
+    run = tmp_path / "r.run"
+    run.write_text("56de0daecffd8e1900b4b596 Q0 xq-02-1-2 1 3.0 t\n56de0daecffd8e1900b4b596 Q0 xq-02-1-1 2 2.0 t\n"
+                   "56de0daecffd8e1900b4b595 Q0 xq-02-1-2 1 3.0 t\n56de0daecffd8e1900b4b595 Q0 xq-02-1-3 2 2.0 t\n")
+    qrels = tmp_path / "q.txt"
+    qrels.write_text("56de0daecffd8e1900b4b596 0 xq-02-1-2 1\n56de0daecffd8e1900b4b595 0 xq-02-1-3 1\n")
+    result = CliRunner().invoke(main, ["eval", str(run), str(qrels), "-m", "nDCG@10", "-m", "RR@10", "--json"])
+    assert result.exit_code == 0, result.output
+    values = json.loads(result.stdout)
+    # q1: relevant at rank 1 -> 1.0; q2: relevant at rank 2 -> nDCG 1/log2(3), RR 0.5
+    assert abs(values["nDCG@10"] - (1 + 1 / 1.584962500721156) / 2) < 1e-9
+    assert abs(values["RR@10"] - 0.75) < 1e-9
+    bad = CliRunner().invoke(main, ["eval", str(qrels), str(qrels)])
+    assert bad.exit_code == 2 and f"{qrels}:1: expected 6 columns" in bad.stderr
+
+
+def test_run_prints_metrics_and_exit_1_on_failure(tmp_path: Path, xquad: Path, cli_registry: Registry, write_spec) -> None:  # type: ignore[no-untyped-def]
+    spec = write_spec(tmp_path / "s.yaml", xquad, tmp_path / "out", """\
+  first: {kind: retrieve, component: overlap, params: {k: 10}}
+""", languages="[en]")
+    result = CliRunner().invoke(main, ["run", str(spec), "--cache", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    assert "nDCG@10" in result.stdout and "first" in result.stdout
+    assert f"outputs in {tmp_path / 'out'}" in result.stdout
+    other = CliRunner().invoke(main, ["run", str(spec), "--out", str(tmp_path / "elsewhere"), "--cache", str(tmp_path / "cache"),
+                                      "--set", "stages.first.params.k=5"])
+    assert other.exit_code == 0 and (tmp_path / "elsewhere/stages/first/en.run").is_file()
+    failing = write_spec(tmp_path / "f.yaml", xquad, tmp_path / "out2", """\
+  first: {kind: retrieve, component: overlap, params: {k: 10}}
+  idf: {kind: train, component: idf}
+  re: {kind: rerank, component: idf-overlap, inputs: [first], params: {model: "stage:idf", fail_on: 56dde1d966d3e219004dad8d}}
+""", languages="[en]")
+    failed = CliRunner().invoke(main, ["run", str(failing), "--cache", str(tmp_path / "cache")])
+    assert failed.exit_code == 1
+    assert "run failed: stage 're' failed: [en] RuntimeError: asked to fail on 56dde1d966d3e219004dad8d" in failed.stderr

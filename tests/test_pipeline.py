@@ -1,0 +1,140 @@
+"""The runner: stages in order, real runs and metrics, caching, resume after SIGKILL, failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rankfw.core import InputError, Run, StageError
+from rankfw.core.datasets import is_heldout
+from rankfw.core.evaluate import evaluate
+from rankfw.core.data import read_qrels
+from rankfw.core.pipeline import Runner
+from rankfw.core.registry import Registry
+from rankfw.core.spec import load_spec
+
+FULL = """\
+  first: {kind: retrieve, component: overlap, params: {k: 50}}
+  idf: {kind: train, component: idf}
+  re: {kind: rerank, component: idf-overlap, inputs: [first], params: {model: "stage:idf", k: 20}}
+  fused: {kind: fuse, component: sum, inputs: [first, re]}
+"""
+
+
+def _run(spec: Path, registry: Registry, cache: Path, **kwargs) -> Runner:  # type: ignore[no-untyped-def]
+    runner = Runner(load_spec(spec, registry, kwargs.pop("overrides", [])), cache_dir=cache, **kwargs)
+    runner.result = runner.run()  # type: ignore[attr-defined]
+    return runner
+
+
+def test_full_pipeline_on_xquad(tmp_path: Path, xquad: Path, registry: Registry, write_spec) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    spec = write_spec(tmp_path / "s.yaml", xquad, out, FULL)
+    runner = _run(spec, registry, tmp_path / "cache")
+    for stage in ("first", "re", "fused"):
+        for lang in ("en", "de"):
+            assert (out / "stages" / stage / f"{lang}.run").is_file()
+    assert (out / "stages" / "idf" / "model" / "idf.json").is_file()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["measures"] == ["nDCG@10", "R@100"]
+    # the metrics equal ir_measures on the written run file
+    run = Run.read_trec(out / "stages" / "re" / "de.run")
+    expected = evaluate(run, read_qrels(xquad / "de" / "qrels.dev.txt"), ["nDCG@10"])["nDCG@10"]
+    assert metrics["stages"]["re"]["languages"]["de"]["nDCG@10"] == pytest.approx(expected)
+    # the IDF re-ranker really improves on raw term overlap, in both languages
+    for lang in ("en", "de"):
+        assert metrics["stages"]["re"]["languages"][lang]["nDCG@10"] > metrics["stages"]["first"]["languages"][lang]["nDCG@10"] + 0.05
+    assert max(len(h) for h in run.values()) == 20
+    manifest = json.loads((out / "stages" / "re" / "manifest.json").read_text())
+    assert manifest["component"] == "idf-overlap" and manifest["model_references"] == {"model": "stage:idf"}
+    assert (out / "spec.yaml").is_file()
+
+
+def test_second_run_reuses_everything_and_a_param_change_recomputes_downstream(
+    tmp_path: Path, xquad: Path, registry: Registry, write_spec  # type: ignore[no-untyped-def]
+) -> None:
+    spec = write_spec(tmp_path / "s.yaml", xquad, tmp_path / "out", FULL)
+    _run(spec, registry, tmp_path / "cache")
+    before = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*.run")}
+    again = _run(spec, registry, tmp_path / "cache")
+    assert all(not r.computed for r in again.result.stages.values())
+    changed = _run(spec, registry, tmp_path / "cache", overrides=["stages.re.params.k=10"])
+    computed = {n for n, r in changed.result.stages.items() if r.computed}
+    assert computed == {"re", "fused"}
+    after = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*.run")}
+    assert after[tmp_path / "out/stages/first/en.run"] == before[tmp_path / "out/stages/first/en.run"]
+    assert after[tmp_path / "out/stages/re/en.run"] != before[tmp_path / "out/stages/re/en.run"]
+
+
+def test_heldout_queries_never_reach_the_trainer(tmp_path: Path, tiny: Path, registry: Registry, write_spec) -> None:  # type: ignore[no-untyped-def]
+    spec = write_spec(tmp_path / "s.yaml", tiny, tmp_path / "out", """\
+  first: {kind: retrieve, component: overlap, topics: heldout}
+  idf: {kind: train, component: idf}
+""", extra="  holdout: 0.5\n")
+    runner = _run(spec, registry, tmp_path / "cache")
+    held = {q for q in ("t0", "t1", "t2", "t3") if is_heldout(q, 0.5)}
+    assert held and len(held) < 4
+    assert set(runner.input_run("first", "en")) <= held
+    training, _ = runner.data["en"].topic_set("train")
+    assert set(training) == {"t0", "t1", "t2", "t3"} - held
+
+
+def test_failing_stage_is_named_and_earlier_outputs_stay(tmp_path: Path, xquad: Path, registry: Registry, write_spec) -> None:  # type: ignore[no-untyped-def]
+    qid = next(iter((xquad / "de" / "topics.dev.tsv").read_text().splitlines())).split("\t")[0]
+    spec = write_spec(tmp_path / "s.yaml", xquad, tmp_path / "out", FULL.replace('k: 20}', f'k: 20, fail_on: "{qid}"}}'))
+    with pytest.raises(StageError, match=r"stage 're' failed: \[en\] RuntimeError: asked to fail on") as e:
+        _run(spec, registry, tmp_path / "cache")
+    assert "__init__.py:" in str(e.value)
+    first = (tmp_path / "out/stages/first/de.run").read_bytes()
+    assert not (tmp_path / "out/stages/re/en.run").exists()
+    _run(spec, registry, tmp_path / "cache", overrides=["stages.re.params.fail_on=null"])
+    assert (tmp_path / "out/stages/first/de.run").read_bytes() == first
+    assert (tmp_path / "out/stages/re/en.run").is_file()
+
+
+def test_run_with_unknown_docids_is_an_input_error(tmp_path: Path, xquad: Path, registry: Registry, write_spec) -> None:  # type: ignore[no-untyped-def]
+    spec = write_spec(tmp_path / "s.yaml", xquad, tmp_path / "out", FULL, languages="[en]")
+    _run(spec, registry, tmp_path / "cache")
+    run_file = tmp_path / "out/stages/first/en.run"
+    run_file.write_text(run_file.read_text().replace("xq-", "zz-", 1))
+    (tmp_path / "out/stages/re/done/en.key").unlink()
+    with pytest.raises(InputError, match="not in the corpus, e.g. 'zz-"):
+        _run(spec, registry, tmp_path / "cache")
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "rankfw.cli", *args], env={**os.environ, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_sigkill_mid_stage_then_resume_gives_byte_identical_outputs(tmp_path: Path, xquad: Path, write_spec) -> None:  # type: ignore[no-untyped-def]
+    """Needs the test plugin installed (the README's install does it)."""
+    stages = FULL.replace("params: {k: 50}", "params: {k: 50, seconds_per_query: 0.004}")
+    languages = "[en, de, es]"
+    clean = write_spec(tmp_path / "clean.yaml", xquad, tmp_path / "clean", stages, languages)
+    killed = write_spec(tmp_path / "killed.yaml", xquad, tmp_path / "killed", stages, languages)
+    env = {"RANKFW_LOAD_PLUGINS": "rankfw-testplugin", "RANKFW_CACHE": str(tmp_path / "cache")}
+    assert _cli("run", str(clean), env=env).wait(timeout=120) == 0
+    proc = _cli("run", str(killed), env=env)
+    deadline = time.time() + 60
+    while not (tmp_path / "killed/stages/first/en.run").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed/stages/first/es.run").exists(), "the kill came too late to test anything"
+    leftovers = [p for p in (tmp_path / "killed").rglob("*") if p.name.endswith(".tmp")]
+    assert all(p.name.startswith(".") for p in leftovers)  # only hidden temporaries, never a half file
+    resumed = _cli("run", str(killed), env=env)
+    _, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err.decode()
+    assert "stage first (retrieve overlap): computed de, es" in err.decode().replace("\n", " ")
+    for path in (tmp_path / "clean").rglob("*.run"):
+        assert (tmp_path / "killed" / path.relative_to(tmp_path / "clean")).read_bytes() == path.read_bytes()
+    assert (tmp_path / "killed/metrics.json").read_bytes() == (tmp_path / "clean/metrics.json").read_bytes()
