@@ -1,0 +1,183 @@
+"""The ``distill`` trainer: cross-lingual distillation from a frozen English teacher into a student.
+
+Reimers and Gurevych. Making Monolingual Sentence Embeddings Multilingual using Knowledge
+Distillation. EMNLP 2020 (embedding MSE); Hinton et al. 2015 (ranking KL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from rankfw.core import InputError, StageContext, Trainer, TrainingInput
+from rankfw.models import ModelRef
+from rankfw_biencoder_distill.training import TrainConfig
+
+CITATION = (
+    "Reimers and Gurevych. Making Monolingual Sentence Embeddings Multilingual using Knowledge "
+    "Distillation. EMNLP 2020. Hinton et al. Distilling the Knowledge in a Neural Network. 2015."
+)
+
+
+class DistillConfig(TrainConfig):
+    """Optimisation parameters plus the teacher and the weights of the two losses."""
+
+    teacher: ModelRef | None = Field(None, description="the frozen English teacher; None = a frozen copy of the student")
+    mse_weight: float = Field(1.0, ge=0, description="weight of the embedding MSE")
+    rank_weight: float = Field(1.0, ge=0, description="weight of the ranking-distillation KL")
+    candidates: int = Field(8, gt=1, description="at most this many candidates per query in the ranking loss")
+    queries_per_batch: int = Field(8, gt=0, description="queries per ranking-distillation batch")
+    max_pairs: int | None = Field(None, gt=0, description="at most this many parallel pairs per language")
+
+
+@dataclass
+class RankItem:
+    """An English query with candidates, and their translations (same order)."""
+
+    query_en: str
+    query_tgt: str
+    passages_en: list[str]
+    passages_tgt: list[str]
+
+
+def ranking_items(english: list[tuple[str, list[str]]], table: dict[str, str], limit: int) -> list[RankItem]:
+    """Rank items from English ``(query, candidate texts)`` whose query and >= 2 candidates translate."""
+    items = []
+    for query, passages in english:
+        if query not in table:
+            continue
+        pairs = [(p, table[p]) for p in dict.fromkeys(passages) if p in table][:limit]
+        if len(pairs) >= 2:
+            items.append(RankItem(query, table[query], [p for p, _ in pairs], [t for _, t in pairs]))
+    return items
+
+
+class DistillTrainer(Trainer):
+    """Student(target) and student(English) pulled to teacher(English); the student's ranking of
+    translated candidates pulled to the teacher's ranking of the English ones."""
+
+    Config: ClassVar[type[DistillConfig]] = DistillConfig
+    description: ClassVar[str] = "cross-lingual distillation: embedding MSE on parallel text + ranking KL"
+    citation: ClassVar[str] = CITATION
+
+    def data(self, inputs: Sequence[TrainingInput], ctx: StageContext) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[RankItem]]]:
+        """Per target language: parallel pairs ``(english, target)`` and ranking items."""
+        cfg: DistillConfig = self.config  # type: ignore[assignment]
+        english = next((i for i in inputs if i.language == "en"), None)
+        english_examples = (
+            [(ex.query, [d.text for d in ex.positives + ex.negatives]) for ex in english.examples()] if english else []
+        )
+        pairs: dict[str, list[tuple[str, str]]] = {}
+        ranks: dict[str, list[RankItem]] = {}
+        for inp in inputs:
+            if inp.language == "en":
+                continue
+            if inp.parallel is None:
+                ctx.log(f"{ctx.stage}: {inp.language}: no parallel text, skipped")
+                continue
+            lang_pairs = inp.parallel_pairs()
+            pairs[inp.language] = lang_pairs[: cfg.max_pairs] if cfg.max_pairs else lang_pairs
+            if cfg.rank_weight > 0 and english_examples:
+                ranks[inp.language] = ranking_items(english_examples, dict(lang_pairs), cfg.candidates)
+            elif cfg.rank_weight > 0:  # no English training input: map this language's queries back
+                reverse = {t: e for e, t in lang_pairs}
+                own = [(ex.query, [d.text for d in ex.positives + ex.negatives]) for ex in inp.examples()]
+                ranks[inp.language] = [
+                    RankItem(i.query_tgt, i.query_en, i.passages_tgt, i.passages_en)
+                    for i in ranking_items(own, reverse, cfg.candidates)
+                ]
+        if not pairs:
+            raise InputError("no non-English language with parallel text (dataset.parallel)", ctx.stage)
+        return pairs, ranks
+
+    def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
+        """Distil into every non-English language of ``inputs``; write the student into ``output_dir``."""
+        import torch
+
+        from rankfw_biencoder_distill.losses import embedding_mse, ranking_kl
+        from rankfw_biencoder_distill.training import Trainable, language_batches, seed_everything
+
+        cfg: DistillConfig = self.config  # type: ignore[assignment]
+        pairs, ranks = self.data(inputs, ctx)
+        rng = seed_everything(cfg.seed)
+        student = Trainable(cfg, cfg.model, ctx.cache_dir)
+        teacher = Trainable(cfg, cfg.teacher or cfg.model, ctx.cache_dir)
+        if teacher.model.get_sentence_embedding_dimension() != student.model.get_sentence_embedding_dimension():
+            raise InputError("the teacher's embedding size differs from the student's", "teacher")
+        teacher.model.eval()
+
+        # Teacher vectors of every English text, once (the teacher is frozen).
+        en_passages = {e for lang in pairs.values() for e, _ in lang} | {p for items in ranks.values() for i in items for p in i.passages_en}
+        en_queries = {i.query_en for items in ranks.values() for i in items}
+        target: dict[str, dict[str, list[Any]]] = {"pair": pairs, "rank": ranks}  # type: ignore[dict-item]
+        with ctx.progress(f"{ctx.stage}: teacher", len(en_passages) + len(en_queries)) as bar:
+            t_passages = self._teacher_vectors(teacher, sorted(en_passages), teacher.passage_prefix, bar)
+            t_queries = self._teacher_vectors(teacher, sorted(en_queries), teacher.query_prefix, bar)
+        del teacher
+
+        def make_batches() -> list[tuple[str, list[Any]]]:
+            out: list[tuple[str, list[Any]]] = []
+            for kind, by_lang in target.items():
+                size = cfg.batch_size if kind == "pair" else cfg.queries_per_batch
+                out.extend((kind, b) for _, b in language_batches(by_lang, size, rng))  # type: ignore[arg-type]
+            rng.shuffle(out)
+            return out
+
+        batches = make_batches()
+        steps_per_epoch = len(batches)
+        opt, sched = student.optimiser(cfg.epochs * steps_per_epoch)
+        ctx.log(f"{ctx.stage}: {sum(map(len, pairs.values()))} pairs, {sum(map(len, ranks.values()))} ranking queries")
+        student.model.train()
+        with ctx.progress(f"{ctx.stage}: distill", cfg.epochs * steps_per_epoch) as bar:
+            for epoch in range(cfg.epochs):
+                if epoch:
+                    batches = make_batches()
+                for kind, batch in batches:
+                    if kind == "pair":
+                        loss = self._pair_loss(student, batch, t_passages, embedding_mse, torch)
+                    else:
+                        loss = self._rank_loss(student, batch, t_passages, t_queries, embedding_mse, ranking_kl, torch)
+                    bar.advance(1, loss=round(student.step(loss, opt, sched), 5))
+        student.model.eval()
+        student.save(output_dir)
+
+    @staticmethod
+    def _teacher_vectors(teacher: Any, texts: list[str], prefix: str, bar: Any) -> dict[str, Any]:
+        import torch
+
+        out: dict[str, Any] = {}
+        with torch.inference_mode():
+            for start in range(0, len(texts), 64):
+                chunk = texts[start : start + 64]
+                vectors = teacher.embed(chunk, prefix).float().cpu()
+                out.update(zip(chunk, vectors, strict=True))
+                bar.advance(len(chunk))
+        return out
+
+    def _pair_loss(self, student: Any, batch: list[tuple[str, str]], t_passages: dict[str, Any], mse: Any, torch: Any) -> Any:
+        cfg: DistillConfig = self.config  # type: ignore[assignment]
+        english = [e for e, _ in batch]
+        goal = torch.stack([t_passages[e] for e in english]).to(student.device)
+        both = student.embed(english + [t for _, t in batch], student.passage_prefix)
+        return cfg.mse_weight * mse(both, torch.cat([goal, goal]))
+
+    def _rank_loss(self, student: Any, batch: list[RankItem], t_passages: dict[str, Any], t_queries: dict[str, Any], mse: Any, kl: Any, torch: Any) -> Any:
+        cfg: DistillConfig = self.config  # type: ignore[assignment]
+        queries = student.embed([i.query_tgt for i in batch] + [i.query_en for i in batch], student.query_prefix)
+        flat = [p for i in batch for p in i.passages_tgt]
+        passages = student.embed(flat, student.passage_prefix)
+        goal_q = torch.stack([t_queries[i.query_en] for i in batch]).to(student.device)
+        loss = cfg.mse_weight * mse(queries, torch.cat([goal_q, goal_q]))
+        start = 0
+        kls = []
+        for n, item in enumerate(batch):
+            count = len(item.passages_tgt)
+            s_scores = passages[start : start + count] @ queries[n]
+            t_scores = torch.stack([t_passages[p] for p in item.passages_en]).to(student.device) @ goal_q[n]
+            kls.append(kl(s_scores[None], t_scores[None], cfg.temperature))
+            start += count
+        return loss + cfg.rank_weight * torch.stack(kls).mean()

@@ -1,0 +1,117 @@
+"""The ``finetune-biencoder`` trainer: contrastive fine-tuning on MIRACL-train-format data."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from rankfw.core import Document, InputError, StageContext, Trainer, TrainingInput
+from rankfw_biencoder_distill.training import TrainConfig
+
+CITATION = (
+    "Karpukhin et al. Dense Passage Retrieval for Open-Domain Question Answering. EMNLP 2020. "
+    "Zhang et al. MIRACL: A Multilingual Retrieval Dataset Covering 18 Diverse Languages. TACL 2023."
+)
+
+
+class FinetuneConfig(TrainConfig):
+    """Optimisation parameters plus where the hard negatives come from."""
+
+    hard_negatives: int = Field(1, ge=0, description="hard negatives per query (0: in-batch negatives only)")
+    negatives_from: Literal["training", "run", "both"] = Field(
+        "training", description="the training file's negatives, the input stage's run, or both"
+    )
+    negative_depth: int = Field(30, gt=0, description="run negatives are drawn from this many top hits")
+    max_examples: int | None = Field(None, gt=0, description="at most this many training queries per language")
+
+
+@dataclass
+class Example:
+    """A training query: its text, its positives, and the pool its hard negatives are drawn from."""
+
+    query: str
+    positives: list[Document]
+    negatives: list[Document]
+
+
+class FinetuneTrainer(Trainer):
+    """Fine-tunes a bi-encoder with InfoNCE: in-batch negatives plus sampled hard negatives."""
+
+    Config: ClassVar[type[FinetuneConfig]] = FinetuneConfig
+    description: ClassVar[str] = "contrastive bi-encoder fine-tuning (InfoNCE, in-batch + hard negatives)"
+    citation: ClassVar[str] = CITATION
+
+    def examples(self, inp: TrainingInput) -> list[Example]:
+        """One language's training queries with their negative pools."""
+        cfg: FinetuneConfig = self.config  # type: ignore[assignment]
+        use_file = cfg.negatives_from in ("training", "both")
+        use_run = cfg.negatives_from in ("run", "both")
+        if use_run and cfg.hard_negatives and not inp.runs:
+            raise InputError("negatives_from needs an input stage's run (give the train stage `inputs:`)", "negatives_from")
+        out: list[Example] = []
+        for ex in inp.examples():
+            if not ex.positives:
+                continue
+            negatives = list(ex.negatives) if use_file else []
+            if use_run and cfg.hard_negatives:
+                negatives.extend(self._run_negatives(inp, ex.query_id, {d.docid for d in ex.positives}))
+            out.append(Example(ex.query, ex.positives, negatives))
+            if cfg.max_examples is not None and len(out) >= cfg.max_examples:
+                break
+        return out
+
+    def _run_negatives(self, inp: TrainingInput, qid: str, positives: set[str]) -> list[Document]:
+        cfg: FinetuneConfig = self.config  # type: ignore[assignment]
+        judged = {d for d, r in inp.qrels.get(qid, {}).items() if r > 0}
+        docids: list[str] = []
+        for run in inp.runs.values():
+            docids.extend(d for d, _ in run.get(qid, [])[: cfg.negative_depth] if d not in positives and d not in judged)
+        docids = list(dict.fromkeys(docids))
+        return list(inp.corpus.get_many(docids).values()) if docids else []
+
+    def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
+        """Fine-tune on every language's training data; write the model into ``output_dir``."""
+        from rankfw_biencoder_distill.losses import info_nce
+        from rankfw_biencoder_distill.training import Trainable, count_batches, language_batches, seed_everything
+
+        cfg: FinetuneConfig = self.config  # type: ignore[assignment]
+        data = {inp.language: self.examples(inp) for inp in inputs}
+        data = {lang: items for lang, items in data.items() if items}
+        if not data:
+            raise InputError("no training examples with a positive passage in any language", ctx.stage)
+        rng = seed_everything(cfg.seed)
+        model = Trainable(cfg, cfg.model, ctx.cache_dir)
+        steps = cfg.epochs * count_batches(data, cfg.batch_size)
+        opt, sched = model.optimiser(steps)
+        ctx.log(f"{ctx.stage}: {sum(map(len, data.values()))} queries in {len(data)} language(s), {steps} steps")
+        model.model.train()
+        with ctx.progress(f"{ctx.stage}: fine-tune", steps) as bar:
+            for _ in range(cfg.epochs):
+                for _, batch in language_batches(data, cfg.batch_size, rng):
+                    loss = self._loss(model, batch, rng, info_nce)
+                    bar.advance(1, loss=round(model.step(loss, opt, sched), 4))
+        model.model.eval()
+        model.save(output_dir)
+
+    def _loss(self, model: Any, batch: list[Example], rng: random.Random, info_nce: Any) -> Any:
+        cfg: FinetuneConfig = self.config  # type: ignore[assignment]
+        positives = [rng.choice(ex.positives) for ex in batch]
+        negatives: list[Document] = []
+        for ex in batch:
+            pool = [d for d in ex.negatives if d.docid not in {p.docid for p in ex.positives}]
+            negatives.extend(rng.sample(pool, min(cfg.hard_negatives, len(pool))))
+        candidates = positives + negatives
+        queries = model.embed([ex.query for ex in batch], model.query_prefix)
+        passages = model.embed([d.contents for d in candidates], model.passage_prefix)
+        return info_nce(
+            queries,
+            passages,
+            [d.docid for d in candidates],
+            [{p.docid for p in ex.positives} for ex in batch],
+            cfg.temperature,
+        )

@@ -1,0 +1,30 @@
+"""Parameters shared by the components that encode text (light: no torch here)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from rankfw.core import ComponentConfig
+from rankfw.models import ModelRef
+
+DEFAULT_MODEL = "bundled:multilingual-e5-small"
+
+
+class EncoderConfig(ComponentConfig):
+    """How texts become vectors: the model and how it is run."""
+
+    model: ModelRef = Field(DEFAULT_MODEL, description="hub id, local folder, bundled:NAME or stage:NAME")
+    pooling: Literal["auto", "mean", "cls"] = Field(
+        "auto", description="token pooling; auto = the model folder's own (mean when it has none)"
+    )
+    normalise: bool = Field(True, description="L2-normalise embeddings (scores are then cosines)")
+    query_prefix: str | None = Field(None, description="text put before queries; None = the model's 'query' prompt")
+    passage_prefix: str | None = Field(
+        None, description="text put before passages; None = the model's 'passage'/'document' prompt"
+    )
+    max_length: int = Field(512, gt=0, le=8192, description="tokens per text (longer texts are truncated)")
+    batch_size: int = Field(32, gt=0, description="texts per forward pass")
+    device: str = Field("auto", description="auto (cuda if present), cpu, cuda, cuda:1, mps")
+    cache_embeddings: bool = Field(True, description="keep embeddings on disk, keyed by model and text hash")

@@ -1,0 +1,55 @@
+"""The ``biencoder`` reranker: query and passage embeddings, scored by inner product."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rankfw.core import Corpus, InputError, Reranker, Run, StageContext
+from rankfw.core.data import Topics
+from rankfw_biencoder_distill.params import EncoderConfig
+
+CITATION = (
+    "Reimers and Gurevych. Sentence-BERT: Sentence Embeddings using Siamese BERT-Networks. EMNLP 2019. "
+    "Wang et al. Multilingual E5 Text Embeddings: A Technical Report. arXiv:2402.05672, 2024."
+)
+
+
+class BiEncoderReranker(Reranker):
+    """Re-scores each candidate by the inner product of query and passage embeddings."""
+
+    Config: ClassVar[type[EncoderConfig]] = EncoderConfig
+    description: ClassVar[str] = "bi-encoder reranker (sentence-transformers model; each distinct passage encoded once)"
+    citation: ClassVar[str] = CITATION
+
+    def __init__(self, config: EncoderConfig | None = None) -> None:
+        super().__init__(config)
+        self._encoder: Any = None
+
+    def encoder(self, ctx: StageContext) -> Any:
+        """The loaded encoder (once per component)."""
+        if self._encoder is None:
+            from rankfw_biencoder_distill.encoder import Encoder
+
+            self._encoder = Encoder(self.config, ctx.cache_dir)  # type: ignore[arg-type]
+        return self._encoder
+
+    def rerank(self, topics: Topics, run: Run, corpus: Corpus, ctx: StageContext) -> Run:
+        """Score every (query, candidate) pair of ``run``; candidates keep their set, not their order."""
+        missing = [q for q in run if q not in topics]
+        if missing:
+            raise InputError(f"{len(missing)} query id(s) of the input run have no topic, e.g. {missing[0]!r}", ctx.stage)
+        qids = [q for q in run if run[q]]
+        docids = sorted({d for q in qids for d, _ in run[q]})
+        docs = corpus.get_many(docids)
+        encoder = self.encoder(ctx)
+        row = {d: i for i, d in enumerate(docids)}
+        with ctx.progress(f"{ctx.stage}: encode passages", len(docids)) as bar:
+            passages = encoder.passages([docs[d].contents for d in docids], bar)
+        with ctx.progress(f"{ctx.stage}: encode queries", len(qids)) as bar:
+            queries = encoder.queries([topics[q] for q in qids], bar)
+        scores: dict[str, dict[str, float]] = {q: {} for q in run}
+        for qi, qid in enumerate(qids):
+            cand = [d for d, _ in run[qid]]
+            values = passages[[row[d] for d in cand]] @ queries[qi]
+            scores[qid] = dict(zip(cand, values.tolist(), strict=True))
+        return Run.from_scores(scores)

@@ -1,0 +1,94 @@
+"""The ``dense`` retriever: the corpus embedded once, searched with faiss (flat or HNSW)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from rankfw.core import Corpus, Retriever, Run, StageContext
+from rankfw.core.data import Topics
+from rankfw.core.io import text_digest
+from rankfw_biencoder_distill.params import EncoderConfig
+from rankfw_biencoder_distill.reranker import CITATION
+
+
+class DenseConfig(EncoderConfig):
+    """The encoder's parameters plus the index and the cut-off."""
+
+    k: int = Field(100, gt=0, description="documents retrieved per query")
+    index: Literal["flat", "hnsw"] = Field("flat", description="flat (exact inner product) or hnsw (approximate)")
+    hnsw_m: int = Field(32, gt=1, description="HNSW graph degree")
+    hnsw_ef_search: int = Field(128, gt=0, description="HNSW search breadth")
+    search_batch: int = Field(1024, gt=0, description="queries per faiss search call")
+
+
+class DenseRetriever(Retriever):
+    """Embeds the corpus with a bi-encoder, indexes it with faiss (cached), searches all topics."""
+
+    Config: ClassVar[type[DenseConfig]] = DenseConfig
+    description: ClassVar[str] = "dense retrieval: bi-encoder embeddings in a faiss index (flat IP or HNSW), cached"
+    citation: ClassVar[str] = CITATION + " Johnson et al. Billion-scale similarity search with GPUs. 2019 (faiss)."
+
+    def __init__(self, config: DenseConfig | None = None) -> None:
+        super().__init__(config)
+        self._encoder: Any = None
+
+    def encoder(self, ctx: StageContext) -> Any:
+        """The loaded encoder (once per component)."""
+        if self._encoder is None:
+            from rankfw_biencoder_distill.encoder import Encoder
+
+            self._encoder = Encoder(self.config, ctx.cache_dir)  # type: ignore[arg-type]
+        return self._encoder
+
+    def index_folder(self, corpus: Corpus, ctx: StageContext) -> Path:
+        """The cached index of ``corpus`` (built on first use): ``index.faiss`` + ``docids.json``."""
+        from rankfw.models import materialise
+
+        cfg: DenseConfig = self.config  # type: ignore[assignment]
+        encoder = self.encoder(ctx)
+        params = f"{cfg.index}:{cfg.hnsw_m}" if cfg.index == "hnsw" else "flat"
+        key = text_digest(encoder.key, encoder.passage_prefix, corpus.fingerprint, params)
+        return materialise(ctx.cache_dir / "dense" / key[:40], lambda out: self._build(corpus, encoder, out, ctx))
+
+    def _build(self, corpus: Corpus, encoder: Any, out: Path, ctx: StageContext) -> None:
+        import faiss
+
+        cfg: DenseConfig = self.config  # type: ignore[assignment]
+        docids, texts = [], []
+        for doc in corpus:
+            docids.append(doc.docid)
+            texts.append(doc.contents)
+        with ctx.progress(f"{ctx.stage}: encode corpus", len(set(texts))) as bar:
+            vectors = encoder.passages(texts, bar)
+        if cfg.index == "hnsw":
+            index = faiss.IndexHNSWFlat(encoder.dim, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        else:
+            index = faiss.IndexFlatIP(encoder.dim)
+        index.add(vectors)
+        faiss.write_index(index, str(out / "index.faiss"))
+        (out / "docids.json").write_text(json.dumps(docids))
+
+    def retrieve(self, topics: Topics, corpus: Corpus, ctx: StageContext) -> Run:
+        """The top ``k`` documents of the corpus for every topic."""
+        import faiss
+
+        cfg: DenseConfig = self.config  # type: ignore[assignment]
+        folder = self.index_folder(corpus, ctx)
+        index = faiss.read_index(str(folder / "index.faiss"))
+        if cfg.index == "hnsw":
+            index.hnsw.efSearch = max(cfg.hnsw_ef_search, cfg.k)
+        docids = json.loads((folder / "docids.json").read_text())
+        qids = list(topics)
+        with ctx.progress(f"{ctx.stage}: encode queries", len(qids)) as bar:
+            queries = self.encoder(ctx).queries([topics[q] for q in qids], bar)
+        k = min(cfg.k, len(docids))
+        scores: dict[str, dict[str, float]] = {}
+        for start in range(0, len(qids), cfg.search_batch):
+            values, rows = index.search(queries[start : start + cfg.search_batch], k)
+            for qid, vals, idx in zip(qids[start : start + cfg.search_batch], values, rows, strict=True):
+                scores[qid] = {docids[i]: float(v) for v, i in zip(vals, idx, strict=True) if i >= 0}
+        return Run.from_scores(scores, k)

@@ -1,0 +1,121 @@
+"""What both trainers share: their parameters, the trainable model, batches, optimiser, saving."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from rankfw.core import ComponentConfig
+from rankfw.models import ModelRef
+from rankfw_biencoder_distill.params import DEFAULT_MODEL
+
+
+class TrainConfig(ComponentConfig):
+    """Optimisation parameters shared by the bi-encoder trainers."""
+
+    model: ModelRef = Field(DEFAULT_MODEL, description="the model to start from (the student)")
+    epochs: int = Field(1, gt=0, description="passes over the data")
+    lr: float = Field(2e-5, gt=0, description="peak learning rate (AdamW)")
+    batch_size: int = Field(32, gt=1, description="items per batch (one language per batch)")
+    warmup: float = Field(0.1, ge=0, lt=1, description="fraction of steps with a linear warm-up")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
+    seed: int = Field(42, description="random seed (shuffling, sampling, dropout)")
+    max_length: int = Field(128, gt=0, le=8192, description="tokens per text while training")
+    temperature: float = Field(0.05, gt=0, description="softmax temperature of the scores")
+    freeze_embeddings: bool = Field(True, description="keep the word embeddings fixed (fast, less forgetting)")
+    bf16: bool = Field(False, description="bfloat16 autocast (fast on GPUs and CPUs with AMX/AVX512-BF16)")
+    pooling: Literal["auto", "mean", "cls"] = Field("auto", description="token pooling; auto = the model's own")
+    query_prefix: str | None = Field(None, description="None = the model's 'query' prompt")
+    passage_prefix: str | None = Field(None, description="None = the model's 'passage' prompt")
+    device: str = Field("auto", description="auto (cuda if present), cpu, cuda, ...")
+
+
+class Trainable:
+    """A sentence-transformers model being trained, with its prefixes and device."""
+
+    def __init__(self, config: TrainConfig, ref: str, cache_dir: Path) -> None:
+        from rankfw_biencoder_distill.encoder import load_sentence_transformer, prompt_of
+
+        import torch
+
+        self.config = config
+        self.model = load_sentence_transformer(ref, config.pooling, config.max_length, config.device, cache_dir)
+        self.device = self.model.device
+        self.query_prefix = config.query_prefix if config.query_prefix is not None else prompt_of(self.model, ["query"])
+        self.passage_prefix = (
+            config.passage_prefix if config.passage_prefix is not None else prompt_of(self.model, ["passage", "document"])
+        )
+        if config.freeze_embeddings:
+            self.model.transformers_model.get_input_embeddings().weight.requires_grad_(False)
+        self._torch = torch
+
+    def embed(self, texts: Sequence[str], prefix: str) -> Any:
+        """Embeddings (with gradients when training) of ``prefix + text`` for every text."""
+        features = self.model.tokenize([prefix + t for t in texts])
+        features = {k: v.to(self.device) if hasattr(v, "to") else v for k, v in features.items()}
+        with self.autocast():
+            return self.model(features)["sentence_embedding"]
+
+    def autocast(self) -> AbstractContextManager[Any]:
+        """bfloat16 autocast when asked for, else nothing."""
+        if not self.config.bf16:
+            return nullcontext()
+        return self._torch.autocast(device_type=self.device.type, dtype=self._torch.bfloat16)
+
+    def optimiser(self, steps: int) -> tuple[Any, Any]:
+        """AdamW over the trainable parameters and a linear warm-up/decay schedule."""
+        from transformers import get_linear_schedule_with_warmup
+
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        opt = self._torch.optim.AdamW(params, lr=self.config.lr, weight_decay=self.config.weight_decay)
+        sched = get_linear_schedule_with_warmup(opt, int(self.config.warmup * steps), max(steps, 1))
+        return opt, sched
+
+    def step(self, loss: Any, opt: Any, sched: Any) -> float:
+        """Back-propagate ``loss`` and update; returns its value."""
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self._torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], 1.0)
+        opt.step()
+        sched.step()
+        return float(loss.detach())
+
+    def save(self, output_dir: Path) -> None:
+        """Write a sentence-transformers folder (safetensors) with the prefixes as prompts."""
+        prompts = dict(getattr(self.model, "prompts", None) or {})
+        if self.query_prefix:
+            prompts["query"] = self.query_prefix
+        if self.passage_prefix:
+            prompts["passage"] = self.passage_prefix
+        self.model.prompts = prompts
+        self.model.save(str(output_dir), safe_serialization=True, create_model_card=False)
+
+
+def seed_everything(seed: int) -> random.Random:
+    """Seed torch and return a seeded ``random.Random`` for sampling."""
+    import torch
+
+    torch.manual_seed(seed)
+    return random.Random(seed)
+
+
+def language_batches(items_by_language: dict[str, list[Any]], batch_size: int, rng: random.Random) -> Iterator[tuple[str, list[Any]]]:
+    """Shuffled batches that each hold one language's items (a translation of a positive in the
+    same batch would be a false negative); the batch order mixes the languages."""
+    batches: list[tuple[str, list[Any]]] = []
+    for language, items in items_by_language.items():
+        order = list(items)
+        rng.shuffle(order)
+        batches.extend((language, order[i : i + batch_size]) for i in range(0, len(order), batch_size))
+    rng.shuffle(batches)
+    yield from batches
+
+
+def count_batches(items_by_language: dict[str, list[Any]], batch_size: int) -> int:
+    """How many batches :func:`language_batches` yields."""
+    return sum(-(-len(items) // batch_size) for items in items_by_language.values())
