@@ -115,7 +115,7 @@ def validate(spec: Path, overrides: tuple[str, ...]) -> None:
     from rankfw.core.spec import load_spec
 
     pipeline = load_spec(spec, default_registry(), overrides)
-    Runner(pipeline).check_inputs()
+    Runner(pipeline).check_files()
     order = " -> ".join(pipeline.order)
     click.echo(f"{spec}: ok ({len(pipeline.order)} stages: {order}; {len(pipeline.spec.dataset.languages)} languages)")
 

@@ -90,6 +90,18 @@ class Corpus(ABC):
     def get_many(self, docids: Iterable[str]) -> dict[str, Document]:
         """Documents by id; unknown ids raise an :class:`InputError`."""
 
+    def validate(self) -> None:
+        """Check the whole corpus once (malformed lines, duplicate docids); a no-op by default."""
+
+    def missing(self, docids: Iterable[str]) -> list[str]:
+        """The docids that are not in the corpus (in the order given)."""
+        wanted = list(dict.fromkeys(docids))
+        try:
+            self.get_many(wanted)
+        except InputError:
+            return [d for d in wanted if d not in self]
+        return []
+
     def __getitem__(self, docid: str) -> Document:
         return self.get_many([docid])[docid]
 
@@ -143,6 +155,10 @@ class JsonlCorpus(Corpus):
         self._plain: Path | None = None
         self._len: int | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (for executors that ship the corpus to workers): the SQLite handle is reopened lazily."""
+        return {**self.__dict__, "_db": None}
+
     @property
     def fingerprint(self) -> str:
         if self._fingerprint is None:
@@ -159,14 +175,27 @@ class JsonlCorpus(Corpus):
             (self._len,) = self._index().execute("SELECT COUNT(*) FROM docs").fetchone()
         return self._len
 
-    def get_many(self, docids: Iterable[str]) -> dict[str, Document]:
+    def _offsets(self, wanted: list[str]) -> dict[str, int]:
         db = self._index()
-        wanted = list(dict.fromkeys(docids))
         offsets: dict[str, int] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             offsets.update(db.execute(f"SELECT docid, offset FROM docs WHERE docid IN ({marks})", chunk))
+        return offsets
+
+    def missing(self, docids: Iterable[str]) -> list[str]:
+        wanted = list(dict.fromkeys(docids))
+        offsets = self._offsets(wanted)
+        return [d for d in wanted if d not in offsets]
+
+    def validate(self) -> None:
+        """Build (or reuse) the docid index, which checks every line of the file."""
+        self._index()
+
+    def get_many(self, docids: Iterable[str]) -> dict[str, Document]:
+        wanted = list(dict.fromkeys(docids))
+        offsets = self._offsets(wanted)
         missing = [d for d in wanted if d not in offsets]
         if missing:
             raise InputError(f"{len(missing)} docid(s) not in the corpus, e.g. {missing[0]!r}", str(self.path))
@@ -259,6 +288,14 @@ class IrdsCorpus(Corpus):
         self._dataset = load_irds(source)
         if not self._dataset.has_docs():
             raise InputError("this ir_datasets dataset has no documents", source)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable: only the source travels; the dataset is loaded again on the other side."""
+        return {"source": self.source}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.source = state["source"]
+        self._dataset = load_irds(self.source)
 
     @property
     def fingerprint(self) -> str:

@@ -29,6 +29,7 @@ import yaml
 
 from rankfw.core.components import Component, ComponentConfig, StageContext, TrainingInput, silent_progress
 from rankfw.core.components import ProgressFactory
+from rankfw.core.data import read_parallel
 from rankfw.core.datasets import LanguageData
 from rankfw.core.errors import InputError, RankfwError, StageError
 from rankfw.core.evaluate import evaluate, mean_over_languages
@@ -93,10 +94,27 @@ class Runner:
 
     # --- public -------------------------------------------------------------------------------
 
-    def check_inputs(self) -> None:
-        """Fail before anything runs when a dataset file is missing."""
+    def check_files(self) -> None:
+        """Fail when a dataset file is missing (cheap: reads nothing)."""
         for data in self.data.values():
             data.check_files()
+
+    def check_inputs(self) -> None:
+        """Read every input the stages need (corpus index, topics, qrels, training data, parallel
+        text), so that bad input fails before anything is written to the output folder."""
+        self.check_files()
+        stages = list(self.pipeline.stages.values())
+        for lang, data in self.data.items():
+            used = [s for s in stages if lang in self.pipeline.languages_of(s)]
+            if not used:
+                continue
+            data.corpus.validate()
+            for topic_set in sorted({s.spec.topics for s in used if s.produces_runs or s.spec.inputs}):
+                data.topic_set(topic_set)
+            if any(s.spec.kind == "train" for s in used):
+                data.heldout_qids  # noqa: B018 - reads and checks the training file
+                if data.sources["parallel"]:
+                    read_parallel(data.sources["parallel"])
 
     def run(self) -> RunResult:
         """Run every stage (or reuse it), then evaluate; returns reports and metrics."""
@@ -236,6 +254,10 @@ class Runner:
             run = self.executor.retrieve(component, topics, data.corpus, ctx)  # type: ignore[arg-type]
         elif kind == "rerank":
             candidates = self.input_run(stage.spec.inputs[0], language)
+            unknown = data.corpus.missing(candidates.docids())
+            if unknown:
+                raise InputError(f"the run names {len(unknown)} docid(s) that are not in the corpus, e.g. {unknown[0]!r}",
+                                 str(self.run_path(stage.spec.inputs[0], language)))
             run = self.executor.rerank(component, topics, candidates, data.corpus, ctx)  # type: ignore[arg-type]
         else:
             runs = [self.input_run(dep, language) for dep in stage.spec.inputs]
