@@ -47,6 +47,23 @@ def silent_progress(description: str, total: float | None = None) -> AbstractCon
 
 ProgressFactory = Callable[[str, "float | None"], AbstractContextManager[ProgressBar]]
 
+BatchFunction = Callable[[list[Any]], Sequence[Any]]
+"""A function over one batch of items that returns one result per item, in order."""
+
+BatchMap = Callable[[Callable[[], BatchFunction], Sequence[Any], int], list[Any]]
+"""``map_batches(factory, items, batch_size) -> results``: see :attr:`StageContext.map_batches`."""
+
+
+def map_locally(factory: Callable[[], BatchFunction], items: Sequence[Any], batch_size: int) -> list[Any]:
+    """The local ``map_batches``: build the function once, apply it to consecutive batches here."""
+    if not items:
+        return []
+    fn = factory()
+    results: list[Any] = []
+    for start in range(0, len(items), batch_size):
+        results.extend(fn(list(items[start : start + batch_size])))
+    return results
+
 
 @dataclass
 class StageContext:
@@ -59,6 +76,11 @@ class StageContext:
       content hashes that the component computes.
     - ``progress(description, total)``: a context manager yielding a :class:`ProgressBar`.
     - ``log(message)``: a line for the user.
+    - ``map_batches(factory, items, batch_size)``: runs ``factory()`` (e.g. a model load) once per
+      worker and the function it returns over ``items`` in batches, returning one result per item
+      in order. Locally that is a plain loop; the Ray executor spreads the batches over its actor
+      pool. ``factory`` must be picklable (an instance of a module-level class, or a
+      ``functools.partial`` of a module-level function).
     """
 
     stage: str
@@ -67,10 +89,13 @@ class StageContext:
     cache_dir: Path
     progress: ProgressFactory = silent_progress
     log: Callable[[str], None] = lambda message: None
+    map_batches: BatchMap = map_locally
 
     def for_language(self, language: str | None) -> StageContext:
         """The same context for another language."""
-        return StageContext(self.stage, language, self.work_dir, self.cache_dir, self.progress, self.log)
+        return StageContext(
+            self.stage, language, self.work_dir, self.cache_dir, self.progress, self.log, self.map_batches
+        )
 
 
 class Component(ABC):

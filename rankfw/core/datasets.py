@@ -57,6 +57,12 @@ class LanguageData:
             out[name] = source if is_irds(source) else cached_file_digest(Path(source), self.cache_dir / "corpus")
         return out
 
+    def check_training(self) -> None:
+        """Read the whole training file once (it reports its own malformed lines)."""
+        if self.sources["train"] is not None:
+            for _ in read_training(self.sources["train"]):
+                pass
+
     @cached_property
     def heldout_qids(self) -> frozenset[str]:
         if self.sources["train"] is None or self.holdout <= 0:

@@ -112,7 +112,7 @@ class Runner:
             for topic_set in sorted({s.spec.topics for s in used if s.produces_runs or s.spec.inputs}):
                 data.topic_set(topic_set)
             if any(s.spec.kind == "train" for s in used):
-                data.heldout_qids  # noqa: B018 - reads and checks the training file
+                data.check_training()
                 if data.sources["parallel"]:
                     read_parallel(data.sources["parallel"])
 

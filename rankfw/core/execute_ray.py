@@ -1,0 +1,242 @@
+"""The Ray executor: a stage's batch work sharded over a pool of Ray actors through Ray Data.
+
+- Rerank: the input run is split by query into shards; ``Dataset.map_batches`` with an actor pool
+  (``num_workers`` actors, ``gpus_per_worker`` GPUs each) runs ``component.rerank`` on each shard.
+  An actor builds ``component_cls(config)`` once, so a model is loaded once per worker.
+- Retrieve: the topics are sharded the same way. The first topic is searched in this process
+  first (the *warm-up*), so that a cached artefact the retriever needs (a Lucene or faiss index
+  of the corpus) is built once, not by every worker at the same time.
+- ``StageContext.map_batches`` (the generic batch map a component may use, e.g. the dense encoder
+  over a whole corpus) runs on the same kind of actor pool.
+- Fuse and train run in this process, as under the local executor: fusion is a cheap merge of runs
+  the driver already holds (shipping them out costs more than fusing them), and a trainer is one
+  job that writes a temporary folder of this machine, which the pipeline then moves into place.
+
+The shards' runs are merged into one Run, queries in input order; components are not told that
+they run under Ray. Ray restarts a worker that dies and retries its shard (Ray Data's actor pools
+default to unlimited restarts), so a killed worker costs time, not results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import pickle
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import ray
+import ray.data
+
+from rankfw.core.components import (
+    BatchFunction,
+    Component,
+    Fuser,
+    Reranker,
+    Retriever,
+    StageContext,
+    Trainer,
+    TrainingInput,
+)
+from rankfw.core.data import Corpus, Topics
+from rankfw.core.runs import Run
+
+
+class RayExecutor:
+    """Runs reranker and retriever batches on a Ray cluster (``address``) or a local Ray.
+
+    ``num_workers`` actors (each with ``cpus_per_worker`` CPUs and ``gpus_per_worker`` GPUs) share
+    the shards of a call; ``shard_size`` queries go into one component call (default: about four
+    shards per worker, at most 1,000 queries each). With ``address=None`` and Ray not yet started
+    in this process, a local Ray is started on this machine.
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        num_workers: int = 2,
+        gpus_per_worker: float = 0.0,
+        cpus_per_worker: float = 1.0,
+        shard_size: int | None = None,
+        warmup: bool = True,
+    ) -> None:
+        if num_workers < 1:
+            raise ValueError("num_workers must be >= 1")
+        self.address = address
+        self.num_workers = num_workers
+        self.gpus_per_worker = gpus_per_worker
+        self.cpus_per_worker = cpus_per_worker
+        self.shard_size = shard_size
+        self.warmup = warmup
+
+    # --- the Executor protocol ----------------------------------------------------------------
+
+    def retrieve(self, component: Retriever, topics: Topics, corpus: Corpus, ctx: StageContext) -> Run:
+        """Search the topics in shards on the actor pool (after a one-topic warm-up here)."""
+        qids = list(topics)
+        parts: list[Run] = []
+        if self.warmup and qids:
+            first, qids = qids[:1], qids[1:]
+            parts.append(component.retrieve({q: topics[q] for q in first}, corpus, self._driver_context(ctx)))
+        rows = [{"i": i, "qid": q, "payload": pickle.dumps(topics[q])} for i, q in enumerate(qids)]
+        parts.append(self._run_shards("retrieve", component, corpus, ctx, rows, len(topics)))
+        return _merge(parts, list(topics))
+
+    def rerank(self, component: Reranker, topics: Topics, run: Run, corpus: Corpus, ctx: StageContext) -> Run:
+        """Re-rank the run in shards of queries on the actor pool."""
+        rows = [
+            {"i": i, "qid": q, "payload": pickle.dumps((topics.get(q), run[q]))} for i, q in enumerate(run)
+        ]
+        merged = self._run_shards("rerank", component, corpus, ctx, rows, len(rows))
+        return _merge([merged], list(run))
+
+    def fuse(self, component: Fuser, runs: Sequence[Run], ctx: StageContext) -> Run:
+        """Fuse here: the runs are already in this process and fusion is a cheap merge."""
+        return component.fuse(runs, self._driver_context(ctx))
+
+    def train(self, component: Trainer, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
+        """Train here: one job, writing into a temporary folder of this machine."""
+        component.train(inputs, output_dir, self._driver_context(ctx))
+
+    # --- generic batch map ----------------------------------------------------------------------
+
+    def map_batches(
+        self, factory: Callable[[], BatchFunction], items: Sequence[Any], batch_size: int, ctx: StageContext | None = None
+    ) -> list[Any]:
+        """``factory()`` once per actor, then ``fn(batch) -> one result per item`` over all items, in order."""
+        if not items:
+            return []
+        self.start()
+        rows = [{"i": i, "qid": "", "payload": pickle.dumps(item)} for i, item in enumerate(items)]
+        out: list[Any] = [None] * len(items)
+        total = len(items)
+        with _progress(ctx, "map_batches", total) as bar:
+            for batch in self._stream(_MapActor, (factory,), rows, batch_size):
+                for i, payload in zip(batch["i"], batch["payload"], strict=True):
+                    out[int(i)] = pickle.loads(payload)
+                bar.advance(len(batch["i"]))
+        return out
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect to (or start) Ray, once; quiet Ray Data's own progress bars."""
+        if not ray.is_initialized():
+            ray.init(address=self.address, include_dashboard=False, ignore_reinit_error=True, log_to_driver=True)
+        data_context = ray.data.DataContext.get_current()
+        data_context.enable_progress_bars = False
+        data_context.print_on_execution_start = False
+
+    def _driver_context(self, ctx: StageContext) -> StageContext:
+        def on_ray(factory: Callable[[], BatchFunction], items: Sequence[Any], batch_size: int) -> list[Any]:
+            return self.map_batches(factory, items, batch_size, ctx)
+
+        return dataclasses.replace(ctx, map_batches=on_ray)
+
+    def _shard_size(self, n: int) -> int:
+        if self.shard_size:
+            return self.shard_size
+        return max(1, min(1000, math.ceil(n / (4 * self.num_workers))))
+
+    def _run_shards(
+        self, method: str, component: Component, corpus: Corpus, ctx: StageContext, rows: list[dict[str, Any]], total: int
+    ) -> Run:
+        if not rows:
+            return Run()
+        self.start()
+        spec = (type(component), component.config, corpus, _portable_context(ctx), method)
+        hits: dict[str, list[tuple[str, float]]] = {}
+        with ctx.progress(f"{ctx.stage}: {method} on Ray ({self.num_workers} workers)", total) as bar:
+            bar.advance(total - len(rows))
+            for batch in self._stream(_ComponentActor, spec, rows, self._shard_size(len(rows))):
+                for qid, payload in zip(batch["qid"], batch["payload"], strict=True):
+                    hits[str(qid)] = pickle.loads(payload)
+                bar.advance(int(batch["n_in"].sum()))
+        return Run.from_ranked(hits)
+
+    def _stream(self, actor: type, args: tuple[Any, ...], rows: list[dict[str, Any]], batch_size: int) -> Any:
+        blocks = max(1, math.ceil(len(rows) / batch_size))
+        dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
+            actor,
+            fn_constructor_args=args,
+            batch_size=batch_size,
+            batch_format="numpy",
+            concurrency=self.num_workers,
+            num_cpus=self.cpus_per_worker,
+            num_gpus=self.gpus_per_worker or None,
+        )
+        return dataset.iter_batches(batch_size=None, batch_format="numpy")
+
+
+class _ComponentActor:
+    """One worker: builds the component once, then runs its batch method on each shard."""
+
+    def __init__(self, cls: type[Component], config: Any, corpus: Corpus, ctx: StageContext, method: str) -> None:
+        self.component = cls(config)
+        self.corpus = corpus
+        self.ctx = ctx
+        self.method = method
+        ctx.work_dir.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        qids = [str(q) for q in batch["qid"]]
+        values = [pickle.loads(p) for p in batch["payload"]]
+        if self.method == "retrieve":
+            topics = dict(zip(qids, values, strict=True))
+            run = self.component.retrieve(topics, self.corpus, self.ctx)  # type: ignore[attr-defined]
+        else:
+            topics = {q: query for q, (query, _) in zip(qids, values, strict=True) if query is not None}
+            shard = Run.from_ranked({q: hits for q, (_, hits) in zip(qids, values, strict=True)})
+            run = self.component.rerank(topics, shard, self.corpus, self.ctx)  # type: ignore[attr-defined]
+        if not isinstance(run, Run):
+            raise TypeError(f"{type(self.component).__name__}.{self.method} returned {type(run).__name__}, not a Run")
+        out_qids = list(run)
+        n_in = [0] * len(out_qids)
+        if n_in:
+            n_in[0] = len(qids)
+        return {"qid": out_qids, "payload": [pickle.dumps(run[q]) for q in out_qids], "n_in": n_in} if out_qids else {
+            "qid": [], "payload": [], "n_in": []
+        }
+
+
+class _MapActor:
+    """One worker of ``StageContext.map_batches``: ``factory()`` once, then the function per batch."""
+
+    def __init__(self, factory: Callable[[], BatchFunction]) -> None:
+        self.fn = factory()
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        items = [pickle.loads(p) for p in batch["payload"]]
+        results = list(self.fn(items))
+        if len(results) != len(items):
+            raise ValueError(f"the batch function returned {len(results)} results for {len(items)} items")
+        return {"i": batch["i"], "payload": [pickle.dumps(r) for r in results]}
+
+
+def _portable_context(ctx: StageContext) -> StageContext:
+    """The context a worker gets: same stage, language and folders; no progress bar; log to stderr."""
+    return StageContext(ctx.stage, ctx.language, ctx.work_dir, ctx.cache_dir, log=_log_to_stderr)
+
+
+def _log_to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _merge(parts: Sequence[Run], order: Sequence[str]) -> Run:
+    """One run from shard runs: queries in ``order`` first, any others after, hits as they are."""
+    hits: dict[str, list[tuple[str, float]]] = {}
+    for part in parts:
+        hits.update(part.items())
+    ordered = {q: hits[q] for q in order if q in hits}
+    ordered.update((q, h) for q, h in hits.items() if q not in ordered)
+    return Run.from_ranked(ordered)
+
+
+def _progress(ctx: StageContext | None, what: str, total: int) -> Any:
+    from rankfw.core.components import silent_progress
+
+    if ctx is None:
+        return silent_progress(what, total)
+    return ctx.progress(f"{ctx.stage}: {what} on Ray", total)
