@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -107,34 +102,3 @@ def test_run_with_unknown_docids_is_an_input_error(tmp_path: Path, xquad: Path, 
     (tmp_path / "out/stages/re/done/en.key").unlink()
     with pytest.raises(InputError, match="not in the corpus, e.g. 'zz-"):
         _run(spec, registry, tmp_path / "cache")
-
-
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "rankfw.cli", *args], env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def test_sigkill_mid_stage_then_resume_gives_byte_identical_outputs(tmp_path: Path, xquad: Path, write_spec) -> None:  # type: ignore[no-untyped-def]
-    """Needs the test plugin installed (the README's install does it)."""
-    stages = FULL.replace("params: {k: 50}", "params: {k: 50, seconds_per_query: 0.004}")
-    languages = "[en, de, es]"
-    clean = write_spec(tmp_path / "clean.yaml", xquad, tmp_path / "clean", stages, languages)
-    killed = write_spec(tmp_path / "killed.yaml", xquad, tmp_path / "killed", stages, languages)
-    env = {"RANKFW_LOAD_PLUGINS": "rankfw-testplugin", "RANKFW_CACHE": str(tmp_path / "cache")}
-    assert _cli("run", str(clean), env=env).wait(timeout=120) == 0
-    proc = _cli("run", str(killed), env=env)
-    deadline = time.time() + 60
-    while not (tmp_path / "killed/stages/first/en.run").exists() and time.time() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (tmp_path / "killed/stages/first/es.run").exists(), "the kill came too late to test anything"
-    leftovers = [p for p in (tmp_path / "killed").rglob("*") if p.name.endswith(".tmp")]
-    assert all(p.name.startswith(".") for p in leftovers)  # only hidden temporaries, never a half file
-    resumed = _cli("run", str(killed), env=env)
-    _, err = resumed.communicate(timeout=120)
-    assert resumed.returncode == 0, err.decode()
-    assert "stage first (retrieve overlap): computed de, es" in err.decode().replace("\n", " ")
-    for path in (tmp_path / "clean").rglob("*.run"):
-        assert (tmp_path / "killed" / path.relative_to(tmp_path / "clean")).read_bytes() == path.read_bytes()
-    assert (tmp_path / "killed/metrics.json").read_bytes() == (tmp_path / "clean/metrics.json").read_bytes()

@@ -74,6 +74,7 @@ class IdfOverlapReranker(Reranker):
         model: str = Field(description="folder holding idf.json (a train stage's output)")
         k: int = Field(100, gt=0)
         fail_on: str | None = Field(None, description="raise on this qid (for failure tests)")
+        seconds_per_query: float = Field(0.0, ge=0, description="sleep per query (for kill tests)")
 
     config: Config
 
@@ -85,6 +86,7 @@ class IdfOverlapReranker(Reranker):
         for qid, hits in run.items():
             if qid == self.config.fail_on:
                 raise RuntimeError(f"asked to fail on {qid}")
+            time.sleep(self.config.seconds_per_query)
             q = terms(topics[qid])
             scores[qid] = {d: sum(idf.get(t, default) for t in sorted(q & terms(docs[d].contents))) for d, _ in hits}
         return Run.from_scores(scores, k=self.config.k)
@@ -97,10 +99,12 @@ class SumFuser(Fuser):
 
     class Config(ComponentConfig):
         k: int = Field(100, gt=0)
+        seconds: float = Field(0.0, ge=0, description="sleep before fusing (for kill tests)")
 
     config: Config
 
     def fuse(self, runs: Sequence[Run], ctx: StageContext) -> Run:
+        time.sleep(self.config.seconds)
         total: dict[str, dict[str, float]] = {}
         for run in runs:
             for qid, hits in run.items():
@@ -116,10 +120,15 @@ class IdfTrainer(Trainer):
 
     class Config(ComponentConfig):
         smoothing: float = Field(1.0, gt=0)
+        seconds: float = Field(0.0, ge=0, description="sleep after writing a partial file (for kill tests)")
 
     config: Config
 
     def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
+        if self.config.seconds:
+            (output_dir / "partial.bin").write_bytes(b"half a model")
+            time.sleep(self.config.seconds)
+            (output_dir / "partial.bin").unlink()
         df: Counter[str] = Counter()
         n = 0
         for data in inputs:

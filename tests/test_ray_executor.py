@@ -1,0 +1,243 @@
+"""The Ray executor: the same runs as the local executor, shards retried when a worker dies.
+
+A local Ray (``ray.init(num_cpus=2)``) is started once for the module and shut down after it.
+Without Ray installed, only the install-hint test runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pydantic import Field
+
+import rankfw_testplugin
+from rankfw.core import Run, StageContext
+from rankfw.core.data import JsonlCorpus, read_topics
+from rankfw.core.execute import LocalExecutor
+from rankfw.core.pipeline import Runner
+from rankfw.core.registry import load_registry
+from rankfw.core.spec import load_spec
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_XQUAD = REPO.parent / "shared" / "data" / "xquad"
+XQUAD = SHARED_XQUAD if SHARED_XQUAD.is_dir() else REPO / "data" / "xquad"
+
+
+class KillingReranker(rankfw_testplugin.IdfOverlapReranker):
+    """The test plugin's reranker, but the worker process SIGKILLs itself mid-shard the first time
+    it meets ``kill_on`` (it leaves its pid in ``marker`` first, so that it dies only once)."""
+
+    class Config(rankfw_testplugin.IdfOverlapReranker.Config):
+        kill_on: str = Field(description="qid whose shard kills the worker")
+        marker: str = Field(description="file written before the kill")
+
+    def rerank(self, topics, run, corpus, ctx):  # type: ignore[no-untyped-def]
+        marker = Path(self.config.marker)
+        if self.config.kill_on in run and not marker.exists():
+            marker.write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().rerank(topics, run, corpus, ctx)
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """A local Ray with two CPUs for this module."""
+    ray = pytest.importorskip("ray")
+    import cloudpickle
+
+    # this module is imported by path (importlib mode): ship its classes by value to the workers
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 1024**2, log_to_driver=False)
+    yield
+    ray.shutdown()
+    cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.fixture(scope="module")
+def english(tmp_path_factory: pytest.TempPathFactory) -> tuple[JsonlCorpus, dict[str, str], Path]:
+    """XQuAD-R English: the corpus, the dev topics and a folder for contexts."""
+    folder = tmp_path_factory.mktemp("ray-en")
+    return JsonlCorpus(XQUAD / "en" / "corpus.jsonl", folder / "cache"), read_topics(XQUAD / "en" / "topics.dev.tsv"), folder
+
+
+def _context(folder: Path, name: str) -> StageContext:
+    (folder / name).mkdir(parents=True, exist_ok=True)
+    return StageContext(name, "en", folder / name, folder / "cache")
+
+
+def _idf_model(folder: Path) -> Path:
+    """An IDF table over the English corpus, as the test plugin's ``idf`` trainer writes it."""
+    import math
+    from collections import Counter
+
+    model = folder / "idf-model"
+    model.mkdir(exist_ok=True)
+    df: Counter[str] = Counter()
+    docs = [json.loads(line) for line in (XQUAD / "en" / "corpus.jsonl").open(encoding="utf-8")]
+    for doc in docs:
+        df.update(rankfw_testplugin.terms(f"{doc['title']} {doc['text']}"))
+    idf = {t: math.log((len(docs) + 1) / (c + 1)) for t, c in sorted(df.items())}
+    (model / "idf.json").write_text(json.dumps(idf), encoding="utf-8")
+    return model
+
+
+def test_ray_retrieve_and_rerank_equal_local(local_ray: None, english) -> None:  # type: ignore[no-untyped-def]
+    from rankfw.core.execute_ray import RayExecutor
+
+    corpus, topics, folder = english
+    ctx = _context(folder, "eq")
+    retriever = rankfw_testplugin.OverlapRetriever(rankfw_testplugin.OverlapRetriever.Config(k=30))
+    reranker = rankfw_testplugin.IdfOverlapReranker(
+        rankfw_testplugin.IdfOverlapReranker.Config(model=str(_idf_model(folder)), k=10)
+    )
+    local, ray_ex = LocalExecutor(), RayExecutor(num_workers=2, shard_size=40)
+
+    first = local.retrieve(retriever, topics, corpus, ctx)
+    assert len(first) == len(topics) == 258
+    on_ray = ray_ex.retrieve(retriever, topics, corpus, ctx)
+    assert list(on_ray) == list(first)  # every topic, in the topics' order
+    assert on_ray.to_trec() == first.to_trec()  # same docids, ranks and scores, byte for byte
+
+    reranked = local.rerank(reranker, topics, first, corpus, ctx)
+    on_ray = ray_ex.rerank(reranker, topics, first, corpus, ctx)
+    assert on_ray.to_trec() == reranked.to_trec()
+    assert reranked.to_trec() != first.top(10).to_trec()  # the reranker really re-ranked
+
+
+@pytest.mark.slow
+def test_killed_worker_is_retried_and_the_run_is_identical(local_ray: None, english) -> None:  # type: ignore[no-untyped-def]
+    from rankfw.core.execute_ray import RayExecutor
+
+    corpus, topics, folder = english
+    ctx = _context(folder, "kill")
+    first = LocalExecutor().retrieve(
+        rankfw_testplugin.OverlapRetriever(rankfw_testplugin.OverlapRetriever.Config(k=30)), topics, corpus, ctx
+    )
+    model = str(_idf_model(folder))
+    expected = LocalExecutor().rerank(
+        rankfw_testplugin.IdfOverlapReranker(rankfw_testplugin.IdfOverlapReranker.Config(model=model, k=10)),
+        topics, first, corpus, ctx,
+    )
+    marker = folder / "killed.pid"
+    victim = list(first)[150]
+    killer = KillingReranker(KillingReranker.Config(model=model, k=10, kill_on=victim, marker=str(marker)))
+    on_ray = RayExecutor(num_workers=2, shard_size=30).rerank(killer, topics, first, corpus, ctx)
+    assert marker.is_file()  # a worker really died mid-shard ...
+    pid = int(marker.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert on_ray.to_trec() == expected.to_trec()  # ... and its shard was retried: nothing lost
+
+
+def _tiny_models(folder: Path) -> tuple[Path, Path]:
+    """A tiny sentence-transformers bi-encoder and a tiny BERT cross-encoder (random weights)."""
+    import torch
+    from rankfw_biencoder_distill.testing import build_tiny_model
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    bi = build_tiny_model(folder / "bi")
+    hf = folder / "bi" / "hf"
+    torch.manual_seed(1)
+    config = BertConfig.from_pretrained(hf, num_labels=1)
+    ce = folder / "ce"
+    BertForSequenceClassification(config).save_pretrained(ce)
+    AutoTokenizer.from_pretrained(hf).save_pretrained(ce)
+    return bi, ce
+
+
+PIPELINE = """\
+name: ray-equality
+output: {out}
+dataset:
+  root: {root}
+  languages: [en, de]
+  corpus: "{{root}}/{{lang}}/corpus.jsonl"
+  topics: "{{root}}/{{lang}}/topics.dev.tsv"
+  qrels: "{{root}}/{{lang}}/qrels.dev.txt"
+  train: "{{root}}/{{lang}}/train.jsonl.gz"
+stages:
+  bm25: {{kind: retrieve, component: bm25, params: {{k: 30, threads: 1}}}}
+  idf: {{kind: train, component: idf}}
+  bi: {{kind: rerank, component: biencoder, inputs: [bm25], params: {{model: "{bi}", device: cpu, max_length: 64}}}}
+  ce: {{kind: rerank, component: crossencoder, inputs: [bm25], params: {{model: "{ce}", k: 30, max_length: 64, device: cpu}}}}
+  re: {{kind: rerank, component: idf-overlap, inputs: [bm25], params: {{model: "stage:idf", k: 30}}}}
+  fused: {{kind: fuse, component: rrf, inputs: [bm25, bi, ce, re]}}
+"""
+
+
+@pytest.mark.slow
+def test_pipeline_with_bm25_biencoder_crossencoder_and_fusion_equals_local(local_ray: None, tmp_path: Path) -> None:
+    pytest.importorskip("rankfw_bm25")
+    pytest.importorskip("rankfw_biencoder_distill")
+    pytest.importorskip("rankfw_crossencoder_nmt")
+    pytest.importorskip("rankfw_fusion")
+    from rankfw.core.execute_ray import RayExecutor
+
+    bi, ce = _tiny_models(tmp_path / "models")
+    registry = load_registry()
+    outputs = {}
+    for name, executor in (("local", None), ("ray", RayExecutor(num_workers=2, shard_size=64))):
+        out = tmp_path / name
+        spec = tmp_path / f"{name}.yaml"
+        spec.write_text(PIPELINE.format(out=out, root=XQUAD, bi=bi, ce=ce), encoding="utf-8")
+        # separate caches: the ray run re-indexes and re-encodes everything itself
+        Runner(load_spec(spec, registry), cache_dir=tmp_path / f"cache-{name}", executor=executor).run()
+        outputs[name] = out
+    for stage in ("bm25", "bi", "ce", "re", "fused"):
+        for lang in ("en", "de"):
+            local = Run.read_trec(outputs["local"] / "stages" / stage / f"{lang}.run")
+            on_ray = Run.read_trec(outputs["ray"] / "stages" / stage / f"{lang}.run")
+            assert len(local) == 258 and set(on_ray) == set(local), (stage, lang)
+            _assert_same_run(on_ray, local, (stage, lang))
+    local_metrics = json.loads((outputs["local"] / "metrics.json").read_text())["stages"]
+    ray_metrics = json.loads((outputs["ray"] / "metrics.json").read_text())["stages"]
+    assert _close(ray_metrics, local_metrics)
+
+
+def _assert_same_run(got: Run, want: Run, where: object) -> None:
+    """Same docids in the same order with the same scores (neural scores to float32 round-off)."""
+    for qid in want:
+        assert [d for d, _ in got[qid]] == [d for d, _ in want[qid]], (where, qid)
+        assert [s for _, s in got[qid]] == pytest.approx([s for _, s in want[qid]], rel=1e-5, abs=1e-6), (where, qid)
+
+
+def _close(a: object, b: object) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, float) and isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-6)
+    return a == b
+
+
+def test_ray_executor_without_ray_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cli_registry  # type: ignore[no-untyped-def]
+) -> None:
+    from rankfw.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # "import ray" now raises ImportError
+    monkeypatch.delitem(sys.modules, "rankfw.core.execute_ray", raising=False)
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        f"""name: t
+output: {tmp_path / "out"}
+dataset:
+  root: {XQUAD}
+  languages: [en]
+  corpus: "{{root}}/{{lang}}/corpus.jsonl"
+  topics: "{{root}}/{{lang}}/topics.dev.tsv"
+stages:
+  first: {{kind: retrieve, component: overlap, params: {{k: 5}}}}
+""",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["run", str(spec), "--executor", "ray", "--cache", str(tmp_path / "c")])
+    assert result.exit_code == 2, result.output
+    assert "pip install 'rankfw[ray]'" in result.output
+    assert not (tmp_path / "out" / "stages").exists()  # nothing ran
