@@ -163,7 +163,7 @@ class RayExecutor:
             fn_constructor_args=args,
             batch_size=batch_size,
             batch_format="numpy",
-            concurrency=self.num_workers,
+            compute=ray.data.ActorPoolStrategy(size=self.num_workers),
             num_cpus=self.cpus_per_worker,
             num_gpus=self.gpus_per_worker or None,
         )
