@@ -1,7 +1,8 @@
 """The shared shape of every fusion method: its Config and the per-query fusion loop.
 
 A method module subclasses :class:`ScoreFuser` and implements :meth:`ScoreFuser.combine`, which
-turns one query's :class:`~rankfw_fusion.matrix.QueryMatrix` into one fused score per candidate.
+turns a :class:`~rankfw_fusion.block.FusionBlock` (every query's candidates and their normalised
+scores in each input run) into one fused score per candidate.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from rankfw.core import ComponentConfig, Fuser, InputError, Run, StageContext
 if TYPE_CHECKING:
     import numpy as np
 
-    from rankfw_fusion.matrix import QueryMatrix
+    from rankfw_fusion.block import FusionBlock
 
 NormName = Literal["none", "min-max", "max", "sum", "z-score", "rank", "borda"]
 
@@ -48,6 +49,8 @@ class ScoreFuser(Fuser):
     Config = FusionConfig
     missing_default: float = 0.0
     """The contribution of a missing document when ``fill`` is unset."""
+    uses_scores: bool = True
+    """Whether :meth:`combine` reads ``block.scores`` (a rank-based method does not)."""
 
     @property
     def fill(self) -> float:
@@ -56,22 +59,19 @@ class ScoreFuser(Fuser):
         return self.missing_default if fill is None else fill
 
     def fuse(self, runs: Sequence[Run], ctx: StageContext) -> Run:
-        """Fuse ``runs`` query by query: normalise each run, combine, rank, cut at ``k``."""
-        from rankfw_fusion.matrix import query_ids, query_matrix, ranked_hits
+        """Fuse ``runs``: normalise each run per query, combine, rank, cut at ``k``."""
+        from rankfw_fusion.block import fusion_block, ranked_run
 
         runs = self.select_runs(runs, ctx)
         config = self.config
-        depth, k, norm = config.depth, config.k, config.norm  # type: ignore[attr-defined]
-        empty: list[tuple[str, float]] = []
-        hits = {}
-        qids = query_ids(runs)
-        with ctx.progress(f"{ctx.stage}: {type(self).__name__}", len(qids)) as bar:
-            for qid in qids:
-                lists = [run.get(qid, empty)[:depth] for run in runs]
-                matrix = query_matrix(lists, norm)
-                hits[qid] = ranked_hits(matrix.docids, self.combine(matrix), k)
-                bar.advance(1)
-        return Run(hits)
+        with ctx.progress(f"{ctx.stage}: {type(self).__name__}", 3) as bar:
+            block = fusion_block(runs, config.norm, config.depth, self.uses_scores)  # type: ignore[attr-defined]
+            bar.advance(1)
+            fused = self.combine(block)
+            bar.advance(1)
+            run = ranked_run(block, fused, config.k)  # type: ignore[attr-defined]
+            bar.advance(1)
+        return run
 
     def select_runs(self, runs: Sequence[Run], ctx: StageContext) -> Sequence[Run]:
         """The runs this method fuses (all of them; a weighted method drops zero weights)."""
@@ -80,5 +80,5 @@ class ScoreFuser(Fuser):
         return runs
 
     @abstractmethod
-    def combine(self, matrix: QueryMatrix) -> np.ndarray:
-        """One fused score per candidate of ``matrix``."""
+    def combine(self, block: FusionBlock) -> np.ndarray:
+        """One fused score per candidate of ``block``."""

@@ -10,7 +10,7 @@ from rankfw_fusion.combsum import FOX_SHAW
 if TYPE_CHECKING:
     import numpy as np
 
-    from rankfw_fusion.matrix import QueryMatrix
+    from rankfw_fusion.block import FusionBlock
 
 
 class CombMaxFuser(ScoreFuser):
@@ -20,6 +20,6 @@ class CombMaxFuser(ScoreFuser):
     citation = FOX_SHAW
     missing_default = -1e9
 
-    def combine(self, matrix: QueryMatrix) -> np.ndarray:
+    def combine(self, block: FusionBlock) -> np.ndarray:
         """Column maxima of the filled score matrix."""
-        return matrix.filled(self.fill).max(axis=0)
+        return block.filled(self.fill).max(axis=0)

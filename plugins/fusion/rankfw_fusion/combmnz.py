@@ -10,7 +10,7 @@ from rankfw_fusion.combsum import FOX_SHAW
 if TYPE_CHECKING:
     import numpy as np
 
-    from rankfw_fusion.matrix import QueryMatrix
+    from rankfw_fusion.block import FusionBlock
 
 
 class CombMnzFuser(ScoreFuser):
@@ -22,6 +22,6 @@ class CombMnzFuser(ScoreFuser):
     description = "CombMNZ: CombSUM times the number of input runs that retrieved the document"
     citation = FOX_SHAW
 
-    def combine(self, matrix: QueryMatrix) -> np.ndarray:
+    def combine(self, block: FusionBlock) -> np.ndarray:
         """Column sums of the filled score matrix times the column counts of present hits."""
-        return matrix.filled(self.fill).sum(axis=0) * matrix.present.sum(axis=0)
+        return block.filled(self.fill).sum(axis=0) * block.present.sum(axis=0)

@@ -9,7 +9,7 @@ from rankfw_fusion.base import ScoreFuser
 if TYPE_CHECKING:
     import numpy as np
 
-    from rankfw_fusion.matrix import QueryMatrix
+    from rankfw_fusion.block import FusionBlock
 
 FOX_SHAW = (
     "Edward A. Fox and Joseph A. Shaw. Combination of Multiple Searches. TREC-2, NIST SP 500-215, 1993."
@@ -22,6 +22,6 @@ class CombSumFuser(ScoreFuser):
     description = "CombSUM: sum of each document's normalised scores over the input runs"
     citation = FOX_SHAW
 
-    def combine(self, matrix: QueryMatrix) -> np.ndarray:
+    def combine(self, block: FusionBlock) -> np.ndarray:
         """Column sums of the filled score matrix."""
-        return matrix.filled(self.fill).sum(axis=0)
+        return block.filled(self.fill).sum(axis=0)

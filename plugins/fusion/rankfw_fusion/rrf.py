@@ -11,7 +11,7 @@ from rankfw_fusion.base import FusionConfig, NormName, ScoreFuser
 if TYPE_CHECKING:
     import numpy as np
 
-    from rankfw_fusion.matrix import QueryMatrix
+    from rankfw_fusion.block import FusionBlock
 
 
 class RRFConfig(FusionConfig):
@@ -33,18 +33,19 @@ class RRFFuser(ScoreFuser):
     """
 
     Config = RRFConfig
+    uses_scores = False
     description = "Reciprocal Rank Fusion: sum of 1 / (k + rank) over the input runs (k = 60)"
     citation = (
         "Gordon V. Cormack, Charles L. A. Clarke and Stefan Buettcher. Reciprocal rank fusion "
         "outperforms Condorcet and individual rank learning methods. SIGIR 2009, 758-759."
     )
 
-    def combine(self, matrix: QueryMatrix) -> np.ndarray:
+    def combine(self, block: FusionBlock) -> np.ndarray:
         """Sum of the reciprocal ranks, added smallest first."""
         import numpy as np
 
         with np.errstate(divide="ignore"):  # rrf_k = 0 and a missing document's rank 0
-            reciprocal = 1.0 / (self.config.rrf_k + matrix.ranks)  # type: ignore[attr-defined]
-        contributions = np.where(matrix.present, reciprocal, self.fill)
+            reciprocal = 1.0 / (self.config.rrf_k + block.ranks)  # type: ignore[attr-defined]
+        contributions = np.where(block.present, reciprocal, self.fill)
         contributions.sort(axis=0)
         return contributions.sum(axis=0)

@@ -15,7 +15,7 @@ from rankfw_fusion.base import NormName
 from rankfw_fusion.weights_file import TunedWeights
 
 if TYPE_CHECKING:
-    from rankfw_fusion.matrix import QueryMatrix
+    from rankfw_fusion.block import FusionBlock
 
 
 class FusionWeightsConfig(ComponentConfig):
@@ -77,13 +77,13 @@ class FusionWeightsTrainer(Trainer):
         measure = ir_measures.parse_measure(config.measure)
         languages = [inp.language for inp in inputs]
         evaluators = [ir_measures.evaluator([measure], inp.qrels) for inp in inputs]
-        matrices: list[dict[tuple[int, ...], list[tuple[str, QueryMatrix]]]] = [{} for _ in inputs]
+        blocks: list[dict[tuple[int, ...], FusionBlock]] = [{} for _ in inputs]
         table: list[list[float]] = []
         with ctx.progress(f"{ctx.stage}: weight grid", len(grid)) as bar:
             for weights in grid:
                 row = []
                 for i, inp in enumerate(inputs):
-                    run = self._fused(inp, names, weights, matrices[i])
+                    run = self._fused(inp, names, weights, blocks[i])
                     row.append(float(evaluators[i].calc_aggregate(run).get(measure, 0.0)))
                 table.append(row)
                 bar.advance(1)
@@ -115,30 +115,23 @@ class FusionWeightsTrainer(Trainer):
         inp: TrainingInput,
         names: list[str],
         weights: tuple[float, ...],
-        cache: dict[tuple[int, ...], list[tuple[str, QueryMatrix]]],
+        cache: dict[tuple[int, ...], FusionBlock],
     ) -> dict[str, dict[str, float]]:
         """The weighted fusion of ``inp``'s runs as ``qid -> {docid: score}`` (score = reversed rank)."""
         import numpy as np
 
-        from rankfw_fusion.matrix import query_ids, query_matrix, ranked_hits
+        from rankfw_fusion.block import fusion_block, ranked_run
 
         config: FusionWeightsConfig = self.config  # type: ignore[assignment]
         active = tuple(i for i, w in enumerate(weights) if w > 0)
         if active not in cache:
-            runs = [inp.runs[names[i]] for i in active]
-            cache[active] = [
-                (qid, query_matrix([run.get(qid, [])[: config.depth] for run in runs], config.norm))
-                for qid in query_ids(runs)
-            ]
+            cache[active] = fusion_block([inp.runs[names[i]] for i in active], config.norm, config.depth)
+        block = cache[active]
         vector = np.array([weights[i] for i in active])
         fill = 0.0 if config.fill is None else config.fill
-        fused = {}
-        for qid, matrix in cache[active]:
-            hits = ranked_hits(matrix.docids, vector @ matrix.filled(fill), config.k)
-            if hits:
-                # Ranks as scores: the evaluation sees exactly the fused order, ties included.
-                fused[qid] = {docid: float(len(hits) - r) for r, (docid, _) in enumerate(hits)}
-        return fused
+        run = ranked_run(block, vector @ block.filled(fill), config.k)
+        # Ranks as scores: the evaluation sees exactly the fused order, ties included.
+        return {qid: {d: float(len(hits) - r) for r, (d, _) in enumerate(hits)} for qid, hits in run.items() if hits}
 
 
 def _run_names(inputs: Sequence[TrainingInput], ctx: StageContext) -> list[str]:

@@ -14,7 +14,7 @@ from rankfw_fusion.weights_file import read_weights
 if TYPE_CHECKING:
     import numpy as np
 
-    from rankfw_fusion.matrix import QueryMatrix
+    from rankfw_fusion.block import FusionBlock
 
 
 class WeightedConfig(FusionConfig):
@@ -86,6 +86,6 @@ class WeightedFuser(ScoreFuser):
         ctx.log(f"{ctx.stage}: weights {chosen} for runs {tuned.runs} ({tuned.measure} {tuned.score:.4f})")
         return chosen
 
-    def combine(self, matrix: QueryMatrix) -> np.ndarray:
+    def combine(self, block: FusionBlock) -> np.ndarray:
         """The weighted column sums of the filled score matrix."""
-        return self._active @ matrix.filled(self.fill)
+        return self._active @ block.filled(self.fill)
