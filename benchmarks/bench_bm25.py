@@ -18,11 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from rankfw.core import StageContext
-from rankfw.core.data import JsonlCorpus, read_topics
 from rankfw_bm25 import jvm
 from rankfw_bm25.languages import analysis_for
 from rankfw_bm25.retriever import BM25Config, BM25Retriever
+
+from rankfw.core import StageContext
+from rankfw.core.data import JsonlCorpus, read_topics
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "xquad"

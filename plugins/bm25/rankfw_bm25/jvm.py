@@ -27,7 +27,6 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from rankfw.core import InputError, StageError
@@ -64,7 +63,7 @@ def java_release(home: Path) -> tuple[int | None, set[str] | None]:
         if not java.exists():
             return None, None
         try:
-            out = subprocess.run([str(java), "-version"], capture_output=True, text=True, timeout=30).stderr
+            out = subprocess.run([str(java), "-version"], capture_output=True, text=True, timeout=30, check=False).stderr
         except (OSError, subprocess.SubprocessError):
             return None, None
         m = re.search(r'version "([^"]+)"', out)
@@ -104,7 +103,7 @@ def anserini_jar() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise StageError("bm25", "pyserini is not installed (pip install pyserini)")
     folder = os.environ.get("ANSERINI_CLASSPATH") or os.path.join(
-        list(spec.submodule_search_locations)[0], "resources", "jars"
+        next(iter(spec.submodule_search_locations)), "resources", "jars"
     )
     jars = glob.glob(os.path.join(folder, "anserini-*-fatjar.jar"))
     if not jars:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from rankfw.core import ComponentConfig, Corpus, InputError, Retriever, Run, StageContext, StageError, Topics
+from rankfw.core import ComponentConfig, Corpus, InputError, Retriever, Run, StageContext, Topics
 from rankfw_bm25.languages import SUPPORTED_LANGUAGES, Analysis, analysis_for
 
 BATCH = 512

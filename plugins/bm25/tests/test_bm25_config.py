@@ -7,16 +7,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
-
 import rankfw_bm25
-from rankfw.core import InputError, StageContext
-from rankfw.core.registry import load_registry
-from rankfw.core.spec import parse_spec
+from pydantic import ValidationError
 from rankfw_bm25 import jvm
 from rankfw_bm25.index import document_contents
 from rankfw_bm25.languages import MIRACL_LANGUAGES, SUPPORTED_LANGUAGES, analysis_for
 from rankfw_bm25.retriever import BM25Config, BM25Retriever
+
+from rankfw.core import InputError, StageContext
+from rankfw.core.registry import load_registry
+from rankfw.core.spec import parse_spec
 
 
 def test_defaults_follow_miracl_bm25() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import rankfw_bm25
+
 from rankfw.core import Run
 from rankfw.core.pipeline import Runner
 from rankfw.core.registry import load_registry

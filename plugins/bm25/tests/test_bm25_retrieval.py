@@ -11,11 +11,11 @@ from pathlib import Path
 import ir_measures
 import pytest
 from ir_measures import nDCG
+from rankfw_bm25 import jvm
+from rankfw_bm25.retriever import BM25Config, BM25Retriever
 
 from rankfw.core import Run
 from rankfw.core.data import JsonlCorpus, read_qrels, read_topics
-from rankfw_bm25 import jvm
-from rankfw_bm25.retriever import BM25Config, BM25Retriever
 
 from .conftest import reference_ndcg
 
@@ -54,8 +54,9 @@ def test_run_equals_raw_pyserini(xquad_dir: Path, bm25_cache: Path, make_ctx, tm
 
     collection = tmp_path / "collection"
     collection.mkdir()
+    corpus_lines = (xquad_dir / language / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
     with open(collection / "docs.jsonl", "w", encoding="utf-8") as out:
-        for line in open(xquad_dir / language / "corpus.jsonl", encoding="utf-8"):
+        for line in corpus_lines:
             doc = json.loads(line)
             out.write(json.dumps({"id": doc["docid"], "contents": f"{doc['title']} {doc['text']}"}) + "\n")
     index = tmp_path / "raw-index"
