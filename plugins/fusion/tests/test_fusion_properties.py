@@ -1,0 +1,77 @@
+"""Invariants of the fusion methods, checked on generated runs (hypothesis)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rankfw.core import Run, StageContext
+from rankfw_fusion import FUSERS
+from rankfw_fusion.norms import NORMS
+
+CTX = StageContext("fused", "en", Path("."), Path("."))
+DOCIDS = st.text(alphabet="abcdefgh0123456789", min_size=1, max_size=4)
+
+
+@st.composite
+def runs(draw: st.DrawFn, distinct: bool = False) -> Run:
+    """A run of 1-3 queries; ``distinct``: scores distinct and well apart (so normalising keeps them so)."""
+    queries = draw(st.lists(st.sampled_from(["q1", "q2", "q3"]), min_size=1, max_size=3, unique=True))
+    scores = {}
+    for qid in queries:
+        docs = draw(st.lists(DOCIDS, min_size=1, max_size=12, unique=True))
+        if distinct:
+            values = draw(st.lists(st.integers(-1000, 1000), min_size=len(docs), max_size=len(docs), unique=True))
+        else:
+            values = draw(st.lists(st.integers(-5, 5), min_size=len(docs), max_size=len(docs)))
+        scores[qid] = {d: float(v) for d, v in zip(docs, values)}
+    return Run.from_scores(scores)
+
+
+def make(method: str, norm: str, n_runs: int) -> object:
+    cls = FUSERS[method]
+    extra = {"weights": [1.0 / n_runs] * n_runs} if method == "weighted" else {}
+    return cls(cls.Config(norm=norm, **extra))
+
+
+@settings(max_examples=60, deadline=None)
+@given(run=runs(distinct=True), method=st.sampled_from(sorted(FUSERS)), norm=st.sampled_from(sorted(NORMS)))
+def test_fusing_a_run_with_itself_keeps_its_order(run: Run, method: str, norm: str) -> None:
+    fused = make(method, norm, 2).fuse([run, run], CTX)
+    assert {q: [d for d, _ in h] for q, h in fused.items()} == {q: [d for d, _ in h] for q, h in run.items()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(inputs=st.lists(runs(), min_size=2, max_size=4), data=st.data())
+def test_rrf_does_not_depend_on_the_order_of_its_inputs(inputs: list[Run], data: st.DataObject) -> None:
+    shuffled = data.draw(st.permutations(inputs))
+    rrf = make("rrf", "none", len(inputs))
+    assert dict(rrf.fuse(shuffled, CTX)) == dict(rrf.fuse(inputs, CTX))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    inputs=st.lists(runs(), min_size=1, max_size=4),
+    method=st.sampled_from(sorted(FUSERS)),
+    norm=st.sampled_from(sorted(NORMS)),
+)
+def test_fused_run_holds_every_candidate_once_in_rank_order(
+    inputs: list[Run], method: str, norm: str
+) -> None:
+    fused = make(method, norm, len(inputs)).fuse(inputs, CTX)
+    assert set(fused) == {q for run in inputs for q in run}
+    for qid, hits in fused.items():
+        docids = [d for d, _ in hits]
+        assert sorted(docids) == sorted({d for run in inputs for d, _ in run.get(qid, [])})
+        assert hits == sorted(hits, key=lambda h: (-h[1], h[0]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(inputs=st.lists(runs(), min_size=2, max_size=3), k=st.integers(1, 5), depth=st.integers(1, 5))
+def test_k_and_depth_cut_the_lists(inputs: list[Run], k: int, depth: int) -> None:
+    full = make("combsum", "min-max", len(inputs))
+    cut = FUSERS["combsum"](FUSERS["combsum"].Config(norm="min-max", k=k, depth=depth)).fuse(inputs, CTX)
+    shallow = full.fuse([run.top(depth) for run in inputs], CTX)
+    assert dict(cut) == {q: h[:k] for q, h in shallow.items()}
