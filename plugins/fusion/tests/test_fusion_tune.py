@@ -1,0 +1,100 @@
+"""The fusion-weights trainer finds the weights of a constructed case and writes them for `weighted`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from rankfw.core import InputError, Run, StageContext, TrainingInput
+from rankfw_fusion.grid import simplex_grid
+from rankfw_fusion.tune import FusionWeightsTrainer
+from rankfw_fusion.weighted import WeightedFuser
+
+QRELS = {"q1": {"d": 1}, "q2": {"d": 1}}
+
+
+def constructed_runs(low: float, high: float) -> dict[str, Run]:
+    """Raw scores (norm: none) where the relevant ``d`` beats ``x`` in q1 iff w_a > low and in q2 iff
+    w_a < high (with w_c = 0); any weight on run c lifts ``x``."""
+    b_x = low / (1 - low)  # q1: w_a * 1 > w_b * b_x
+    b_d = high / (1 - high)  # q2: w_b * b_d > w_a * 1
+    return {
+        "a": Run.from_scores({"q1": {"d": 1.0, "x": 0.0}, "q2": {"d": 0.0, "x": 1.0}}),
+        "b": Run.from_scores({"q1": {"d": 0.0, "x": b_x}, "q2": {"d": b_d, "x": 0.0}}),
+        "c": Run.from_scores({"q1": {"x": 1.0}, "q2": {"x": 1.0}}),
+    }
+
+
+def training_input(language: str, runs: dict[str, Run]) -> TrainingInput:
+    # the trainer never touches the corpus
+    return TrainingInput(language=language, corpus=None, qrels=QRELS, runs=runs)  # type: ignore[arg-type]
+
+
+def ctx(tmp_path: Path) -> StageContext:
+    return StageContext("tune", None, tmp_path, tmp_path)
+
+
+def test_simplex_grid() -> None:
+    grid = simplex_grid(3, 0.5)
+    assert sorted(grid) == sorted([(1, 0, 0), (0, 1, 0), (0, 0, 1), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)])
+    assert len(simplex_grid(5, 0.1)) == 1001
+    assert all(abs(sum(p) - 1) < 1e-12 for p in simplex_grid(4, 0.2))
+
+
+def test_trainer_finds_the_only_right_weights(tmp_path: Path) -> None:
+    trainer = FusionWeightsTrainer(FusionWeightsTrainer.Config(norm="none", step=0.1, measure="nDCG@10"))
+    trainer.train([training_input("en", constructed_runs(0.65, 0.75))], tmp_path, ctx(tmp_path))
+    tuned = json.loads((tmp_path / "weights.json").read_text())
+    assert tuned["weights"] == pytest.approx([0.7, 0.3, 0.0])
+    assert tuned["score"] == pytest.approx(1.0)
+    assert tuned["grid_size"] == 66 and tuned["runs"] == ["a", "b", "c"] and tuned["norm"] == "none"
+    grid = (tmp_path / "grid.tsv").read_text().splitlines()
+    assert grid[0].split("\t") == ["a", "b", "c", "en", "mean"] and len(grid) == 67
+    # the weighted fuser, given the folder, ranks d first in both queries
+    fuser = WeightedFuser(WeightedFuser.Config(norm="none", weights=str(tmp_path)))
+    runs = constructed_runs(0.65, 0.75)
+    fused = fuser.fuse(list(runs.values()), StageContext("w", "en", tmp_path, tmp_path))
+    assert fused["q1"][0][0] == "d" and fused["q2"][0][0] == "d"
+    assert {d for h in fused.values() for d, _ in h} == {"d", "x"}
+
+
+def test_per_language_weights_and_the_mean(tmp_path: Path) -> None:
+    inputs = [training_input("en", constructed_runs(0.65, 0.75)), training_input("de", constructed_runs(0.25, 0.35))]
+    config = FusionWeightsTrainer.Config(norm="none", step=0.1, per_language=True, measure="P@1")
+    FusionWeightsTrainer(config).train(inputs, tmp_path, ctx(tmp_path))
+    tuned = json.loads((tmp_path / "weights.json").read_text())
+    assert tuned["per_language"]["en"]["weights"] == pytest.approx([0.7, 0.3, 0.0])
+    assert tuned["per_language"]["de"]["weights"] == pytest.approx([0.3, 0.7, 0.0])
+    assert tuned["per_language"]["de"]["score"] == pytest.approx(1.0)
+    # no shared weights serve both: the mean is 0.75 at best (one query of one language lost)
+    assert tuned["score"] == pytest.approx(0.75)
+    assert sum(tuned["scores_by_language"].values()) / 2 == pytest.approx(0.75)
+
+
+def test_runs_option_limits_the_search(tmp_path: Path) -> None:
+    config = FusionWeightsTrainer.Config(norm="none", step=0.5, runs=["a", "c"])
+    FusionWeightsTrainer(config).train([training_input("en", constructed_runs(0.65, 0.75))], tmp_path, ctx(tmp_path))
+    tuned = json.loads((tmp_path / "weights.json").read_text())
+    assert tuned["weights"][1] == 0.0 and tuned["grid_size"] == 3
+
+
+def test_bad_trainer_input(tmp_path: Path) -> None:
+    runs = constructed_runs(0.65, 0.75)
+    with pytest.raises(InputError, match="runs must name input stages"):
+        FusionWeightsTrainer(FusionWeightsTrainer.Config(runs=["zz"])).train(
+            [training_input("en", runs)], tmp_path, ctx(tmp_path)
+        )
+    other = training_input("de", {"a": runs["a"]})
+    with pytest.raises(InputError, match="language 'de' has runs"):
+        FusionWeightsTrainer().train([training_input("en", runs), other], tmp_path, ctx(tmp_path))
+    with pytest.raises(InputError, match="needs the runs"):
+        FusionWeightsTrainer().train([training_input("en", {})], tmp_path, ctx(tmp_path))
+    with pytest.raises(ValidationError, match="measure"):
+        FusionWeightsTrainer.Config(measure="nDCG@ten")
+    with pytest.raises(ValidationError, match="whole number"):
+        FusionWeightsTrainer.Config(step=0.3)
+    with pytest.raises(InputError, match="use a larger step"):
+        simplex_grid(12, 0.02)
