@@ -27,6 +27,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from rankfw.core import InputError, StageError
@@ -151,9 +152,20 @@ def start_jvm() -> JavaRuntime | None:
         extra = os.environ.get(JAVA_OPTIONS_ENV, "").split()
         if extra:
             jnius_config.add_options(*extra)
-        import jnius  # noqa: F401  (starts the JVM)
+        import jnius  # (starts the JVM)
 
+        _quiet_java_logging(jnius)
         return runtime
+
+
+_QUIET_LOGGERS: list[Any] = []  # java.util.logging keeps loggers weakly: hold them here
+
+
+def _quiet_java_logging(jnius: ModuleType) -> None:
+    """Hide Lucene's one-line notice about MMapDirectory on Java 22+ (harmless for BM25)."""
+    logger = jnius.autoclass("java.util.logging.Logger").getLogger("org.apache.lucene.store.MMapDirectory")
+    logger.setLevel(jnius.autoclass("java.util.logging.Level").SEVERE)
+    _QUIET_LOGGERS.append(logger)
 
 
 def simple_searcher(index_dir: str) -> Any:
