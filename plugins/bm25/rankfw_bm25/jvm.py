@@ -118,14 +118,6 @@ def anserini_version() -> str:
     return m.group(1) if m else anserini_jar().name
 
 
-def jvm_running() -> bool:
-    """Whether this process already runs a JVM (without starting one)."""
-    import sys
-
-    config = sys.modules.get("jnius_config")
-    return bool(config is not None and getattr(config, "vm_running", False))
-
-
 @lru_cache(maxsize=1)
 def start_jvm() -> JavaRuntime | None:
     """Start the JVM with the fatjar on the classpath (once); ``None`` when one already runs."""
@@ -220,11 +212,3 @@ def index_collection(args: list[str]) -> None:
         cls.main(args)
     except JavaException as e:
         raise StageError("bm25", f"Anserini IndexCollection failed: {e}") from None
-
-
-def java_exception() -> type[Exception]:
-    """pyjnius's JavaException class (to catch Java errors)."""
-    start_jvm()
-    from jnius import JavaException
-
-    return JavaException

@@ -127,3 +127,33 @@ def test_every_topic_gets_a_ranking_even_without_matches(xquad_dir: Path, bm25_c
     assert list(run) == ["nomatch", "the", "hit"]
     assert run["nomatch"] == [] and run["the"] == []
     assert len(run["hit"]) == 10 and run["hit"][0][1] >= run["hit"][-1][1] > 0
+
+
+def test_a_bad_corpus_line_fails_cleanly_and_leaves_no_index(tmp_path: Path, make_ctx) -> None:
+    from rankfw.core import InputError
+
+    path = tmp_path / "corpus.jsonl"
+    path.write_text('{"docid": "d1", "title": "", "text": "first document"}\n{"docid": "d2", "text": 5}\n')
+    cache = tmp_path / "cache"
+    corpus = JsonlCorpus(path, cache)
+    ctx = make_ctx("en")
+    ctx.cache_dir = cache
+    with pytest.raises(InputError) as e:
+        BM25Retriever(BM25Config()).retrieve({"q": "first"}, corpus, ctx)
+    assert e.value.where == f"{path}:2"
+    assert list((cache / "bm25").iterdir()) == []  # the half-built index was removed
+
+
+def test_a_tiny_corpus_ranks_by_bm25(tmp_path: Path, make_ctx) -> None:
+    path = tmp_path / "corpus.jsonl"
+    docs = [
+        {"docid": "a", "title": "Cats", "text": "cats purr and cats sleep"},
+        {"docid": "b", "title": "Dogs", "text": "dogs bark at cats"},
+        {"docid": "c", "title": "Birds", "text": "birds sing"},
+    ]
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    ctx = make_ctx("en")
+    ctx.cache_dir = tmp_path / "cache"
+    run = BM25Retriever(BM25Config()).retrieve({"q1": "cat", "q2": "singing birds"}, JsonlCorpus(path, ctx.cache_dir), ctx)
+    assert [d for d, _ in run["q1"]] == ["a", "b"]  # stemmed match, more occurrences first
+    assert [d for d, _ in run["q2"]] == ["c"]
