@@ -1,0 +1,83 @@
+"""The ``crossencoder`` reranker: re-scores the top ``k`` of its input run with a cross-encoder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from rankfw.core import ComponentConfig, Corpus, InputError, Reranker, Run, StageContext, Topics
+from rankfw.models import ModelRef, pick_device, resolve_model
+from rankfw_crossencoder_nmt.scoring import PairScorer, Precision, load_cross_encoder
+
+
+class CrossEncoderConfig(ComponentConfig):
+    """Parameters of the ``crossencoder`` reranker."""
+
+    model: ModelRef = Field(
+        "cross-encoder/mmarco-mMiniLMv2-L12-H384-v1",
+        description="hub id, local folder, bundled:NAME or a train stage's output (stage:NAME)",
+    )
+    k: int = Field(100, gt=0, description="how many of the input run's top hits per query to re-score and keep")
+    max_length: int = Field(256, gt=8, description="tokens per query/passage pair (the passage is truncated)")
+    batch_size: int = Field(32, gt=0, description="pairs per forward pass")
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
+    precision: Precision = Field("fp32", description="fp32, bf16 (weights) or int8 (dynamic quantization, CPU)")
+    num_threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
+
+
+class CrossEncoderReranker(Reranker):
+    """Re-ranks candidates by a cross-encoder's score of each (query, passage) pair."""
+
+    Config = CrossEncoderConfig
+    description = "Cross-encoder reranker (HF sequence classification; fp32, bf16 or int8 on CPU)"
+    citation = (
+        "Nogueira and Cho. Passage Re-ranking with BERT. arXiv:1901.04085, 2019. "
+        "Bonifacio et al. mMARCO: A Multilingual Version of the MS MARCO Passage Ranking Dataset. arXiv:2108.13897, 2021."
+    )
+    config: CrossEncoderConfig
+
+    def __init__(self, config: ComponentConfig | None = None) -> None:
+        super().__init__(config)
+        self._scorer: PairScorer | None = None
+
+    def scorer(self, ctx: StageContext | None = None) -> PairScorer:
+        """The loaded model (loaded once per component, on first use)."""
+        if self._scorer is None:
+            cfg = self.config
+            if cfg.num_threads is not None:
+                import torch
+
+                torch.set_num_threads(cfg.num_threads)
+            path = resolve_model(cfg.model, ctx.cache_dir if ctx is not None else None)
+            model, tokenizer = load_cross_encoder(path, pick_device(cfg.device), cfg.precision)
+            self._scorer = PairScorer(model, tokenizer, cfg.max_length, cfg.batch_size)
+        return self._scorer
+
+    def rerank(self, topics: Topics, run: Run, corpus: Corpus, ctx: StageContext) -> Run:
+        """Score the top ``k`` candidates of every query of ``run`` and rank them by that score."""
+        candidates = run.top(self.config.k)
+        queries: list[str] = []
+        docids: list[str] = []
+        owners: list[str] = []
+        for qid, hits in candidates.items():
+            if qid not in topics:
+                raise InputError(f"query {qid!r} of the input run is not among the topics", ctx.stage)
+            for docid, _ in hits:
+                owners.append(qid)
+                queries.append(topics[qid])
+                docids.append(docid)
+        documents = corpus.get_many(docids)
+        passages = [documents[d].contents for d in docids]
+        scorer = self.scorer(ctx)
+        with ctx.progress(f"{ctx.stage} [{ctx.language}] cross-encoder", len(passages)) as bar:
+            values = scorer.score(queries, passages, bar)
+        scores: dict[str, dict[str, float]] = {qid: {} for qid in candidates}
+        for qid, docid, value in zip(owners, docids, values, strict=True):
+            scores[qid][docid] = float(value)
+        return Run.from_scores(scores)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_scorer"] = None  # executors may ship the component; the model reloads there
+        return state

@@ -1,0 +1,168 @@
+"""The trainers ``translate-train`` (English data machine-translated into each language) and
+``finetune-crossencoder`` (in-language data, hard negatives from the file and/or a BM25 run)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from rankfw.core import Document, InputError, StageContext, Trainer, TrainingExample, TrainingInput
+from rankfw.models import resolve_model
+from rankfw_crossencoder_nmt.training.groups import TrainGroup, groups_from_examples
+from rankfw_crossencoder_nmt.training.loop import LoopConfig, train_groups
+from rankfw_crossencoder_nmt.translate import Translations, TranslatorConfig, make_translator, translate_texts
+
+TRAIN_CITATION = (
+    "Nogueira and Cho. Passage Re-ranking with BERT. arXiv:1901.04085, 2019. "
+    "Bonifacio et al. mMARCO: A Multilingual Version of the MS MARCO Passage Ranking Dataset. arXiv:2108.13897, 2021."
+)
+
+
+class TranslateTrainConfig(LoopConfig):
+    """Parameters of ``translate-train``."""
+
+    source: str | None = Field(
+        None, description="English training data (MIRACL-train file or irds: id); default: the 'en' input's training"
+    )
+    languages: list[str] | None = Field(None, description="target languages (default: the languages of the inputs)")
+    translator: TranslatorConfig = Field(default_factory=TranslatorConfig, description="the translation backend")
+    include_source: bool = Field(True, description="train on the English originals as well")
+    on_missing: Literal["drop", "source"] = Field(
+        "drop", description="an untranslatable passage: drop it, or keep the English text"
+    )
+    max_examples: int | None = Field(None, gt=0, description="use at most this many English examples")
+
+
+class TranslateTrainTrainer(Trainer):
+    """Cross-encoder trained on English retrieval data machine-translated into every target language."""
+
+    Config = TranslateTrainConfig
+    description = "Cross-encoder trained on English data translated by NMT (or a parallel file) into each language"
+    citation = TRAIN_CITATION
+    config: TranslateTrainConfig
+
+    def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
+        """Translate the English examples into every language, then train one cross-encoder on all."""
+        cfg = self.config
+        source_lang = cfg.translator.source_language
+        by_lang = {i.language: i for i in inputs}
+        source = cfg.source or (by_lang[source_lang].training if source_lang in by_lang else None)
+        if source is None:
+            raise InputError(
+                f"no English training data: set 'source' or give the stage a {source_lang!r} input with training data",
+                f"{ctx.stage}.params.source",
+            )
+        from rankfw_crossencoder_nmt.sources import read_examples
+
+        excluded = by_lang[source_lang].excluded_qids if source_lang in by_lang and not cfg.source else frozenset()
+        english = [ex for ex in read_examples(source, cfg.max_examples) if ex.query_id not in excluded]
+        targets = cfg.languages if cfg.languages is not None else [i.language for i in inputs]
+        groups: list[TrainGroup] = groups_from_examples(english) if cfg.include_source else []
+        report: dict[str, Any] = {"source": source, "english_examples": len(english), "languages": {}}
+        for lang in targets:
+            if lang == source_lang:
+                continue
+            parallel = by_lang[lang].parallel if lang in by_lang else None
+            translator = make_translator(cfg.translator, lang, parallel, ctx.cache_dir)
+            texts = [t for ex in english for t in _texts(ex)]
+            done = translate_texts(texts, translator, ctx.for_language(lang))
+            translated = [t for ex in english if (t := translate_example(ex, done, cfg.on_missing)) is not None]
+            lang_groups = groups_from_examples(translated)
+            groups.extend(lang_groups)
+            report["languages"][lang] = {
+                "texts": len(done.found) + len(done.missing), "translated": len(done.found),
+                "missing": len(done.missing), "from_cache": done.from_cache, "examples": len(translated),
+                "groups": len(lang_groups), "missing_sample": done.missing[:10],
+            }
+            ctx.log(f"{ctx.stage}: en->{lang}: {len(done.found)} texts translated, {len(done.missing)} not found "
+                    f"({done.from_cache} from cache); {len(translated)} of {len(english)} examples kept")
+        train_groups(groups, cfg, resolve_model(cfg.model, ctx.cache_dir), output_dir, ctx, {"translation": report})
+
+
+def _texts(ex: TrainingExample) -> list[str]:
+    return [ex.query, *(t for d in (*ex.positives, *ex.negatives) for t in (d.title, d.text) if t)]
+
+
+def translate_example(ex: TrainingExample, done: Translations, on_missing: str) -> TrainingExample | None:
+    """The example in the target language; ``None`` when its query or every positive is untranslatable.
+
+    A title that cannot be translated keeps its English form (titles are mostly names).
+    """
+    query = done.get(ex.query)
+    if query is None:
+        return None
+
+    def doc(d: Document) -> Document | None:
+        text = done.get(d.text)
+        if text is None:
+            if on_missing != "source":
+                return None
+            text = d.text
+        return Document(d.docid, (done.get(d.title) or d.title) if d.title else "", text)
+
+    positives = [p for p in map(doc, ex.positives) if p is not None]
+    negatives = [n for n in map(doc, ex.negatives) if n is not None]
+    return TrainingExample(ex.query_id, query, positives, negatives) if positives else None
+
+
+class FinetuneConfig(LoopConfig):
+    """Parameters of ``finetune-crossencoder``."""
+
+    negatives: Literal["file", "run", "both"] = Field(
+        "both", description="hard negatives from the training file, the input stages' runs, or both"
+    )
+    run_depth: int = Field(30, gt=0, description="run negatives: the top N hits that are not positives")
+    max_examples: int | None = Field(None, gt=0, description="use at most this many examples per language")
+
+
+class FinetuneCrossEncoderTrainer(Trainer):
+    """Fine-tunes a cross-encoder on in-language training data (MIRACL-train format)."""
+
+    Config = FinetuneConfig
+    description = "Cross-encoder fine-tuned on in-language training data with file and/or BM25-run hard negatives"
+    citation = TRAIN_CITATION
+    config: FinetuneConfig
+
+    def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
+        """Build groups from every language's examples (plus run negatives) and train one model."""
+        cfg = self.config
+        groups: list[TrainGroup] = []
+        counts: dict[str, int] = {}
+        for inp in inputs:
+            examples = list(inp.examples())
+            if cfg.max_examples is not None:
+                examples = examples[: cfg.max_examples]
+            if cfg.negatives in ("run", "both"):
+                if not inp.runs and cfg.negatives == "run":
+                    raise InputError("negatives: run needs an input stage (e.g. bm25 with topics: train)", ctx.stage)
+                examples = with_run_negatives(examples, inp, cfg.run_depth, keep_file=cfg.negatives == "both")
+            lang_groups = groups_from_examples(examples)
+            counts[inp.language] = len(lang_groups)
+            groups.extend(lang_groups)
+        ctx.log(f"{ctx.stage}: groups per language {counts}")
+        train_groups(groups, cfg, resolve_model(cfg.model, ctx.cache_dir), output_dir, ctx, {"groups_per_language": counts})
+
+
+def with_run_negatives(
+    examples: list[TrainingExample], inp: TrainingInput, depth: int, keep_file: bool
+) -> list[TrainingExample]:
+    """Examples whose negatives are the top ``depth`` run hits that are neither positives nor judged
+    relevant (after the file's own negatives when ``keep_file``)."""
+    if not inp.runs:
+        return examples
+    wanted: dict[str, list[str]] = {}
+    for ex in examples:
+        positive = {p.docid for p in ex.positives} | {d for d, r in inp.qrels.get(ex.query_id, {}).items() if r > 0}
+        hits = [d for run in inp.runs.values() for d, _ in run.get(ex.query_id, [])[:depth]]
+        wanted[ex.query_id] = [d for d in dict.fromkeys(hits) if d not in positive]
+    docs = inp.corpus.get_many({d for ids in wanted.values() for d in ids})
+    out = []
+    for ex in examples:
+        negatives = list(ex.negatives) if keep_file else []
+        seen = {n.docid for n in negatives}
+        negatives += [docs[d] for d in wanted.get(ex.query_id, []) if d not in seen]
+        out.append(TrainingExample(ex.query_id, ex.query, ex.positives, negatives))
+    return out

@@ -1,0 +1,49 @@
+"""The ``parallel-file`` translator: looks translations up in an English<TAB>target file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rankfw.core import InputError
+from rankfw.core.data import is_irds, read_parallel
+from rankfw.core.io import file_digest
+from rankfw_crossencoder_nmt.translate.base import Translator
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split())
+
+
+class ParallelFileTranslator(Translator):
+    """Translation by table lookup (exact text, then whitespace-normalised); unknown texts are ``None``."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        source = self.config.file.replace("{lang}", self.language) if self.config.file else self.parallel
+        if source is None:
+            raise InputError(
+                f"no parallel file for language {self.language!r}: set translator.file or the dataset's parallel",
+                "translator.file",
+            )
+        if is_irds(source) or not Path(source).is_file():
+            raise InputError("parallel file not found", source)
+        self.source = source
+        self._table: dict[str, str] | None = None
+
+    def identity(self) -> str:
+        return f"parallel-file\t{file_digest(self.source)}\t{self.language}"
+
+    def table(self) -> dict[str, str]:
+        """The lookup table: normalised English -> target (the first pair wins on repeats)."""
+        if self._table is None:
+            self._table = {}
+            for english, target in read_parallel(self.source):
+                self._table.setdefault(_normal(english), target.strip())
+        return self._table
+
+    def translate(self, texts: Sequence[str], advance: Callable[[int], None]) -> list[str | None]:
+        table = self.table()
+        out = [table.get(_normal(t)) for t in texts]
+        advance(len(texts))
+        return out

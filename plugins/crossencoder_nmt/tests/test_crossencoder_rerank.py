@@ -1,0 +1,97 @@
+"""The ``crossencoder`` reranker on a tiny model: same scores as sentence-transformers, top k, precisions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rankfw.core import InputError, Run, StageContext
+from rankfw.core.data import JsonlCorpus, read_topics
+from rankfw.core.registry import load_registry
+from rankfw_crossencoder_nmt.reranker import CrossEncoderReranker
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny encoder with a fresh 1-logit head, saved as a cross-encoder folder."""
+    from rankfw_crossencoder_nmt.training.loop import load_for_training
+
+    folder = tmp_path_factory.mktemp("tiny-ce")
+    model, tokenizer = load_for_training(str(tiny_encoder), seed=1)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def setup(xquad: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], JsonlCorpus, Run]:
+    """12 dev questions, each with 30 candidate sentences (a fixed, arbitrary slice of the corpus)."""
+    corpus = JsonlCorpus(xquad / "en" / "corpus.jsonl", tmp_path_factory.mktemp("cache"))
+    topics = dict(list(read_topics(xquad / "en" / "topics.dev.tsv").items())[:12])
+    docids = [d.docid for d in corpus]
+    run = Run.from_ranked({q: [(docids[(7 * i + j) % len(docids)], 100.0 - j) for j in range(30)] for i, q in enumerate(topics)})
+    return topics, corpus, run
+
+
+def _ctx(tmp_path: Path) -> StageContext:
+    return StageContext("ce", "en", tmp_path, tmp_path / "cache")
+
+
+def _rerank(model: Path, setup: tuple, tmp_path: Path, **params: object) -> Run:
+    topics, corpus, run = setup
+    config = CrossEncoderReranker.Config(model=str(model), device="cpu", **params)
+    return CrossEncoderReranker(config).rerank(topics, run, corpus, _ctx(tmp_path))
+
+
+def test_registered() -> None:
+    registry = load_registry()
+    assert registry.get("reranker", "crossencoder").cls is CrossEncoderReranker
+
+
+def test_scores_match_sentence_transformers_and_keep_top_k(tiny_cross_encoder: Path, setup: tuple, tmp_path: Path) -> None:
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    topics, corpus, run = setup
+    out = _rerank(tiny_cross_encoder, setup, tmp_path, k=20, max_length=48, batch_size=7)
+    assert list(out) == list(topics)
+    for qid, hits in out.items():
+        assert {d for d, _ in hits} == {d for d, _ in run[qid][:20]}
+        scores = [s for _, s in hits]
+        assert scores == sorted(scores, reverse=True)
+    st = CrossEncoder(str(tiny_cross_encoder), device="cpu", max_length=48, activation_fn=torch.nn.Identity())
+    qid = next(iter(topics))
+    docs = corpus.get_many([d for d, _ in out[qid]])
+    expected = st.predict([(topics[qid], docs[d].contents) for d, _ in out[qid]], batch_size=5)
+    assert np.allclose([s for _, s in out[qid]], expected, atol=1e-4)
+
+
+@pytest.mark.parametrize(("precision", "min_corr"), [("bf16", 0.97), ("int8", 0.8)])
+def test_lower_precisions_track_fp32(
+    tiny_cross_encoder: Path, setup: tuple, tmp_path: Path, precision: str, min_corr: float
+) -> None:
+    base = _rerank(tiny_cross_encoder, setup, tmp_path, k=30).scores()
+    low = _rerank(tiny_cross_encoder, setup, tmp_path, k=30, precision=precision).scores()
+    pairs = [(base[q][d], low[q][d]) for q in base for d in base[q]]
+    a, b = np.array(pairs).T
+    assert np.corrcoef(a, b)[0, 1] > min_corr
+
+
+def test_unknown_query_is_an_input_error(tiny_cross_encoder: Path, setup: tuple, tmp_path: Path) -> None:
+    topics, corpus, run = setup
+    reranker = CrossEncoderReranker(CrossEncoderReranker.Config(model=str(tiny_cross_encoder), device="cpu"))
+    with pytest.raises(InputError, match="not among the topics"):
+        reranker.rerank({}, run, corpus, _ctx(tmp_path))
+
+
+def test_config_validation() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        CrossEncoderReranker.Config(precision="fp8")
+    with pytest.raises(ValidationError):
+        CrossEncoderReranker.Config(k=0)
+    with pytest.raises(ValidationError):
+        CrossEncoderReranker.Config(model="not a model ref!")
