@@ -88,7 +88,7 @@ def run(spec: Path, out: Path | None, overrides: tuple[str, ...], force: bool, c
     runner_executor = _make_executor(pipeline.spec.executor)
     with RichProgress(err_console) as progress:
         runner = Runner(pipeline, output_dir=out, cache_dir=cache, force=force, progress=progress,
-                        log=lambda m: err_console.print(m, highlight=False), executor=runner_executor)
+                        log=lambda m: err_console.print(escape(m), highlight=False, soft_wrap=True), executor=runner_executor)
         result = runner.run()
     _print_metrics(result.metrics)
     click.echo(f"outputs in {result.output_dir}")
