@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from pydantic import Field
 
 import rankfw_testplugin
-from rankfw.core import Run, StageContext
+from rankfw.core import InputError, Run, StageContext
 from rankfw.core.data import JsonlCorpus, read_topics
 from rankfw.core.execute import LocalExecutor
 from rankfw.core.pipeline import Runner
@@ -165,6 +165,24 @@ def test_killed_worker_is_retried_and_the_run_is_identical(local_ray: None, engl
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert on_ray.to_trec() == expected.to_trec()  # ... and its shard was retried: nothing lost
+
+
+@pytest.mark.slow
+def test_a_component_error_reaches_the_caller_as_itself(local_ray: None, english) -> None:  # type: ignore[no-untyped-def]
+    from rankfw.core.execute_ray import RayExecutor
+
+    corpus, topics, folder = english
+    ctx = _context(folder, "errors")
+    model = str(_idf_model(folder))
+    qids = list(topics)[:20]
+    run = Run.from_ranked({q: [("no-such-doc", 1.0)] if q == qids[7] else [] for q in qids})
+    reranker = rankfw_testplugin.IdfOverlapReranker(rankfw_testplugin.IdfOverlapReranker.Config(model=model))
+    with pytest.raises(InputError, match="not in the corpus") as raised:  # an InputError stays one (exit code 2)
+        RayExecutor(num_workers=2, shard_size=5).rerank(reranker, topics, run, corpus, ctx)
+    assert raised.value.where == str(corpus.path)
+    failing = rankfw_testplugin.IdfOverlapReranker(rankfw_testplugin.IdfOverlapReranker.Config(model=model, fail_on=qids[3]))
+    with pytest.raises(RuntimeError, match=f"asked to fail on {qids[3]}"):
+        RayExecutor(num_workers=2, shard_size=5).rerank(failing, topics, Run.from_ranked({q: [] for q in qids}), corpus, ctx)
 
 
 def _tiny_models(folder: Path) -> tuple[Path, Path]:

@@ -74,3 +74,20 @@ def test_dataset_root_override_changes_every_path(tmp_path: Path, xquad: Path, r
     spec = write_spec(tmp_path / "s.yaml", Path("elsewhere"), tmp_path / "out", "  first: {kind: retrieve, component: overlap}\n")
     pipeline = load_spec(spec, registry, [f"dataset.root={xquad}"])
     assert pipeline.spec.dataset.source("corpus", "de") == f"{xquad}/de/corpus.jsonl"
+
+
+def test_a_source_can_be_given_per_language(tmp_path: Path, xquad: Path, registry: Registry) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"""dataset:
+  root: {xquad}
+  languages: [en, de]
+  corpus: "{{root}}/{{lang}}/corpus.jsonl"
+  topics: "{{root}}/{{lang}}/topics.dev.tsv"
+  train: {{en: "{{root}}/en/train.jsonl.gz"}}
+  parallel: {{de: "{{root}}/parallel/en-de.tsv"}}
+stages:
+  idf: {{kind: train, component: idf}}
+""")
+    dataset = load_spec(spec, registry).spec.dataset
+    assert dataset.source("parallel", "de") == f"{xquad}/parallel/en-de.tsv"
+    assert dataset.source("parallel", "en") is None and dataset.source("train", "de") is None

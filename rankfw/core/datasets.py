@@ -37,9 +37,11 @@ class LanguageData:
     def from_spec(cls, dataset: DatasetSpec, language: str, cache_dir: Path) -> LanguageData:
         return cls(language, {s: dataset.source(s, language) for s in SOURCES}, dataset.holdout, cache_dir)
 
-    def check_files(self) -> None:
-        """Fail early, naming the spec field, when a local source file does not exist."""
+    def check_files(self, needed: set[str] | None = None) -> None:
+        """Fail early, naming the spec field, when a local source file (of ``needed``) is missing."""
         for name, source in self.sources.items():
+            if needed is not None and name not in needed:
+                continue
             if source is not None and not is_irds(source) and not Path(source).is_file():
                 raise InputError(f"file not found: {source}", f"dataset.{name} [{self.language}]")
 

@@ -20,6 +20,7 @@ default to unlimited restarts), so a killed worker costs time, not results.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import pickle
 import sys
@@ -41,6 +42,7 @@ from rankfw.core.components import (
     TrainingInput,
 )
 from rankfw.core.data import Corpus, Topics
+from rankfw.core.errors import RankfwError
 from rankfw.core.runs import Run
 
 
@@ -125,6 +127,7 @@ class RayExecutor:
         """Connect to (or start) Ray, once; quiet Ray Data's own progress bars."""
         if not ray.is_initialized():
             ray.init(address=self.address, include_dashboard=False, ignore_reinit_error=True, log_to_driver=True)
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # no "execution finished" line per call
         data_context = ray.data.DataContext.get_current()
         data_context.enable_progress_bars = False
         data_context.print_on_execution_start = False
@@ -150,10 +153,13 @@ class RayExecutor:
         hits: dict[str, list[tuple[str, float]]] = {}
         with ctx.progress(f"{ctx.stage}: {method} on Ray ({self.num_workers} workers)", total) as bar:
             bar.advance(total - len(rows))
-            for batch in self._stream(_ComponentActor, spec, rows, self._shard_size(len(rows))):
-                for qid, payload in zip(batch["qid"], batch["payload"], strict=True):
-                    hits[str(qid)] = pickle.loads(payload)
-                bar.advance(int(batch["n_in"].sum()))
+            try:
+                for batch in self._stream(_ComponentActor, spec, rows, self._shard_size(len(rows))):
+                    for qid, payload in zip(batch["qid"], batch["payload"], strict=True):
+                        hits[str(qid)] = pickle.loads(payload)
+                    bar.advance(int(batch["n_in"].sum()))
+            except Exception as e:
+                raise _original(e) from None
         return Run.from_ranked(hits)
 
     def _stream(self, actor: type, args: tuple[Any, ...], rows: list[dict[str, Any]], batch_size: int) -> Any:
@@ -193,12 +199,8 @@ class _ComponentActor:
         if not isinstance(run, Run):
             raise TypeError(f"{type(self.component).__name__}.{self.method} returned {type(run).__name__}, not a Run")
         out_qids = list(run)
-        n_in = [0] * len(out_qids)
-        if n_in:
-            n_in[0] = len(qids)
-        return {"qid": out_qids, "payload": [pickle.dumps(run[q]) for q in out_qids], "n_in": n_in} if out_qids else {
-            "qid": [], "payload": [], "n_in": []
-        }
+        n_in = [len(qids) if i == 0 else 0 for i in range(len(out_qids))]  # progress: inputs done, on row 0
+        return {"qid": out_qids, "payload": [pickle.dumps(run[q]) for q in out_qids], "n_in": n_in}
 
 
 class _MapActor:
@@ -213,6 +215,22 @@ class _MapActor:
         if len(results) != len(items):
             raise ValueError(f"the batch function returned {len(results)} results for {len(items)} items")
         return {"i": batch["i"], "payload": [pickle.dumps(r) for r in results]}
+
+
+def _original(error: BaseException) -> BaseException:
+    """The component's own exception inside Ray's wrappers (so that an InputError stays one)."""
+    seen: set[int] = set()
+    found: BaseException = error
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, RankfwError):
+            return current
+        cause = getattr(current, "cause", None)  # RayTaskError.cause: the exception the worker raised
+        if isinstance(cause, BaseException):
+            found = cause
+        current = cause if isinstance(cause, BaseException) else current.__cause__
+    return found
 
 
 def _portable_context(ctx: StageContext) -> StageContext:

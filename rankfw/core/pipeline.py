@@ -95,9 +95,24 @@ class Runner:
     # --- public -------------------------------------------------------------------------------
 
     def check_files(self) -> None:
-        """Fail when a dataset file is missing (cheap: reads nothing)."""
-        for data in self.data.values():
-            data.check_files()
+        """Fail when a dataset file that a stage needs is missing (cheap: reads nothing)."""
+        for lang, data in self.data.items():
+            data.check_files(self.needed_sources(lang))
+
+    def needed_sources(self, language: str) -> set[str]:
+        """The dataset sources the stages use in ``language``: the corpus for any stage, topics and
+        qrels for the eval topics, training data for trainers and the train / heldout topics,
+        parallel text for trainers."""
+        needed: set[str] = set()
+        for stage in self.pipeline.stages.values():
+            if language not in self.pipeline.languages_of(stage):
+                continue
+            needed.add("corpus")
+            topics = stage.spec.topics if stage.produces_runs or stage.spec.inputs else None
+            needed |= {"topics", "qrels"} if topics == "eval" else {"train"} if topics else set()
+            if stage.spec.kind == "train":
+                needed |= {"train", "parallel"}
+        return needed
 
     def check_inputs(self) -> None:
         """Read every input the stages need (corpus index, topics, qrels, training data, parallel
@@ -106,15 +121,16 @@ class Runner:
         stages = list(self.pipeline.stages.values())
         for lang, data in self.data.items():
             used = [s for s in stages if lang in self.pipeline.languages_of(s)]
+            needed = self.needed_sources(lang)
             if not used:
                 continue
             data.corpus.validate()
             for topic_set in sorted({s.spec.topics for s in used if s.produces_runs or s.spec.inputs}):
                 data.topic_set(topic_set)
-            if any(s.spec.kind == "train" for s in used):
+            if "train" in needed:
                 data.check_training()
-                if data.sources["parallel"]:
-                    read_parallel(data.sources["parallel"])
+            if "parallel" in needed and data.sources["parallel"]:
+                read_parallel(data.sources["parallel"])
 
     def run(self) -> RunResult:
         """Run every stage (or reuse it), then evaluate; returns reports and metrics."""

@@ -57,12 +57,15 @@ class ComponentInfo:
         return self.cls.Config
 
     def defaults(self) -> dict[str, Any]:
-        """The Config's default values (fields without a default are left out)."""
-        return {
-            name: f.get_default(call_default_factory=True)
-            for name, f in self.cls.Config.model_fields.items()
-            if not f.is_required()
-        }
+        """The Config's default values as JSON-ready data (fields without a default are left out)."""
+        from pydantic import BaseModel
+
+        out = {}
+        for name, f in self.cls.Config.model_fields.items():
+            if not f.is_required():
+                value = f.get_default(call_default_factory=True)
+                out[name] = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return {

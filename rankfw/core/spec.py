@@ -38,11 +38,11 @@ class DatasetSpec(_Strict):
 
     root: str = "."
     languages: list[str] = Field(min_length=1)
-    corpus: str
-    topics: str
-    qrels: str | None = None
-    train: str | None = None
-    parallel: str | None = None
+    corpus: str | dict[str, str]
+    topics: str | dict[str, str]
+    qrels: str | dict[str, str] | None = None
+    train: str | dict[str, str] | None = None
+    parallel: str | dict[str, str] | None = None
     holdout: float = Field(0.0, ge=0.0, lt=1.0, description="fraction of training queries held out")
 
     @field_validator("languages")
@@ -56,8 +56,14 @@ class DatasetSpec(_Strict):
         return value
 
     def source(self, field: str, language: str) -> str | None:
-        """The field's template filled in for ``language`` (``None`` if the dataset has none)."""
+        """The field's template filled in for ``language`` (``None`` if the dataset has none).
+
+        A field is a template (``{root}``, ``{lang}``) or a mapping language -> template, for
+        sources that only some languages have (a language missing from the mapping has none).
+        """
         template = getattr(self, field)
+        if isinstance(template, dict):
+            template = template.get(language)
         if template is None:
             return None
         return template.replace("{root}", self.root).replace("{lang}", language)
