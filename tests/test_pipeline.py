@@ -102,3 +102,17 @@ def test_run_with_unknown_docids_is_an_input_error(tmp_path: Path, xquad: Path, 
     (tmp_path / "out/stages/re/done/en.key").unlink()
     with pytest.raises(InputError, match="not in the corpus, e.g. 'zz-"):
         _run(spec, registry, tmp_path / "cache")
+
+
+def test_lang_placeholder_in_params_is_filled_per_language(tmp_path: Path, tiny: Path, registry: Registry, write_spec) -> None:  # type: ignore[no-untyped-def]
+    for lang in ("en", "de"):
+        model = tmp_path / f"idf-{lang}"
+        model.mkdir()
+        (model / "idf.json").write_text('{"purr": 5.0}' if lang == "en" else '{"schnurren": 7.0}')
+    spec = write_spec(tmp_path / "s.yaml", tiny, tmp_path / "out", f"""\
+  first: {{kind: retrieve, component: overlap}}
+  re: {{kind: rerank, component: idf-overlap, inputs: [first], params: {{model: "{tmp_path}/idf-{{lang}}"}}}}
+""")
+    runner = _run(spec, registry, tmp_path / "cache")
+    assert dict(runner.input_run("re", "en")["q1"])["d1"] == 5.0
+    assert dict(runner.input_run("re", "de")["q1"])["d1"] == 7.0

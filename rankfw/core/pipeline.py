@@ -36,7 +36,7 @@ from rankfw.core.evaluate import evaluate, mean_over_languages
 from rankfw.core.execute import Executor, LocalExecutor
 from rankfw.core.io import atomic_write_json, atomic_write_text, replace_dir, text_digest
 from rankfw.core.runs import Run
-from rankfw.core.spec import STAGE_REF, Pipeline, Stage
+from rankfw.core.spec import STAGE_REF, Pipeline, Stage, fill_language
 
 import os
 
@@ -232,11 +232,12 @@ class Runner:
         return with_prefix(prefix) if with_prefix else self.progress
 
     def _component(self, stage: Stage, language: str | None) -> Component:
-        params = dict(stage.spec.params)
+        params = fill_language(stage.spec.params, language)
         for param, dep in stage.model_refs.items():
             params[param] = str(self.model_path(dep, language if self.pipeline.stages[dep].spec.per_language else None))
         try:
-            config: ComponentConfig = stage.component.cls.Config.model_validate(params) if stage.model_refs else stage.config
+            resolved = params != stage.spec.params
+            config: ComponentConfig = stage.component.cls.Config.model_validate(params) if resolved else stage.config
         except Exception as e:
             raise StageError(stage.name, f"parameters after resolving {STAGE_REF} references: {e}") from None
         return stage.component.cls(config)

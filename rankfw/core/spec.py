@@ -350,11 +350,40 @@ def _build_stage(name: str, stage: StageSpec, spec: PipelineSpec, registry: Regi
         for key, value in stage.params.items()
         if isinstance(value, str) and value.startswith(STAGE_REF)
     }
-    try:
-        config = component.cls.Config.model_validate(stage.params)
-    except ValidationError as e:
-        raise errors.from_validation(e, (*path, "params"), component.cls.Config) from None
-    return Stage(name, stage, component, config, model_refs)
+    languages = (stage.languages or spec.dataset.languages) if _mentions_language(stage.params) else [None]
+    configs = []
+    for language in languages:
+        try:
+            configs.append(component.cls.Config.model_validate(fill_language(stage.params, language)))
+        except ValidationError as e:
+            error = errors.from_validation(e, (*path, "params"), component.cls.Config)
+            if language is not None:
+                error = InputError(f"{error.message} [with {{lang}} = {language}]", error.where)
+            raise error from None
+    return Stage(name, stage, component, configs[0], model_refs)
+
+
+def fill_language(value: Any, language: str | None) -> Any:
+    """``{lang}`` in string params (also inside lists and mappings) becomes ``language``."""
+    if language is None:
+        return value
+    if isinstance(value, str):
+        return value.replace("{lang}", language)
+    if isinstance(value, list):
+        return [fill_language(v, language) for v in value]
+    if isinstance(value, dict):
+        return {k: fill_language(v, language) for k, v in value.items()}
+    return value
+
+
+def _mentions_language(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{lang}" in value
+    if isinstance(value, list):
+        return any(_mentions_language(v) for v in value)
+    if isinstance(value, dict):
+        return any(_mentions_language(v) for v in value.values())
+    return False
 
 
 def _plan(stages: dict[str, Stage], errors: _Errors) -> list[str]:
