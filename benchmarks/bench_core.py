@@ -1,0 +1,110 @@
+"""Benchmark: rankfw's core against what a user would otherwise call, measured in the same run.
+
+- evaluation: ``rankfw.core.evaluate.evaluate`` vs ``ir_measures.calc_aggregate`` on the same run and
+  qrels (nDCG@10, R@100), at three sizes; time ratio and peak memory of each (own process each);
+- cold start: ``rankfw validate examples/quickstart.yaml`` (plugin loading + spec validation, no
+  model, no JVM) vs a bare ``python -c pass``; target < 1 s.
+
+    python benchmarks/bench_core.py [--sizes 1000 5000 20000] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+MEASURES = ["nDCG@10", "R@100"]
+
+
+def _data(n_queries: int, depth: int = 100, seed: int = 0) -> tuple[dict, dict]:
+    rng = random.Random(seed)
+    run = {f"q{q}": {f"d{rng.randrange(10 * depth)}": rng.random() for _ in range(depth)} for q in range(n_queries)}
+    qrels = {q: {d: 1 for d in rng.sample(sorted(docs), 2)} | {"unseen": 1} for q, docs in run.items()}
+    return run, qrels
+
+
+def _time_evaluation(which: str, n_queries: int, queue: Any) -> None:
+    run, qrels = _data(n_queries)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if which == "rankfw":
+        from rankfw.core.evaluate import evaluate
+        from rankfw.core.runs import Run
+
+        rankfw_run = Run.from_scores(run)
+        start = time.perf_counter()
+        values = evaluate(rankfw_run, qrels, MEASURES)
+    else:
+        import ir_measures
+
+        measures = [ir_measures.parse_measure(m) for m in MEASURES]
+        start = time.perf_counter()
+        values = {str(k): v for k, v in ir_measures.calc_aggregate(measures, qrels, run).items()}
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put({"seconds": seconds, "peak_rss_mb": peak / 1024, "delta_rss_mb": (peak - before) / 1024,
+               "values": {k: round(v, 6) for k, v in values.items()}})
+
+
+def measure(which: str, n_queries: int) -> dict[str, Any]:
+    """Run one evaluation in a fresh process (so peak memory is its own)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_time_evaluation, args=(which, n_queries, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def cold_start(rounds: int) -> tuple[float, float]:
+    """Median wall time of ``rankfw validate`` on the quickstart, and of a bare interpreter."""
+    def wall(cmd: list[str]) -> float:
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, cwd=REPO)
+        return time.perf_counter() - start
+
+    validate = [sys.executable, "-m", "rankfw", "validate", "examples/quickstart.yaml"]
+    bare = [sys.executable, "-c", "pass"]
+    wall(validate)  # warm the file cache
+    return (statistics.median(wall(validate) for _ in range(rounds)),
+            statistics.median(wall(bare) for _ in range(rounds)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 20000], help="queries (100 hits each)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    rows = []
+    print(f"{'benchmark':<28}{'size':>8}{'rankfw s':>10}{'peer s':>10}{'ratio':>8}{'rankfw MB':>11}{'peer MB':>9}  peer")
+    for n in args.sizes:
+        ours, peer = measure("rankfw", n), measure("ir_measures", n)
+        assert all(abs(ours["values"][m] - peer["values"][m]) < 1e-9 for m in MEASURES), (ours, peer)
+        ratio = ours["seconds"] / peer["seconds"]
+        rows.append({"benchmark": "evaluate", "size": n, "rankfw_s": ours["seconds"], "peer_s": peer["seconds"],
+                     "ratio": ratio, "rankfw_peak_mb": ours["peak_rss_mb"], "peer_peak_mb": peer["peak_rss_mb"],
+                     "peer": "ir_measures.calc_aggregate"})
+        print(f"{'evaluate (nDCG@10, R@100)':<28}{n:>8}{ours['seconds']:>10.3f}{peer['seconds']:>10.3f}{ratio:>8.2f}"
+              f"{ours['peak_rss_mb']:>11.0f}{peer['peak_rss_mb']:>9.0f}  ir_measures.calc_aggregate")
+    validate, bare = cold_start(args.rounds)
+    rows.append({"benchmark": "validate cold start", "rankfw_s": validate, "peer_s": bare, "ratio": validate / bare,
+                 "peer": "python -c pass", "target_s": 1.0})
+    print(f"{'validate cold start':<28}{'':>8}{validate:>10.3f}{bare:>10.3f}{validate / bare:>8.2f}{'':>11}{'':>9}"
+          f"  python -c pass (target < 1 s: {'met' if validate < 1 else 'NOT met'})")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
