@@ -117,6 +117,8 @@ class RayExecutor:
         with _progress(ctx, "map_batches", total) as bar:
             for batch in self._stream(_MapActor, (factory,), rows, batch_size):
                 for i, payload in zip(batch["i"], batch["payload"], strict=True):
+                    if int(i) < 0:
+                        raise pickle.loads(payload)
                     out[int(i)] = pickle.loads(payload)
                 bar.advance(len(batch["i"]))
         return out
@@ -156,8 +158,12 @@ class RayExecutor:
             try:
                 for batch in self._stream(_ComponentActor, spec, rows, self._shard_size(len(rows))):
                     for qid, payload in zip(batch["qid"], batch["payload"], strict=True):
+                        if qid == _ERROR:
+                            raise pickle.loads(payload)
                         hits[str(qid)] = pickle.loads(payload)
                     bar.advance(int(batch["n_in"].sum()))
+            except RankfwError:
+                raise
             except Exception as e:
                 raise _original(e) from None
         return Run.from_ranked(hits)
@@ -187,6 +193,12 @@ class _ComponentActor:
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._shard(batch)
+        except Exception as e:  # handed back as data: Ray Data would keep only its text
+            return {"qid": [_ERROR], "payload": [_pickled_error(e)], "n_in": [0]}
+
+    def _shard(self, batch: dict[str, Any]) -> dict[str, Any]:
         qids = [str(q) for q in batch["qid"]]
         values = [pickle.loads(p) for p in batch["payload"]]
         if self.method == "retrieve":
@@ -210,11 +222,32 @@ class _MapActor:
         self.fn = factory()
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        items = [pickle.loads(p) for p in batch["payload"]]
-        results = list(self.fn(items))
-        if len(results) != len(items):
-            raise ValueError(f"the batch function returned {len(results)} results for {len(items)} items")
-        return {"i": batch["i"], "payload": [pickle.dumps(r) for r in results]}
+        try:
+            items = [pickle.loads(p) for p in batch["payload"]]
+            results = list(self.fn(items))
+            if len(results) != len(items):
+                raise ValueError(f"the batch function returned {len(results)} results for {len(items)} items")
+            return {"i": batch["i"], "payload": [pickle.dumps(r) for r in results]}
+        except Exception as e:
+            return {"i": [-1], "payload": [_pickled_error(e)]}
+
+
+_ERROR = "\x00error"
+"""The qid of the one row a shard that raised returns (its payload: the pickled exception)."""
+
+
+def _pickled_error(error: Exception) -> bytes:
+    """The worker's exception, pickled, with its traceback as a note; a RuntimeError if it won't pickle."""
+    import os
+    import traceback
+
+    error.add_note(f"(in Ray worker pid {os.getpid()})\n" + "".join(traceback.format_exception(error)).rstrip())
+    try:
+        data = pickle.dumps(error)
+        pickle.loads(data)
+        return data
+    except Exception:
+        return pickle.dumps(RuntimeError(f"{type(error).__name__}: {error}\n" + "\n".join(error.__notes__)))
 
 
 def _original(error: BaseException) -> BaseException:
