@@ -41,6 +41,23 @@ class FusionBlock:
         """``scores`` with missing entries set to ``value``."""
         return np.where(self.present, self.scores, value)
 
+    def select(self, rows: Sequence[int]) -> FusionBlock:
+        """The block of the runs ``rows`` alone: their rows and the candidates they hold.
+
+        Equal to building the block from those runs unless the normalisation looks at the other
+        runs' candidates (Borda).
+        """
+        rows = list(rows)
+        keep = self.present[rows].any(axis=0)
+        return FusionBlock(
+            self.qids,
+            self.query[keep],
+            self.docids[keep],
+            self.scores[rows][:, keep],
+            self.present[rows][:, keep],
+            self.ranks[rows][:, keep],
+        )
+
 
 def query_ids(runs: Sequence[Run]) -> list[str]:
     """Every qid of ``runs``, in order of first appearance."""
@@ -105,19 +122,24 @@ def fusion_block(
     return FusionBlock(qids, cand_query, docids, scores, present, ranks)
 
 
-def ranked_run(block: FusionBlock, fused: np.ndarray, k: int | None) -> Run:
-    """Each query's candidates by fused score (descending), ties by docid (as :class:`Run`), cut at ``k``."""
+def ranked_order(block: FusionBlock, fused: np.ndarray, k: int | None) -> tuple[np.ndarray, list[int]]:
+    """The candidates in output order and each query's bounds in it: by query, by fused score
+    (descending), ties by docid (as :class:`Run`), at most ``k`` per query."""
     order = np.lexsort((-fused, block.query))
     _sort_ties(order, fused, block)
     query = block.query[order]
-    n_queries = len(block.qids)
-    lengths = np.bincount(query, minlength=n_queries)
-    offsets = np.concatenate(([0], np.cumsum(lengths)))
+    lengths = np.bincount(query, minlength=len(block.qids))
     if k is not None:
-        keep = np.arange(len(order)) - offsets[query] < k
-        order, lengths = order[keep], np.minimum(lengths, k)
-        offsets = np.concatenate(([0], np.cumsum(lengths)))
-    names, values, bounds = block.docids[order].tolist(), fused[order].tolist(), offsets.tolist()
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        order = order[np.arange(len(order)) - starts[query] < k]
+        lengths = np.minimum(lengths, k)
+    return order, np.concatenate(([0], np.cumsum(lengths))).tolist()
+
+
+def ranked_run(block: FusionBlock, fused: np.ndarray, k: int | None) -> Run:
+    """The fused run: each query's candidates by fused score, ties by docid, cut at ``k``."""
+    order, bounds = ranked_order(block, fused, k)
+    names, values = block.docids[order].tolist(), fused[order].tolist()
     return Run(
         {
             qid: list(zip(names[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]]))

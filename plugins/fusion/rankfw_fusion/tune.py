@@ -75,6 +75,7 @@ class FusionWeightsTrainer(Trainer):
         searched = _searched(names, config.runs, ctx)
         grid = [_expand(point, searched, len(names)) for point in simplex_grid(len(searched), config.step)]
         measure = ir_measures.parse_measure(config.measure)
+        cutoff = _cutoff(config.k, measure.params.get("cutoff"))
         languages = [inp.language for inp in inputs]
         evaluators = [ir_measures.evaluator([measure], inp.qrels) for inp in inputs]
         blocks: list[dict[tuple[int, ...], FusionBlock]] = [{} for _ in inputs]
@@ -83,7 +84,7 @@ class FusionWeightsTrainer(Trainer):
             for weights in grid:
                 row = []
                 for i, inp in enumerate(inputs):
-                    run = self._fused(inp, names, weights, blocks[i])
+                    run = self._fused(inp, names, weights, blocks[i], cutoff)
                     row.append(float(evaluators[i].calc_aggregate(run).get(measure, 0.0)))
                 table.append(row)
                 bar.advance(1)
@@ -116,22 +117,43 @@ class FusionWeightsTrainer(Trainer):
         names: list[str],
         weights: tuple[float, ...],
         cache: dict[tuple[int, ...], FusionBlock],
+        cutoff: int | None,
     ) -> dict[str, dict[str, float]]:
-        """The weighted fusion of ``inp``'s runs as ``qid -> {docid: score}`` (score = reversed rank)."""
+        """The weighted fusion of ``inp``'s runs, cut at ``cutoff``, as ``qid -> {docid: score}``.
+
+        Scores are reversed ranks, so the evaluation sees exactly the fused order, ties included.
+        """
         import numpy as np
 
-        from rankfw_fusion.block import fusion_block, ranked_run
+        from rankfw_fusion.block import fusion_block, ranked_order
 
         config: FusionWeightsConfig = self.config  # type: ignore[assignment]
         active = tuple(i for i, w in enumerate(weights) if w > 0)
         if active not in cache:
-            cache[active] = fusion_block([inp.runs[names[i]] for i in active], config.norm, config.depth)
+            everything = tuple(range(len(names)))
+            if everything not in cache:
+                cache[everything] = fusion_block([inp.runs[n] for n in names], config.norm, config.depth)
+            if config.norm == "borda":  # Borda's scores depend on the candidates of the fused runs
+                cache[active] = fusion_block([inp.runs[names[i]] for i in active], config.norm, config.depth)
+            else:
+                cache[active] = cache[everything].select(active)
         block = cache[active]
         vector = np.array([weights[i] for i in active])
         fill = 0.0 if config.fill is None else config.fill
-        run = ranked_run(block, vector @ block.filled(fill), config.k)
-        # Ranks as scores: the evaluation sees exactly the fused order, ties included.
-        return {qid: {d: float(len(hits) - r) for r, (d, _) in enumerate(hits)} for qid, hits in run.items() if hits}
+        order, bounds = ranked_order(block, vector @ block.filled(fill), cutoff)
+        docids = block.docids[order].tolist()
+        fused = {}
+        for i, qid in enumerate(block.qids):
+            hits = docids[bounds[i] : bounds[i + 1]]
+            if hits:
+                fused[qid] = dict(zip(hits, range(len(hits), 0, -1)))
+        return fused
+
+
+def _cutoff(k: int | None, measure_cutoff: int | None) -> int | None:
+    """How many fused hits the measure can see: the run's ``k`` or the measure's ``@cutoff``."""
+    cuts = [c for c in (k, measure_cutoff) if c is not None]
+    return min(cuts) if cuts else None
 
 
 def _run_names(inputs: Sequence[TrainingInput], ctx: StageContext) -> list[str]:
