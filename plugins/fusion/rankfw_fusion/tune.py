@@ -9,13 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
-from rankfw.core import ComponentConfig, InputError, StageContext, Trainer, TrainingInput
+from rankfw.core import ComponentConfig, InputError, Run, StageContext, Trainer, TrainingInput
 from rankfw.core.io import atomic_write_text
 from rankfw_fusion.base import NormName
 from rankfw_fusion.weights_file import TunedWeights
 
 if TYPE_CHECKING:
     from rankfw_fusion.block import FusionBlock
+
+
+NEAR_TIE = 1e-5
+"""Relative score difference under which a hit past a measure's cutoff is still handed to the evaluation."""
 
 
 class FusionWeightsConfig(ComponentConfig):
@@ -56,8 +60,8 @@ class FusionWeightsTrainer(Trainer):
     """Chooses ``weighted`` fusion weights on held-out queries; writes ``weights.json`` and ``grid.tsv``.
 
     Every point of the simplex grid is scored by fusing the input runs exactly as the ``weighted``
-    fuser does and evaluating the fused run with ir_measures; the measure is averaged over the
-    languages. Among equal scores the weights closest to uniform win (then the first in grid order).
+    fuser does and evaluating the fused run as the pipeline does (``rankfw.core.evaluate``,
+    ir_measures); the measure is averaged over the languages. Among equal scores the weights closest to uniform win (then the first in grid order).
     """
 
     Config = FusionWeightsConfig
@@ -68,6 +72,7 @@ class FusionWeightsTrainer(Trainer):
         """Search the grid on ``inputs`` (held-out runs and qrels per language); write the result."""
         import ir_measures
 
+        from rankfw.core.evaluate import evaluate
         from rankfw_fusion.grid import simplex_grid
 
         config: FusionWeightsConfig = self.config  # type: ignore[assignment]
@@ -77,7 +82,6 @@ class FusionWeightsTrainer(Trainer):
         measure = ir_measures.parse_measure(config.measure)
         cutoff = _cutoff(config.k, measure.params.get("cutoff"))
         languages = [inp.language for inp in inputs]
-        evaluators = [ir_measures.evaluator([measure], inp.qrels) for inp in inputs]
         blocks: list[dict[tuple[int, ...], FusionBlock]] = [{} for _ in inputs]
         table: list[list[float]] = []
         with ctx.progress(f"{ctx.stage}: weight grid", len(grid)) as bar:
@@ -85,7 +89,7 @@ class FusionWeightsTrainer(Trainer):
                 row = []
                 for i, inp in enumerate(inputs):
                     run = self._fused(inp, names, weights, blocks[i], cutoff)
-                    row.append(float(evaluators[i].calc_aggregate(run).get(measure, 0.0)))
+                    row.append(evaluate(run, inp.qrels, [config.measure])[config.measure])
                 table.append(row)
                 bar.advance(1)
         means = [sum(row) / len(row) for row in table]
@@ -118,11 +122,9 @@ class FusionWeightsTrainer(Trainer):
         weights: tuple[float, ...],
         cache: dict[tuple[int, ...], FusionBlock],
         cutoff: int | None,
-    ) -> dict[str, dict[str, float]]:
-        """The weighted fusion of ``inp``'s runs, cut at ``cutoff``, as ``qid -> {docid: score}``.
-
-        Scores are reversed ranks, so the evaluation sees exactly the fused order, ties included.
-        """
+    ) -> Run:
+        """The weighted fusion of ``inp``'s runs, as the ``weighted`` fuser makes it, cut to what a
+        measure with ``cutoff`` can see (the first ``cutoff`` hits and any hit nearly tied with the last)."""
         import numpy as np
 
         from rankfw_fusion.block import fusion_block, ranked_order
@@ -140,14 +142,26 @@ class FusionWeightsTrainer(Trainer):
         block = cache[active]
         vector = np.array([weights[i] for i in active])
         fill = 0.0 if config.fill is None else config.fill
-        order, bounds = ranked_order(block, vector @ block.filled(fill), cutoff)
-        docids = block.docids[order].tolist()
-        fused = {}
-        for i, qid in enumerate(block.qids):
-            hits = docids[bounds[i] : bounds[i + 1]]
-            if hits:
-                fused[qid] = dict(zip(hits, range(len(hits), 0, -1)))
-        return fused
+        scores = vector @ block.filled(fill)
+        order, bounds = ranked_order(block, scores, config.k)
+        ordered = scores[order]
+        if cutoff is not None and len(order):
+            lengths = np.diff(bounds)
+            query = np.repeat(np.arange(len(lengths)), lengths)
+            last = np.clip(np.array(bounds[:-1]) + np.minimum(lengths, cutoff) - 1, 0, len(order) - 1)
+            # sorted descending: the first `cutoff` hits and any (nearly) tied with the last, since
+            # trec_eval reorders scores that are equal at its precision (by docid)
+            threshold = ordered[last]
+            keep = ordered >= (threshold - NEAR_TIE * np.maximum(np.abs(threshold), 1.0))[query]
+            order, ordered = order[keep], ordered[keep]
+            bounds = np.concatenate(([0], np.cumsum(np.bincount(query[keep], minlength=len(lengths))))).tolist()
+        docids, values = block.docids[order].tolist(), ordered.tolist()
+        return Run(
+            {
+                qid: list(zip(docids[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]]))
+                for i, qid in enumerate(block.qids)
+            }
+        )
 
 
 def _cutoff(k: int | None, measure_cutoff: int | None) -> int | None:

@@ -98,3 +98,33 @@ def test_bad_trainer_input(tmp_path: Path) -> None:
         FusionWeightsTrainer.Config(step=0.3)
     with pytest.raises(InputError, match="use a larger step"):
         simplex_grid(12, 0.02)
+
+
+@pytest.mark.parametrize("norm", ["min-max", "borda", "rank", "z-score"])
+def test_grid_scores_equal_evaluating_the_weighted_fuser(tmp_path: Path, norm: str) -> None:
+    import random
+
+    from rankfw.core.evaluate import evaluate
+
+    rng = random.Random(7)
+    runs = {
+        name: Run.from_scores({f"q{q}": {f"d{rng.randrange(30)}": rng.random() for _ in range(15)} for q in range(8)})
+        for name in ("a", "b", "c")
+    }
+    qrels = {f"q{q}": {f"d{rng.randrange(30)}": 1 for _ in range(3)} for q in range(8)}
+    inp = TrainingInput(language="en", corpus=None, qrels=qrels, runs=runs)  # type: ignore[arg-type]
+    FusionWeightsTrainer(FusionWeightsTrainer.Config(norm=norm, step=0.5, measure="nDCG@5")).train(
+        [inp], tmp_path, ctx(tmp_path)
+    )
+    rows = [line.split("\t") for line in (tmp_path / "grid.tsv").read_text().splitlines()[1:]]
+    assert len(rows) == 6
+    for row in rows:
+        weights = [float(w) for w in row[:3]]
+        fused = WeightedFuser(WeightedFuser.Config(norm=norm, weights=weights)).fuse(
+            list(runs.values()), StageContext("w", "en", tmp_path, tmp_path)
+        )
+        # as the pipeline evaluates the written run file
+        path = tmp_path / "fused.run"
+        fused.write_trec(path)
+        expected = evaluate(Run.read_trec(path), qrels, ["nDCG@5"])["nDCG@5"]
+        assert float(row[3]) == pytest.approx(expected, abs=1e-6)
