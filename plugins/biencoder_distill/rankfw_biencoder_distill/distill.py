@@ -32,6 +32,7 @@ class DistillConfig(TrainConfig):
     candidates: int = Field(8, gt=1, description="at most this many candidates per query in the ranking loss")
     queries_per_batch: int = Field(8, gt=0, description="queries per ranking-distillation batch")
     max_pairs: int | None = Field(None, gt=0, description="at most this many parallel pairs per language")
+    max_queries: int | None = Field(None, gt=0, description="at most this many ranking queries per language")
 
 
 @dataclass
@@ -92,12 +93,15 @@ class DistillTrainer(Trainer):
                 ]
         if not pairs:
             raise InputError("no non-English language with parallel text (dataset.parallel)", ctx.stage)
+        if cfg.max_queries is not None:
+            ranks = {lang: items[: cfg.max_queries] for lang, items in ranks.items()}
         return pairs, ranks
 
     def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
         """Distil into every non-English language of ``inputs``; write the student into ``output_dir``."""
         import torch
 
+        from rankfw_biencoder_distill.encoder import embedding_dimension
         from rankfw_biencoder_distill.losses import embedding_mse, ranking_kl
         from rankfw_biencoder_distill.training import Trainable, language_batches, seed_everything
 
@@ -106,7 +110,7 @@ class DistillTrainer(Trainer):
         rng = seed_everything(cfg.seed)
         student = Trainable(cfg, cfg.model, ctx.cache_dir)
         teacher = Trainable(cfg, cfg.teacher or cfg.model, ctx.cache_dir)
-        if teacher.model.get_sentence_embedding_dimension() != student.model.get_sentence_embedding_dimension():
+        if embedding_dimension(teacher.model) != embedding_dimension(student.model):
             raise InputError("the teacher's embedding size differs from the student's", "teacher")
         teacher.model.eval()
 

@@ -36,9 +36,15 @@ def load_sentence_transformer(ref: str, pooling: str, max_length: int, device: s
     if pooling != "auto":
         for index, module in enumerate(model):
             if isinstance(module, Pooling):
-                model[index] = Pooling(model.get_sentence_embedding_dimension(), pooling_mode=pooling)
+                model[index] = Pooling(embedding_dimension(model), pooling_mode=pooling)
     model.max_seq_length = min(max_length, model_max_tokens(model))
     return model
+
+
+def embedding_dimension(model: Any) -> int:
+    """The model's embedding size (``get_embedding_dimension`` in sentence-transformers >= 6)."""
+    get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(get())
 
 
 def model_max_tokens(model: Any) -> int:
@@ -77,7 +83,7 @@ class Encoder:
     @property
     def dim(self) -> int:
         """Embedding size."""
-        return int(self.model.get_sentence_embedding_dimension())
+        return embedding_dimension(self.model)
 
     def queries(self, texts: Sequence[str], progress: Any = None) -> np.ndarray:
         """Query vectors (with the query prefix), one row per text."""

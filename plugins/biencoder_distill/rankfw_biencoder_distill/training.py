@@ -56,7 +56,9 @@ class Trainable:
 
     def embed(self, texts: Sequence[str], prefix: str) -> Any:
         """Embeddings (with gradients when training) of ``prefix + text`` for every text."""
-        features = self.model.tokenize([prefix + t for t in texts])
+        texts = [prefix + t for t in texts]
+        prepare = getattr(self.model, "preprocess", None) or self.model.tokenize  # preprocess: ST >= 6
+        features = prepare(texts)
         features = {k: v.to(self.device) if hasattr(v, "to") else v for k, v in features.items()}
         with self.autocast():
             return self.model(features)["sentence_embedding"]

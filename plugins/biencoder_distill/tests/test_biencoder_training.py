@@ -1,0 +1,116 @@
+"""The trainers learn: fine-tuning and distillation make the tiny model rank XQuAD dev better."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rankfw.core import InputError, Run, TrainingInput
+from rankfw.core.data import read_parallel
+from rankfw_biencoder_distill import BiEncoderReranker, DistillTrainer, FinetuneTrainer
+from rankfw_biencoder_distill.testing import XQUAD, context, ndcg10, xquad
+
+FAST = {"device": "cpu", "max_length": 48, "freeze_embeddings": False, "warmup": 0.0, "temperature": 0.05}
+
+
+def dev_ndcg(model: Path, lang: str, cache: Path, tmp: Path) -> float:
+    """nDCG@10 of the model ranking the whole corpus for every dev question."""
+    corpus, topics, qrels = xquad(lang, cache)
+    every = Run.from_scores({q: {d.docid: 0.0 for d in corpus} for q in topics})
+    reranker = BiEncoderReranker(BiEncoderReranker.Config(model=str(model), device="cpu", cache_embeddings=False))
+    return ndcg10(reranker.rerank(topics, every, corpus, context(tmp, lang)), qrels)
+
+
+def mean_cosine_to_english(model: Path, lang: str, teacher: Path) -> float:
+    """Mean cosine between the model's vectors of ``lang`` dev questions and the teacher's of English ones."""
+    from rankfw.core.data import read_topics
+    from sentence_transformers import SentenceTransformer
+
+    target = read_topics(XQUAD / lang / "topics.dev.tsv")
+    english = read_topics(XQUAD / "en" / "topics.dev.tsv")
+    qids = [q for q in target if q in english]
+    s = SentenceTransformer(str(model), device="cpu").encode([target[q] for q in qids], normalize_embeddings=True)
+    t = SentenceTransformer(str(teacher), device="cpu").encode([english[q] for q in qids], normalize_embeddings=True)
+    return float(np.mean(np.sum(s * t, axis=1)))
+
+
+@pytest.fixture(scope="module")
+def finetuned(tiny_model: Path, xquad_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model fine-tuned on English XQuAD training questions."""
+    corpus, _, _ = xquad("en", xquad_cache)
+    tmp = tmp_path_factory.mktemp("finetune")
+    trainer = FinetuneTrainer(FinetuneTrainer.Config(model=str(tiny_model), epochs=3, batch_size=32, lr=2e-3, **FAST))
+    out = tmp / "model"
+    out.mkdir()
+    trainer.train([TrainingInput("en", corpus, training=str(XQUAD / "en" / "train.jsonl.gz"))], out, context(tmp, None))
+    return out
+
+
+def test_finetune_improves_english_dev_and_saves_a_loadable_model(
+    tiny_model: Path, finetuned: Path, xquad_cache: Path, tmp_path: Path
+) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    before = dev_ndcg(tiny_model, "en", xquad_cache, tmp_path)
+    after = dev_ndcg(finetuned, "en", xquad_cache, tmp_path)
+    assert after > before + 0.05, (before, after)
+    assert (finetuned / "model.safetensors").is_file()
+    assert SentenceTransformer(str(finetuned), device="cpu").encode(["ein Satz"]).shape == (1, 64)
+
+
+def test_distill_data_pairs_and_ranking_items(xquad_cache: Path, tmp_path: Path) -> None:
+    corpus_en, _, _ = xquad("en", xquad_cache)
+    corpus_de, _, _ = xquad("de", xquad_cache)
+    parallel = str(XQUAD / "parallel" / "en-de.tsv")
+    with_en = [
+        TrainingInput("en", corpus_en, training=str(XQUAD / "en" / "train.jsonl.gz")),
+        TrainingInput("de", corpus_de, parallel=parallel),
+    ]
+    trainer = DistillTrainer(DistillTrainer.Config(model="stage:x", candidates=4, max_pairs=100))
+    pairs, ranks = trainer.data(with_en, context(tmp_path, None))
+    assert len(pairs["de"]) == 100 and len(ranks["de"]) > 100
+    table = dict(read_parallel(parallel))
+    for item in ranks["de"]:
+        assert table[item.query_en] == item.query_tgt and 2 <= len(item.passages_en) <= 4
+        assert [table[p] for p in item.passages_en] == item.passages_tgt
+    # without an English input, the German training queries are mapped back to English
+    own = [TrainingInput("de", corpus_de, training=str(XQUAD / "de" / "train.jsonl.gz"), parallel=parallel)]
+    _, back = trainer.data(own, context(tmp_path, None))
+    assert {i.query_en for i in back["de"]} == {i.query_en for i in ranks["de"]}
+
+
+@pytest.mark.slow
+def test_distill_pulls_german_towards_the_english_teacher(
+    finetuned: Path, xquad_cache: Path, tmp_path: Path
+) -> None:
+    corpus_en, _, _ = xquad("en", xquad_cache)
+    corpus_de, _, _ = xquad("de", xquad_cache)
+    inputs = [
+        TrainingInput("en", corpus_en, training=str(XQUAD / "en" / "train.jsonl.gz")),
+        TrainingInput("de", corpus_de, training=str(XQUAD / "de" / "train.jsonl.gz"), parallel=str(XQUAD / "parallel" / "en-de.tsv")),
+    ]
+    config = DistillTrainer.Config(
+        model=str(finetuned), epochs=2, batch_size=32, lr=1e-3, candidates=4, queries_per_batch=16, max_pairs=200, max_queries=64, **FAST
+    )
+    trainer = DistillTrainer(config)
+    pairs, ranks = trainer.data(inputs, context(tmp_path, None))
+    assert len(pairs["de"]) == 200 and len(ranks["de"]) == 64
+    out = tmp_path / "distilled"
+    out.mkdir()
+    trainer.train(inputs, out, context(tmp_path, None))
+    # Unseen dev questions: German vectors moved towards the teacher's English ones. (On this tiny
+    # model the German dev ranking itself does not reliably improve; see the plugin README.)
+    assert mean_cosine_to_english(out, "de", finetuned) > mean_cosine_to_english(finetuned, "de", finetuned) + 0.04
+
+
+def test_trainers_reject_missing_data(xquad_cache: Path, tmp_path: Path) -> None:
+    corpus, _, _ = xquad("de", xquad_cache)
+    with pytest.raises(InputError, match="parallel"):
+        DistillTrainer(DistillTrainer.Config(model="stage:never-loaded")).train([TrainingInput("de", corpus)], tmp_path, context(tmp_path, None))
+    with pytest.raises(InputError, match="no training examples"):
+        FinetuneTrainer(FinetuneTrainer.Config(model="stage:never-loaded")).train([TrainingInput("de", corpus)], tmp_path, context(tmp_path, None))
+    with pytest.raises(InputError, match="run"):
+        trainer = FinetuneTrainer(FinetuneTrainer.Config(model="stage:never-loaded", negatives_from="run"))
+        trainer.train([TrainingInput("de", corpus, training=str(XQUAD / "de" / "train.jsonl.gz"))], tmp_path, context(tmp_path, None))
