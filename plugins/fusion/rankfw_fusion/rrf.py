@@ -34,7 +34,7 @@ class RRFFuser(ScoreFuser):
 
     Config = RRFConfig
     uses_scores = False
-    description = "Reciprocal Rank Fusion: sum of 1 / (k + rank) over the input runs (k = 60)"
+    description = "Reciprocal Rank Fusion: sum of 1 / (rrf_k + rank) over the input runs (rrf_k = 60)"
     citation = (
         "Gordon V. Cormack, Charles L. A. Clarke and Stefan Buettcher. Reciprocal rank fusion "
         "outperforms Condorcet and individual rank learning methods. SIGIR 2009, 758-759."

@@ -15,6 +15,8 @@ from rankfw_fusion.base import NormName
 from rankfw_fusion.weights_file import TunedWeights
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from rankfw_fusion.block import FusionBlock
 
 
@@ -61,7 +63,8 @@ class FusionWeightsTrainer(Trainer):
 
     Every point of the simplex grid is scored by fusing the input runs exactly as the ``weighted``
     fuser does and evaluating the fused run as the pipeline does (``rankfw.core.evaluate``,
-    ir_measures); the measure is averaged over the languages. Among equal scores the weights closest to uniform win (then the first in grid order).
+    ir_measures); the measure is averaged over the languages. Among equal scores the weights
+    closest to uniform win (then the first in grid order).
     """
 
     Config = FusionWeightsConfig
@@ -124,13 +127,34 @@ class FusionWeightsTrainer(Trainer):
         cutoff: int | None,
     ) -> Run:
         """The weighted fusion of ``inp``'s runs, as the ``weighted`` fuser makes it, cut to what a
-        measure with ``cutoff`` can see (the first ``cutoff`` hits and any hit nearly tied with the last)."""
+        measure with ``cutoff`` can see."""
         import numpy as np
 
-        from rankfw_fusion.block import fusion_block, ranked_order
+        from rankfw_fusion.block import ranked_order
 
         config: FusionWeightsConfig = self.config  # type: ignore[assignment]
         active = tuple(i for i, w in enumerate(weights) if w > 0)
+        block = self._block(inp, names, active, cache)
+        fill = 0.0 if config.fill is None else config.fill
+        scores = np.array([weights[i] for i in active]) @ block.filled(fill)
+        order, bounds = ranked_order(block, scores, config.k)
+        if cutoff is not None:
+            order, bounds = _cut(order, bounds, scores, cutoff)
+        docids, values = block.docids[order].tolist(), scores[order].tolist()
+        return Run(
+            {
+                qid: list(zip(docids[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]]))
+                for i, qid in enumerate(block.qids)
+            }
+        )
+
+    def _block(
+        self, inp: TrainingInput, names: list[str], active: tuple[int, ...], cache: dict[tuple[int, ...], FusionBlock]
+    ) -> FusionBlock:
+        """The block of the runs ``active`` (cached; cut from the block of all runs where it can be)."""
+        from rankfw_fusion.block import fusion_block
+
+        config: FusionWeightsConfig = self.config  # type: ignore[assignment]
         if active not in cache:
             everything = tuple(range(len(names)))
             if everything not in cache:
@@ -139,29 +163,24 @@ class FusionWeightsTrainer(Trainer):
                 cache[active] = fusion_block([inp.runs[names[i]] for i in active], config.norm, config.depth)
             else:
                 cache[active] = cache[everything].select(active)
-        block = cache[active]
-        vector = np.array([weights[i] for i in active])
-        fill = 0.0 if config.fill is None else config.fill
-        scores = vector @ block.filled(fill)
-        order, bounds = ranked_order(block, scores, config.k)
-        ordered = scores[order]
-        if cutoff is not None and len(order):
-            lengths = np.diff(bounds)
-            query = np.repeat(np.arange(len(lengths)), lengths)
-            last = np.clip(np.array(bounds[:-1]) + np.minimum(lengths, cutoff) - 1, 0, len(order) - 1)
-            # sorted descending: the first `cutoff` hits and any (nearly) tied with the last, since
-            # trec_eval reorders scores that are equal at its precision (by docid)
-            threshold = ordered[last]
-            keep = ordered >= (threshold - NEAR_TIE * np.maximum(np.abs(threshold), 1.0))[query]
-            order, ordered = order[keep], ordered[keep]
-            bounds = np.concatenate(([0], np.cumsum(np.bincount(query[keep], minlength=len(lengths))))).tolist()
-        docids, values = block.docids[order].tolist(), ordered.tolist()
-        return Run(
-            {
-                qid: list(zip(docids[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]]))
-                for i, qid in enumerate(block.qids)
-            }
-        )
+        return cache[active]
+
+
+def _cut(order: np.ndarray, bounds: list[int], scores: np.ndarray, cutoff: int) -> tuple[np.ndarray, list[int]]:
+    """Each query's first ``cutoff`` hits of ``order`` and any hit nearly tied with the last (as
+    trec_eval reorders scores that are equal at its precision, by docid)."""
+    import numpy as np
+
+    if not len(order):
+        return order, bounds
+    ordered = scores[order]
+    lengths = np.diff(bounds)
+    query = np.repeat(np.arange(len(lengths)), lengths)
+    last = np.clip(np.array(bounds[:-1]) + np.minimum(lengths, cutoff) - 1, 0, len(order) - 1)
+    threshold = ordered[last]
+    keep = ordered >= (threshold - NEAR_TIE * np.maximum(np.abs(threshold), 1.0))[query]
+    counts = np.bincount(query[keep], minlength=len(lengths))
+    return order[keep], np.concatenate(([0], np.cumsum(counts))).tolist()
 
 
 def _cutoff(k: int | None, measure_cutoff: int | None) -> int | None:
