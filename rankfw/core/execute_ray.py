@@ -271,8 +271,14 @@ def _portable_context(ctx: StageContext) -> StageContext:
     return StageContext(ctx.stage, ctx.language, ctx.work_dir, ctx.cache_dir, log=_log_to_stderr)
 
 
+_LOGGED: set[str] = set()
+
+
 def _log_to_stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """A worker's log line on stderr (Ray forwards it to the driver), each line once per worker."""
+    if message not in _LOGGED:
+        _LOGGED.add(message)
+        print(message, file=sys.stderr, flush=True)
 
 
 def _merge(parts: Sequence[Run], order: Sequence[str]) -> Run:
