@@ -15,6 +15,8 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +72,7 @@ def identical(ours: Run, theirs: dict[str, dict[str, float]]) -> bool:
         if any(abs(s - reference[d]) > 1e-6 for d, s in hits):
             return False
         ranx_scores = [reference[d] for d, _ in hits]
-        if any(a < b - 1e-9 for a, b in zip(ranx_scores, ranx_scores[1:])):
+        if any(a < b - 1e-9 for a, b in pairwise(ranx_scores)):
             return False
     return True
 
@@ -103,9 +105,9 @@ def main() -> None:
         if name == "weighted":
             config["weights"] = params["weights"]
         fuser = FUSERS[name](FUSERS[name].Config(**config))
-        ours_s, ours = best_time(lambda: fuser.fuse(runs, ctx), args.repeat)
+        ours_s, ours = best_time(partial(fuser.fuse, runs, ctx), args.repeat)
         theirs_s, theirs = best_time(
-            lambda: ranx.fuse(ranx_runs, norm=ranx_norm, method=method, params=params), args.repeat
+            partial(ranx.fuse, ranx_runs, norm=ranx_norm, method=method, params=params), args.repeat
         )
         same = identical(ours, theirs.to_dict())
         print(f"{name:<10} {norm:<8} {ours_s:>9.2f} {theirs_s:>8.2f} {theirs_s / ours_s:>6.2f}  {same}")

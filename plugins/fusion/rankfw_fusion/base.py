@@ -7,6 +7,7 @@ scores in each input run) into one fused score per candidate.
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
@@ -38,7 +39,7 @@ class FusionConfig(ComponentConfig):
     @field_validator("fill")
     @classmethod
     def _finite_fill(cls, value: float | None) -> float | None:
-        if value is not None and value != value:  # NaN
+        if value is not None and math.isnan(value):
             raise ValueError("fill must be a number")
         return value
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,7 @@ def assert_same_as_ranx(ours: Run, theirs: dict[str, dict[str, float]]) -> None:
         for docid, score in hits:
             assert score == pytest.approx(reference[docid], abs=1e-6), (qid, docid)
         ranx_scores = [reference[d] for d, _ in hits]
-        assert all(a >= b - 1e-9 for a, b in zip(ranx_scores, ranx_scores[1:])), qid
+        assert all(a >= b - 1e-9 for a, b in pairwise(ranx_scores)), qid
         assert hits == sorted(hits, key=lambda h: (-h[1], h[0]))
 
 
