@@ -19,7 +19,7 @@ def test_test_plugin_registers_one_component_of_each_kind(registry: reg.Registry
     info = registry.get("reranker", "idf-overlap")
     assert info.cls is rankfw_testplugin.IdfOverlapReranker
     assert info.distribution == "testplugin" and info.version == "0.1.0"
-    assert info.defaults() == {"k": 100, "fail_on": None}
+    assert info.defaults() == {"k": 100, "fail_on": None, "seconds_per_query": 0.0}
     assert "model" in info.config_class.model_json_schema()["required"]
 
 
