@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def tiny_encoder(xquad: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread() -> object:
+def _one_torch_thread() -> Iterator[None]:
     """One torch thread per test: tiny models gain nothing from more, and the CI machine is shared."""
     import torch
 
