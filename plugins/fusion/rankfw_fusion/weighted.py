@@ -83,7 +83,8 @@ class WeightedFuser(ScoreFuser):
                 f"but this stage uses norm={norm}, depth={depth}"
             )
         chosen = tuned.for_language(ctx.language)
-        ctx.log(f"{ctx.stage}: weights {chosen} for runs {tuned.runs} ({tuned.measure} {tuned.score:.4f})")
+        score = tuned.score_for(ctx.language)
+        ctx.log(f"{ctx.stage}: weights {chosen} for runs {tuned.runs} (tuned {tuned.measure} {score:.4f})")
         return chosen
 
     def combine(self, block: FusionBlock) -> np.ndarray:

@@ -38,6 +38,12 @@ class TunedWeights:
             return list(self.per_language[language]["weights"])
         return list(self.weights)
 
+    def score_for(self, language: str | None) -> float:
+        """The tuned score of the weights :meth:`for_language` returns."""
+        if language is not None and language in self.per_language:
+            return float(self.per_language[language]["score"])
+        return self.score
+
     def write(self, folder: Path) -> Path:
         """Write ``folder/weights.json`` atomically; return its path."""
         path = Path(folder) / FILE_NAME
