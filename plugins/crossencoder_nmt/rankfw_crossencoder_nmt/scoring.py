@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 Precision = Literal["fp32", "bf16", "int8"]
 
@@ -69,6 +70,7 @@ class PairScorer:
 
     def score(self, queries: Sequence[str], passages: Sequence[str], progress: Any = None) -> np.ndarray:
         """Scores of ``zip(queries, passages)`` in input order; ``progress.advance(n)`` per batch."""
+        import numpy as np
         import torch
 
         if len(queries) != len(passages):
