@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--ft-examples", type=int, default=120, help="in-language examples per language (fine-tune)")
     parser.add_argument("--freeze-layers", type=int, default=6)
     parser.add_argument("--negatives", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=5e-5, help="translate-train learning rate (fine-tune: 0.6x)")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast in training")
     parser.add_argument("--precision", default="fp32", help="inference precision of the table")
     parser.add_argument("--precisions", nargs="*", default=[], help="extra precisions measured on the first language")
@@ -132,9 +133,9 @@ def main() -> None:
         "epochs": 1, "batch_size": 16, "max_length": args.max_length, "freeze_embeddings": True,
         "freeze_layers": args.freeze_layers, "bf16": args.bf16, "num_negatives": args.negatives, "device": "cpu",
     }
-    tt_config = TranslateTrainTrainer.Config(model="bundled:multilingual-e5-small", lr=5e-5, max_examples=args.tt_examples, **common)
+    tt_config = TranslateTrainTrainer.Config(model="bundled:multilingual-e5-small", lr=args.lr, max_examples=args.tt_examples, **common)
     tt, t_tt = train_once(out, "translate-train", TranslateTrainTrainer(tt_config), inputs)
-    ft_config = FinetuneCrossEncoderTrainer.Config(model=str(tt), lr=3e-5, negatives="file", max_examples=args.ft_examples, **common)
+    ft_config = FinetuneCrossEncoderTrainer.Config(model=str(tt), lr=0.6 * args.lr, negatives="file", max_examples=args.ft_examples, **common)
     ft, t_ft = train_once(out, "finetune", FinetuneCrossEncoderTrainer(ft_config), inputs)
 
     # 3. Rerank BM25's top hits with each model.
