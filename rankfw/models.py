@@ -51,6 +51,12 @@ _BUNDLED_DISTRIBUTIONS: dict[str, str] = {
 _HUB_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 _STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _MODEL_FILES = ("config.json", "modules.json")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+"""Weight files in PyTorch's pickle format: never loaded (unpickling runs arbitrary code)."""
+
+SAFE_LOADING: dict[str, Any] = {"use_safetensors": True}
+"""Keyword arguments for every ``from_pretrained`` (and ``model_kwargs`` of sentence-transformers):
+weights only from safetensors, for hub ids as for local folders."""
 
 
 def default_cache_dir() -> Path:
@@ -61,6 +67,20 @@ def default_cache_dir() -> Path:
 
 def _looks_like_path(ref: str) -> bool:
     return ref.startswith(("/", "./", "../", "~", "\\")) or ref in (".", "..") or bool(re.match(r"^[A-Za-z]:[\\/]", ref))
+
+
+def refuse_pickled_weights(path: Path) -> None:
+    """Raise :class:`InputError` when a model folder holds pickle-format weights and no safetensors."""
+    files = [p for p in path.rglob("*") if p.is_file()]
+    if any(p.suffix == ".safetensors" for p in files):
+        return
+    pickled = sorted(str(p.relative_to(path)) for p in files if p.suffix in PICKLE_SUFFIXES)
+    if pickled:
+        raise InputError(
+            f"refusing to load pickle-format weights ({', '.join(pickled[:3])}): loading them can run arbitrary "
+            "code; convert the model to safetensors",
+            str(path),
+        )
 
 
 def is_model_folder(path: Path) -> bool:
@@ -103,6 +123,7 @@ def check_model_reference(ref: str) -> None:
                 f"{ref!r} is not a model folder (no config.json or modules.json: expected a HuggingFace "
                 "or sentence-transformers folder)"
             )
+        refuse_pickled_weights(path)
         return
     if not _HUB_ID.match(ref) or ".." in ref or "--" in ref or ref.endswith((".", "-")):
         raise InputError(

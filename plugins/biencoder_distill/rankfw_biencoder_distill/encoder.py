@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from rankfw.core.io import text_digest
-from rankfw.models import pick_device, resolve_model
+from rankfw.models import SAFE_LOADING, pick_device, resolve_model
 from rankfw_biencoder_distill.cache import EmbeddingCache
 from rankfw_biencoder_distill.params import EncoderConfig
 
@@ -32,7 +32,7 @@ def load_sentence_transformer(ref: str, pooling: str, max_length: int, device: s
     from sentence_transformers.models import Pooling
 
     path = resolve_model(ref, cache_dir)
-    model = SentenceTransformer(path, device=pick_device(device))
+    model = SentenceTransformer(path, device=pick_device(device), model_kwargs=dict(SAFE_LOADING))
     if pooling != "auto":
         for index, module in enumerate(model):
             if isinstance(module, Pooling):

@@ -21,8 +21,10 @@ def load_cross_encoder(path: str, device: str = "cpu", precision: Precision = "f
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from rankfw.models import SAFE_LOADING
+
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_pretrained(path, **SAFE_LOADING)
     model.eval()
     if precision == "bf16":
         model = model.to(dtype=torch.bfloat16)

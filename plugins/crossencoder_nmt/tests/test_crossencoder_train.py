@@ -89,7 +89,7 @@ def test_translate_train_fits_its_data_and_loads_in_sentence_transformers(
     train_file = xquad / "en" / "train.jsonl.gz"
     inputs = [TrainingInput("en", corpus, training=str(train_file))]
     config = TranslateTrainTrainer.Config(
-        model=str(tiny_encoder), epochs=5, batch_size=16, lr=2e-3, max_length=64, num_negatives=1, device="cpu",
+        model=str(tiny_encoder), epochs=8, batch_size=16, lr=2e-3, max_length=64, num_negatives=1, device="cpu",
     )
     out = tmp_path / "model"
     TranslateTrainTrainer(config).train(inputs, out, _ctx(tmp_path, "tt", None))

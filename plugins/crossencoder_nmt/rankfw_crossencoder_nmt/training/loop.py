@@ -19,7 +19,7 @@ from pydantic import Field
 
 from rankfw.core import ComponentConfig, InputError, StageContext
 from rankfw.core.io import atomic_write_json
-from rankfw.models import ModelRef, pick_device
+from rankfw.models import SAFE_LOADING, ModelRef, pick_device
 from rankfw_crossencoder_nmt.scoring import usable_length
 from rankfw_crossencoder_nmt.training.groups import TrainGroup, sample_negatives
 
@@ -60,7 +60,9 @@ def load_for_training(path: str, seed: int) -> tuple[Any, Any]:
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # "newly initialized: classifier" is expected here
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, ignore_mismatched_sizes=True)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path, num_labels=1, ignore_mismatched_sizes=True, **SAFE_LOADING
+        )
     finally:
         hf_logging.set_verbosity(verbosity)
     return model, tokenizer

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rankfw.models import pick_device, resolve_model
+from rankfw.models import SAFE_LOADING, pick_device, resolve_model
 from rankfw_crossencoder_nmt.translate.base import Translator
 
 NLLB_CODES: dict[str, str] = {
@@ -37,7 +37,7 @@ class TransformersTranslator(Translator):
 
             path = resolve_model(self.model_ref, self._cache_dir)
             tokenizer = AutoTokenizer.from_pretrained(path)
-            model = AutoModelForSeq2SeqLM.from_pretrained(path).eval().to(pick_device(self.config.device))
+            model = AutoModelForSeq2SeqLM.from_pretrained(path, **SAFE_LOADING).eval().to(pick_device(self.config.device))
             self._loaded = (model, tokenizer, self._generate_args(model, tokenizer))
         return self._loaded
 
