@@ -16,48 +16,15 @@ import argparse
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
 
-from rankfw.core import Run, StageContext, TrainingInput
+from rankfw.core import Run, TrainingInput
 from rankfw.core.data import JsonlCorpus, read_qrels, read_topics
 from rankfw.core.io import atomic_write_json
 
-ROOT = Path(__file__).resolve().parents[1]
-XQUAD = ROOT / ".." / "shared" / "data" / "xquad"
+from quality_common import ROOT, XQUAD, context, ndcg10
+
 TARGETS = ["ar", "de", "el", "es", "hi", "ru", "th", "tr", "vi", "zh"]
-
-
-class _Bar:
-    def __init__(self, description: str, total: float | None) -> None:
-        self.description, self.total, self.done, self.next = description, total, 0.0, time.time()
-
-    def advance(self, amount: float = 1, **fields: Any) -> None:
-        self.done += amount
-        if time.time() >= self.next or (self.total and self.done >= self.total):
-            print(f"  {self.description}: {self.done:.0f}/{self.total} {fields}", flush=True)
-            self.next = time.time() + 30
-
-
-@contextmanager
-def _progress(description: str, total: float | None = None) -> Iterator[_Bar]:
-    yield _Bar(description, total)
-
-
-def context(out: Path, stage: str, language: str | None) -> StageContext:
-    """A context that prints progress every 30 s."""
-    work = out / stage
-    work.mkdir(parents=True, exist_ok=True)
-    return StageContext(stage, language, work, out / "cache", _progress, lambda m: print(m, flush=True))
-
-
-def ndcg10(run: Run, qrels: dict[str, dict[str, int]]) -> float:
-    """Mean nDCG@10."""
-    import ir_measures
-
-    m = ir_measures.nDCG @ 10
-    return float(ir_measures.calc_aggregate([m], qrels, run.scores())[m])
 
 
 def main() -> None:

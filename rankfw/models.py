@@ -26,6 +26,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator
 
 from rankfw.core.errors import InputError
+from rankfw.core.io import default_cache_dir
 
 BUNDLED_PREFIX = "bundled:"
 STAGE_PREFIX = "stage:"
@@ -57,12 +58,6 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 SAFE_LOADING: dict[str, Any] = {"use_safetensors": True}
 """Keyword arguments for every ``from_pretrained`` (and ``model_kwargs`` of sentence-transformers):
 weights only from safetensors, for hub ids as for local folders."""
-
-
-def default_cache_dir() -> Path:
-    """The user cache: ``$RANKFW_CACHE`` or ``~/.cache/rankfw``."""
-    env = os.environ.get("RANKFW_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "rankfw"
 
 
 def _looks_like_path(ref: str) -> bool:

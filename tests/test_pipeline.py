@@ -32,7 +32,7 @@ def _run(spec: Path, registry: Registry, cache: Path, **kwargs) -> Runner:  # ty
 def test_full_pipeline_on_xquad(tmp_path: Path, xquad: Path, registry: Registry, write_spec) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "out"
     spec = write_spec(tmp_path / "s.yaml", xquad, out, FULL)
-    runner = _run(spec, registry, tmp_path / "cache")
+    _run(spec, registry, tmp_path / "cache")
     for stage in ("first", "re", "fused"):
         for lang in ("en", "de"):
             assert (out / "stages" / stage / f"{lang}.run").is_file()

@@ -17,6 +17,12 @@ from typing import IO, Any
 from rankfw.core.errors import InputError, file_line
 
 
+def default_cache_dir() -> Path:
+    """The cache shared by all runs: ``$RANKFW_CACHE``, else ``~/.cache/rankfw``."""
+    env = os.environ.get("RANKFW_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "rankfw"
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success it replaces ``path`` (never half-written)."""

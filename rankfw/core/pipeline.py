@@ -34,16 +34,9 @@ from rankfw.core.datasets import LanguageData
 from rankfw.core.errors import InputError, RankfwError, StageError
 from rankfw.core.evaluate import evaluate, mean_over_languages
 from rankfw.core.execute import Executor, LocalExecutor
-from rankfw.core.io import atomic_write_json, atomic_write_text, replace_dir, text_digest
+from rankfw.core.io import atomic_write_json, atomic_write_text, default_cache_dir, replace_dir, text_digest
 from rankfw.core.runs import Run
 from rankfw.core.spec import STAGE_REF, Pipeline, Stage, fill_language
-
-import os
-
-
-def default_cache_dir() -> Path:
-    """``$RANKFW_CACHE``, else ``~/.cache/rankfw``."""
-    return Path(os.environ.get("RANKFW_CACHE") or Path.home() / ".cache" / "rankfw")
 
 
 @dataclass

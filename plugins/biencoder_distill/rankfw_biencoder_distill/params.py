@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from rankfw.core import ComponentConfig
+from rankfw.core import ComponentConfig, StageContext
 from rankfw.models import ModelRef
 
 DEFAULT_MODEL = "bundled:multilingual-e5-small"
@@ -28,3 +28,18 @@ class EncoderConfig(ComponentConfig):
     batch_size: int = Field(32, gt=0, description="texts per forward pass")
     device: str = Field("auto", description="auto (cuda if present), cpu, cuda, cuda:1, mps")
     cache_embeddings: bool = Field(True, description="keep embeddings on disk, keyed by model and text hash")
+
+
+class EncoderUser:
+    """Mixin of the components that encode text: the encoder is loaded once per component."""
+
+    config: EncoderConfig
+    _encoder: Any = None
+
+    def encoder(self, ctx: StageContext) -> Any:
+        """The loaded encoder (once per component)."""
+        if self._encoder is None:
+            from rankfw_biencoder_distill.encoder import Encoder
+
+            self._encoder = Encoder(self.config, ctx.cache_dir)
+        return self._encoder

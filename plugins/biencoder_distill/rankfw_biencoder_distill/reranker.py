@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rankfw.core import Corpus, InputError, Reranker, Run, StageContext
 from rankfw.core.data import Topics
-from rankfw_biencoder_distill.params import EncoderConfig
+from rankfw_biencoder_distill.params import EncoderConfig, EncoderUser
 
 CITATION = (
     "Reimers and Gurevych. Sentence-BERT: Sentence Embeddings using Siamese BERT-Networks. EMNLP 2019. "
@@ -14,24 +14,12 @@ CITATION = (
 )
 
 
-class BiEncoderReranker(Reranker):
+class BiEncoderReranker(EncoderUser, Reranker):
     """Re-scores each candidate by the inner product of query and passage embeddings."""
 
     Config: ClassVar[type[EncoderConfig]] = EncoderConfig
     description: ClassVar[str] = "bi-encoder reranker (sentence-transformers model; each distinct passage encoded once)"
     citation: ClassVar[str] = CITATION
-
-    def __init__(self, config: EncoderConfig | None = None) -> None:
-        super().__init__(config)
-        self._encoder: Any = None
-
-    def encoder(self, ctx: StageContext) -> Any:
-        """The loaded encoder (once per component)."""
-        if self._encoder is None:
-            from rankfw_biencoder_distill.encoder import Encoder
-
-            self._encoder = Encoder(self.config, ctx.cache_dir)  # type: ignore[arg-type]
-        return self._encoder
 
     def rerank(self, topics: Topics, run: Run, corpus: Corpus, ctx: StageContext) -> Run:
         """Score every (query, candidate) pair of ``run``; candidates keep their set, not their order."""

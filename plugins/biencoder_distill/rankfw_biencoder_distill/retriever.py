@@ -11,7 +11,7 @@ from pydantic import Field
 from rankfw.core import Corpus, Retriever, Run, StageContext
 from rankfw.core.data import Topics
 from rankfw.core.io import text_digest
-from rankfw_biencoder_distill.params import EncoderConfig
+from rankfw_biencoder_distill.params import EncoderConfig, EncoderUser
 from rankfw_biencoder_distill.reranker import CITATION
 
 
@@ -25,24 +25,12 @@ class DenseConfig(EncoderConfig):
     search_batch: int = Field(1024, gt=0, description="queries per faiss search call")
 
 
-class DenseRetriever(Retriever):
+class DenseRetriever(EncoderUser, Retriever):
     """Embeds the corpus with a bi-encoder, indexes it with faiss (cached), searches all topics."""
 
     Config: ClassVar[type[DenseConfig]] = DenseConfig
     description: ClassVar[str] = "dense retrieval: bi-encoder embeddings in a faiss index (flat IP or HNSW), cached"
     citation: ClassVar[str] = CITATION + " Johnson et al. Billion-scale similarity search with GPUs. 2019 (faiss)."
-
-    def __init__(self, config: DenseConfig | None = None) -> None:
-        super().__init__(config)
-        self._encoder: Any = None
-
-    def encoder(self, ctx: StageContext) -> Any:
-        """The loaded encoder (once per component)."""
-        if self._encoder is None:
-            from rankfw_biencoder_distill.encoder import Encoder
-
-            self._encoder = Encoder(self.config, ctx.cache_dir)  # type: ignore[arg-type]
-        return self._encoder
 
     def index_folder(self, corpus: Corpus, ctx: StageContext) -> Path:
         """The cached index of ``corpus`` (built on first use): ``index.faiss`` + ``docids.json``."""
