@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
@@ -30,16 +32,24 @@ class EncoderConfig(ComponentConfig):
     cache_embeddings: bool = Field(True, description="keep embeddings on disk, keyed by model and text hash")
 
 
+def encoder_config_json(config: EncoderConfig) -> str:
+    """The encoder's own parameters of ``config`` (a subclass's extra fields left out), as JSON."""
+    return EncoderConfig.model_validate(config.model_dump(include=set(EncoderConfig.model_fields))).model_dump_json()
+
+
+@lru_cache(maxsize=2)
+def shared_encoder(config_json: str, cache_dir: str) -> Any:
+    """The encoder of ``config_json``, loaded once per process (components and batch workers share it)."""
+    from rankfw_biencoder_distill.encoder import Encoder
+
+    return Encoder(EncoderConfig.model_validate_json(config_json), Path(cache_dir))
+
+
 class EncoderUser:
-    """Mixin of the components that encode text: the encoder is loaded once per component."""
+    """Mixin of the components that encode text: the encoder is loaded once per process."""
 
     config: EncoderConfig
-    _encoder: Any = None
 
     def encoder(self, ctx: StageContext) -> Any:
-        """The loaded encoder (once per component)."""
-        if self._encoder is None:
-            from rankfw_biencoder_distill.encoder import Encoder
-
-            self._encoder = Encoder(self.config, ctx.cache_dir)
-        return self._encoder
+        """The loaded encoder."""
+        return shared_encoder(encoder_config_json(self.config), str(ctx.cache_dir))

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from rankfw.core import Corpus, Retriever, Run, StageContext
+from rankfw.core import Corpus, InputError, Retriever, Run, StageContext
+from rankfw.core.components import BatchFunction
 from rankfw.core.data import Topics
 from rankfw.core.io import text_digest
-from rankfw_biencoder_distill.params import EncoderConfig, EncoderUser
+from rankfw_biencoder_distill.params import EncoderConfig, EncoderUser, encoder_config_json, shared_encoder
 from rankfw_biencoder_distill.reranker import CITATION
 
 
@@ -23,6 +25,27 @@ class DenseConfig(EncoderConfig):
     hnsw_m: int = Field(32, gt=1, description="HNSW graph degree")
     hnsw_ef_search: int = Field(128, gt=0, description="HNSW search breadth")
     search_batch: int = Field(1024, gt=0, description="queries per faiss search call")
+
+
+SHARD_TEXTS = 20_000
+"""Distinct passages per ``map_batches`` call when encoding a corpus (one progress step each)."""
+
+
+class PassageEncoding:
+    """A picklable factory for ``ctx.map_batches``: the passage encoder, loaded once per process
+    (locally, or in each Ray worker), as a function from a batch of texts to their vectors."""
+
+    def __init__(self, config: EncoderConfig, cache_dir: Path) -> None:
+        self.config_json = encoder_config_json(config)
+        self.cache_dir = str(cache_dir)
+
+    def __call__(self) -> BatchFunction:
+        encoder = shared_encoder(self.config_json, self.cache_dir)
+
+        def encode(texts: Sequence[str]) -> list[Any]:
+            return list(encoder.passages(list(texts)))
+
+        return encode
 
 
 class DenseRetriever(EncoderUser, Retriever):
@@ -46,12 +69,23 @@ class DenseRetriever(EncoderUser, Retriever):
         import faiss
 
         cfg: DenseConfig = self.config  # type: ignore[assignment]
+        import numpy as np
+
         docids, texts = [], []
         for doc in corpus:
             docids.append(doc.docid)
             texts.append(doc.contents)
-        with ctx.progress(f"{ctx.stage}: encode corpus", len(set(texts))) as bar:
-            vectors = encoder.passages(texts, bar)
+        distinct = list(dict.fromkeys(texts))
+        rows: dict[str, Any] = {}
+        factory = PassageEncoding(cfg, ctx.cache_dir)  # through the executor: sharded under Ray
+        with ctx.progress(f"{ctx.stage}: encode corpus", len(distinct)) as bar:
+            for start in range(0, len(distinct), SHARD_TEXTS):
+                shard = distinct[start : start + SHARD_TEXTS]
+                rows.update(zip(shard, ctx.map_batches(factory, shard, cfg.batch_size * 8), strict=True))
+                bar.advance(len(shard))
+        if not texts:
+            raise InputError("the corpus is empty", ctx.stage)
+        vectors = np.stack([rows[t] for t in texts]).astype(np.float32, copy=False)
         if cfg.index == "hnsw":
             index = faiss.IndexHNSWFlat(encoder.dim, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         else:
