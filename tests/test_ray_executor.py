@@ -311,3 +311,22 @@ stages:
     assert result.exit_code == 2, result.output
     assert "pip install 'rankfw[ray]'" in result.output
     assert not (tmp_path / "out" / "stages").exists()  # nothing ran
+
+
+@pytest.mark.slow
+def test_dense_retriever_encodes_its_corpus_on_ray_with_the_local_result(local_ray: None, english) -> None:  # type: ignore[no-untyped-def]
+    """The dense retriever encodes the corpus through ctx.map_batches: under Ray on the actor pool."""
+    from rankfw_biencoder_distill import DenseRetriever
+    from rankfw_biencoder_distill.testing import build_tiny_model
+
+    from rankfw.core.execute_ray import RayExecutor
+
+    corpus, topics, folder = english
+    model = build_tiny_model(folder / "dense-model")
+    config = DenseRetriever.Config(model=str(model), k=20, device="cpu", cache_embeddings=False)
+    local = LocalExecutor().retrieve(DenseRetriever(config), topics, corpus, _context(folder / "local", "dense"))
+    on_ray = RayExecutor(num_workers=2).retrieve(DenseRetriever(config), topics, corpus, _context(folder / "ray", "dense"))
+    assert list(on_ray) == list(local)
+    for qid in local:
+        assert [d for d, _ in on_ray[qid]] == [d for d, _ in local[qid]]
+        assert [s for _, s in on_ray[qid]] == pytest.approx([s for _, s in local[qid]], abs=1e-5)
