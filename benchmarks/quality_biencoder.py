@@ -13,7 +13,6 @@ on a free machine or a GPU.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from rankfw.core import Run, TrainingInput
 from rankfw.core.data import JsonlCorpus, read_qrels, read_topics
 from rankfw.core.io import atomic_write_json
 
-from quality_common import ROOT, XQUAD, context, ndcg10
+from quality_common import ROOT, XQUAD, context, ensure_bm25_runs, ndcg10, write_bm25_runs
 
 TARGETS = ["ar", "de", "el", "es", "hi", "ru", "th", "tr", "vi", "zh"]
 
@@ -42,9 +41,7 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=20, help="BM25 hits reranked")
     parser.add_argument("--bm25-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.bm25_only:
-        from rankfw_bm25 import BM25Retriever
-    else:
+    if not args.bm25_only:
         import torch
 
         torch.set_num_threads(args.threads)
@@ -60,14 +57,9 @@ def main() -> None:
 
     # 1. BM25 top-100 on dev, in a child process (a JVM and torch in one process do not mix well).
     if args.bm25_only:
-        for lang in langs:
-            path = out / "bm25" / f"{lang}.trec"
-            if not path.exists():
-                corpus, topics, _ = data[lang]
-                BM25Retriever(BM25Retriever.Config(k=100)).retrieve(topics, corpus, context(out, "bm25", lang)).write_trec(path)
+        write_bm25_runs(out, langs, data)
         return
-    if any(not (out / "bm25" / f"{lang}.trec").exists() for lang in langs):
-        subprocess.run([sys.executable, __file__, "--bm25-only", "--out", str(out), "--languages", *langs], check=True)
+    ensure_bm25_runs(__file__, out, langs)
     bm25_runs = {}
     for lang in langs:
         run = Run.read_trec(out / "bm25" / f"{lang}.trec").top(args.depth)

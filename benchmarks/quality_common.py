@@ -43,3 +43,24 @@ def context(out: Path, stage: str, language: str | None, every: float = 30) -> S
 def ndcg10(run: Run, qrels: dict[str, dict[str, int]]) -> float:
     """Mean nDCG@10, as the pipeline computes it."""
     return evaluate(run, qrels, ["nDCG@10"])["nDCG@10"]
+
+
+def write_bm25_runs(out: Path, langs: list[str], data: dict[str, tuple[Any, dict[str, str], Any]]) -> None:
+    """BM25 top-100 of each language's topics into ``out/bm25/LANG.trec`` (what the child process does)."""
+    from rankfw_bm25 import BM25Retriever
+
+    for lang in langs:
+        path = out / "bm25" / f"{lang}.trec"
+        if not path.exists():
+            corpus, topics, _ = data[lang]
+            BM25Retriever(BM25Retriever.Config(k=100)).retrieve(topics, corpus, context(out, "bm25", lang)).write_trec(path)
+
+
+def ensure_bm25_runs(script: str, out: Path, langs: list[str]) -> None:
+    """Run ``script --bm25-only`` in a child process unless every BM25 run is there (the JVM stays
+    out of the process that runs torch)."""
+    import subprocess
+    import sys
+
+    if any(not (out / "bm25" / f"{lang}.trec").exists() for lang in langs):
+        subprocess.run([sys.executable, script, "--bm25-only", "--out", str(out), "--languages", *langs], check=True)
