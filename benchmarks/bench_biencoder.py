@@ -18,8 +18,9 @@ from pathlib import Path
 
 from rankfw.core import Run, StageContext
 from rankfw.core.data import JsonlCorpus, read_topics
+from rankfw.testing import xquad_data
 
-XQUAD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "xquad"
+XQUAD = xquad_data()
 
 
 def main() -> None:

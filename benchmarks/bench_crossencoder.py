@@ -21,9 +21,10 @@ import numpy as np
 
 from rankfw.core import Run
 from rankfw.core.data import JsonlCorpus, read_qrels, read_topics
+from rankfw.testing import xquad_data
 
 ROOT = Path(__file__).resolve().parents[1]
-XQUAD = ROOT / ".." / "shared" / "data" / "xquad"
+XQUAD = xquad_data()
 
 
 def ndcg10(scores: np.ndarray, keys: list[tuple[str, str]], qrels: dict[str, dict[str, int]]) -> float:
@@ -53,10 +54,10 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
+    from rankfw_crossencoder_nmt.scoring import PairScorer, load_cross_encoder
     from sentence_transformers import CrossEncoder
 
     from rankfw.models import resolve_model
-    from rankfw_crossencoder_nmt.scoring import PairScorer, load_cross_encoder
 
     warnings.simplefilter("ignore")
     torch.set_num_threads(args.threads)

@@ -10,9 +10,10 @@ from typing import Any
 
 from rankfw.core import Run, StageContext
 from rankfw.core.evaluate import evaluate
+from rankfw.testing import xquad_data
 
 ROOT = Path(__file__).resolve().parents[1]
-XQUAD = ROOT / ".." / "shared" / "data" / "xquad"
+XQUAD = xquad_data()
 
 
 class _Bar:

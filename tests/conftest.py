@@ -10,10 +10,9 @@ import pytest
 
 import rankfw_testplugin
 from rankfw.core.registry import Registry, load_registry
+from rankfw.testing import xquad_data
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_XQUAD = REPO.parent / "shared" / "data" / "xquad"
-XQUAD = SHARED_XQUAD if SHARED_XQUAD.is_dir() else REPO / "data" / "xquad"
+XQUAD = xquad_data()
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from rankfw.core import StageContext
 from rankfw.core.data import JsonlCorpus, read_qrels, read_topics
+from rankfw.testing import xquad_data
 
-XQUAD = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "xquad"
+XQUAD = xquad_data()
 """The shared XQuAD-R data beside the repository (``<repo>/../shared/data/xquad``)."""
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-XQUAD = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "xquad"
+from rankfw.testing import xquad_data
+
+XQUAD = xquad_data()
 
 
 def shipped_texts(lang: str = "en") -> list[str]:
