@@ -36,6 +36,8 @@ def _data(n_queries: int, depth: int = 100, seed: int = 0) -> tuple[dict, dict]:
 def _time_evaluation(which: str, n_queries: int, queue: Any) -> None:
     run, qrels = _data(n_queries)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    import ir_measures  # imported before timing on both sides
+
     if which == "rankfw":
         from rankfw.core.evaluate import evaluate
         from rankfw.core.runs import Run
@@ -44,8 +46,6 @@ def _time_evaluation(which: str, n_queries: int, queue: Any) -> None:
         start = time.perf_counter()
         values = evaluate(rankfw_run, qrels, MEASURES)
     else:
-        import ir_measures
-
         measures = [ir_measures.parse_measure(m) for m in MEASURES]
         start = time.perf_counter()
         values = {str(k): v for k, v in ir_measures.calc_aggregate(measures, qrels, run).items()}
