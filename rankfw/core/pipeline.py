@@ -16,6 +16,7 @@ file is written atomically, so a run killed at any point resumes from what was f
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 import traceback
@@ -27,8 +28,14 @@ from typing import Any
 
 import yaml
 
-from rankfw.core.components import Component, ComponentConfig, StageContext, TrainingInput, silent_progress
-from rankfw.core.components import ProgressFactory
+from rankfw.core.components import (
+    Component,
+    ComponentConfig,
+    ProgressFactory,
+    StageContext,
+    TrainingInput,
+    silent_progress,
+)
 from rankfw.core.data import read_parallel
 from rankfw.core.datasets import LanguageData
 from rankfw.core.errors import InputError, RankfwError, StageError
@@ -76,7 +83,7 @@ class Runner:
         self.out = Path(output_dir) if output_dir else self.spec.output_dir
         self.cache_dir = Path(cache_dir or self.spec.cache or default_cache_dir())
         self.force = force
-        self.progress = progress or _silent_with_prefix
+        self.progress = progress or silent_progress
         self.log = log
         self.executor: Executor = executor or LocalExecutor()
         self.data = {
@@ -310,8 +317,6 @@ class Runner:
             self.executor.train(self._component(stage, language), inputs, tmp, self._context(stage, language))  # type: ignore[arg-type]
             replace_dir(tmp, target)
         except BaseException:
-            import shutil
-
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
@@ -358,7 +363,3 @@ def _describe(error: BaseException, language: str | None) -> str:
     where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
     lang = f"[{language}] " if language else ""
     return f"{lang}{type(error).__name__}: {error}{where}"
-
-
-def _silent_with_prefix(description: str, total: float | None = None):  # type: ignore[no-untyped-def]
-    return silent_progress(description, total)
