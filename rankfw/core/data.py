@@ -189,6 +189,9 @@ class JsonlCorpus(Corpus):
         offsets = self._offsets(wanted)
         return [d for d in wanted if d not in offsets]
 
+    def __contains__(self, docid: object) -> bool:
+        return not self.missing([str(docid)])  # the index alone, no text read
+
     def validate(self) -> None:
         """Build (or reuse) the docid index, which checks every line of the file."""
         self._index()

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,7 +37,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
-        with _suppress_oserror():
+        with suppress(OSError):
             os.unlink(tmp)
         raise
 
@@ -63,24 +63,6 @@ def replace_dir(tmp_dir: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp_dir, target)
-
-
-@contextmanager
-def _suppress_oserror() -> Iterator[None]:
-    try:
-        yield
-    except OSError:
-        pass
-
-
-def open_text(path: str | os.PathLike[str]) -> IO[str]:
-    """Open a text file for reading, transparently gunzipping ``*.gz``; missing files are InputErrors."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("file not found" if not p.exists() else "not a file", str(p))
-    if p.suffix == ".gz":
-        return gzip.open(p, "rt", encoding="utf-8", newline="\n")
-    return open(p, encoding="utf-8", newline="\n")
 
 
 def iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
