@@ -385,3 +385,14 @@ def write_st_files(
     (out / "1_Pooling" / "config.json").write_text(json.dumps(pooling_config, indent=2) + "\n")
     st_config: dict[str, Any] = {"prompts": prompts or {}, "default_prompt_name": None, "similarity_fn_name": "cosine"}
     (out / "config_sentence_transformers.json").write_text(json.dumps(st_config, indent=2) + "\n")
+
+
+def freeze_bottom_layers(model: Any, layers: int) -> None:
+    """Stop the gradients of the bottom ``layers`` transformer layers of a HF encoder model."""
+    stack = getattr(getattr(model.base_model, "encoder", None), "layer", None)
+    if stack is None:
+        raise InputError(f"cannot find the layer stack of a {type(model.base_model).__name__}", "freeze_layers")
+    if layers > len(stack):
+        raise InputError(f"the model has only {len(stack)} layers, got {layers}", "freeze_layers")
+    for layer in stack[:layers]:
+        layer.requires_grad_(False)

@@ -65,8 +65,9 @@ class DistillTrainer(Trainer):
     description: ClassVar[str] = "cross-lingual distillation: embedding MSE on parallel text + ranking KL"
     citation: ClassVar[str] = CITATION
 
-    def data(self, inputs: Sequence[TrainingInput], ctx: StageContext) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[RankItem]]]:
-        """Per target language: parallel pairs ``(english, target)`` and ranking items."""
+    def data(self, inputs: Sequence[TrainingInput], ctx: StageContext) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[RankItem]], set[str]]:
+        """Per target language: parallel pairs ``(english, target)`` and ranking items; and the
+        English texts that are queries (embedded with the query prefix, the rest as passages)."""
         cfg: DistillConfig = self.config  # type: ignore[assignment]
         english = next((i for i in inputs if i.language == "en"), None)
         english_examples = (
@@ -95,7 +96,13 @@ class DistillTrainer(Trainer):
             raise InputError("no non-English language with parallel text (dataset.parallel)", ctx.stage)
         if cfg.max_queries is not None:
             ranks = {lang: items[: cfg.max_queries] for lang, items in ranks.items()}
-        return pairs, ranks
+        queries = {q for q, _ in english_examples} | {i.query_en for items in ranks.values() for i in items}
+        for inp in inputs:
+            if inp.training is not None and inp.parallel is not None:
+                table = dict(inp.parallel_pairs())
+                reverse = {t: e for e, t in table.items()}
+                queries.update(reverse[ex.query] for ex in inp.examples() if ex.query in reverse)
+        return pairs, ranks, queries
 
     def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
         """Distil into every non-English language of ``inputs``; write the student into ``output_dir``."""
@@ -106,17 +113,19 @@ class DistillTrainer(Trainer):
         from rankfw_biencoder_distill.training import Trainable, language_batches, seed_everything
 
         cfg: DistillConfig = self.config  # type: ignore[assignment]
-        pairs, ranks = self.data(inputs, ctx)
+        pairs, ranks, query_texts = self.data(inputs, ctx)
         rng = seed_everything(cfg.seed)
         student = Trainable(cfg, cfg.model, ctx.cache_dir)
+        pairs = self._untruncated(pairs, student, ctx)
         teacher = Trainable(cfg, cfg.teacher or cfg.model, ctx.cache_dir)
         if embedding_dimension(teacher.model) != embedding_dimension(student.model):
             raise InputError("the teacher's embedding size differs from the student's", "teacher")
         teacher.model.eval()
 
         # Teacher vectors of every English text, once (the teacher is frozen).
-        en_passages = {e for lang in pairs.values() for e, _ in lang} | {p for items in ranks.values() for i in items for p in i.passages_en}
-        en_queries = {i.query_en for items in ranks.values() for i in items}
+        en_pairs = {e for lang in pairs.values() for e, _ in lang}
+        en_passages = {e for e in en_pairs if e not in query_texts} | {p for items in ranks.values() for i in items for p in i.passages_en}
+        en_queries = {i.query_en for items in ranks.values() for i in items} | (en_pairs & query_texts)
         target: dict[str, dict[str, list[Any]]] = {"pair": pairs, "rank": ranks}  # type: ignore[dict-item]
         with ctx.progress(f"{ctx.stage}: teacher", len(en_passages) + len(en_queries)) as bar:
             t_passages = self._teacher_vectors(teacher, sorted(en_passages), teacher.passage_prefix, bar)
@@ -142,7 +151,7 @@ class DistillTrainer(Trainer):
                     batches = make_batches()
                 for kind, batch in batches:
                     if kind == "pair":
-                        loss = self._pair_loss(student, batch, t_passages, embedding_mse, torch)
+                        loss = self._pair_loss(student, batch, t_passages, t_queries, embedding_mse, torch)
                     else:
                         loss = self._rank_loss(student, batch, t_passages, t_queries, embedding_mse, ranking_kl, torch)
                     bar.advance(1, loss=round(student.step(loss, opt, sched), 5))
@@ -162,12 +171,33 @@ class DistillTrainer(Trainer):
                 bar.advance(len(chunk))
         return out
 
-    def _pair_loss(self, student: Any, batch: list[tuple[str, str]], t_passages: dict[str, Any], mse: Any, torch: Any) -> Any:
+    @staticmethod
+    def _untruncated(pairs: dict[str, list[tuple[str, str]]], student: Any, ctx: StageContext) -> dict[str, list[tuple[str, str]]]:
+        """The pairs whose two sides both fit in ``max_length`` tokens: the cut-off halves of a longer
+        pair are not translations of each other, so their embeddings should not be pulled together."""
+        limit = student.model.max_seq_length - 8  # room for the prefix and the special tokens
+        tokenizer = student.model.tokenizer
+        kept: dict[str, list[tuple[str, str]]] = {}
+        for lang, items in pairs.items():
+            lengths = tokenizer([t for pair in items for t in pair], add_special_tokens=False)["input_ids"]
+            kept[lang] = [pair for n, pair in enumerate(items) if max(len(lengths[2 * n]), len(lengths[2 * n + 1])) <= limit]
+            if len(kept[lang]) < len(items):
+                ctx.log(f"{ctx.stage}: {lang}: {len(items) - len(kept[lang])} of {len(items)} pairs longer than {limit} tokens skipped")
+        return {lang: items for lang, items in kept.items() if items}
+
+    def _pair_loss(self, student: Any, batch: list[tuple[str, str]], t_passages: dict[str, Any], t_queries: dict[str, Any], mse: Any, torch: Any) -> Any:
+        """Student(English) and student(target) pulled to teacher(English), queries with the query
+        prefix and passages with the passage prefix."""
         cfg: DistillConfig = self.config  # type: ignore[assignment]
-        english = [e for e, _ in batch]
-        goal = torch.stack([t_passages[e] for e in english]).to(student.device)
-        both = student.embed(english + [t for _, t in batch], student.passage_prefix)
-        return cfg.mse_weight * mse(both, torch.cat([goal, goal]))
+        losses = []
+        for is_query, teacher, prefix in ((True, t_queries, student.query_prefix), (False, t_passages, student.passage_prefix)):
+            part = [(e, t) for e, t in batch if (e in t_queries) == is_query]
+            if not part:
+                continue
+            goal = torch.stack([teacher[e] for e, _ in part]).to(student.device)
+            both = student.embed([e for e, _ in part] + [t for _, t in part], prefix)
+            losses.append(mse(both, torch.cat([goal, goal])) * len(part))
+        return cfg.mse_weight * torch.stack(losses).sum() / len(batch)
 
     def _rank_loss(self, student: Any, batch: list[RankItem], t_passages: dict[str, Any], t_queries: dict[str, Any], mse: Any, kl: Any, torch: Any) -> Any:
         cfg: DistillConfig = self.config  # type: ignore[assignment]

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from rankfw.core import ComponentConfig
-from rankfw.models import ModelRef
+from rankfw.models import ModelRef, freeze_bottom_layers
 from rankfw_biencoder_distill.params import DEFAULT_MODEL
 
 
@@ -28,6 +28,7 @@ class TrainConfig(ComponentConfig):
     max_length: int = Field(128, gt=0, le=8192, description="tokens per text while training")
     temperature: float = Field(0.05, gt=0, description="softmax temperature of the scores")
     freeze_embeddings: bool = Field(True, description="keep the word embeddings fixed (fast, less forgetting)")
+    freeze_layers: int = Field(0, ge=0, description="keep the bottom N transformer layers fixed (faster, less forgetting)")
     bf16: bool = Field(False, description="bfloat16 autocast (fast on GPUs and CPUs with AMX/AVX512-BF16)")
     pooling: Literal["auto", "mean", "cls"] = Field("auto", description="token pooling; auto = the model's own")
     query_prefix: str | None = Field(None, description="None = the model's 'query' prompt")
@@ -52,6 +53,8 @@ class Trainable:
         )
         if config.freeze_embeddings:
             self.model.transformers_model.get_input_embeddings().weight.requires_grad_(False)
+        if config.freeze_layers:
+            freeze_bottom_layers(self.model.transformers_model, config.freeze_layers)
         self._torch = torch
 
     def embed(self, texts: Sequence[str], prefix: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -69,15 +70,20 @@ def test_distill_data_pairs_and_ranking_items(xquad_cache: Path, tmp_path: Path)
         TrainingInput("de", corpus_de, parallel=parallel),
     ]
     trainer = DistillTrainer(DistillTrainer.Config(model="stage:x", candidates=4, max_pairs=100))
-    pairs, ranks = trainer.data(with_en, context(tmp_path, None))
+    pairs, ranks, queries = trainer.data(with_en, context(tmp_path, None))
     assert len(pairs["de"]) == 100 and len(ranks["de"]) > 100
+    # the English training questions are known as queries (query prefix); sentences are not
+    english_questions = {i.query_en for i in ranks["de"]}
+    assert english_questions <= queries
+    assert not queries & {p for i in ranks["de"] for p in i.passages_en}
     table = dict(read_parallel(parallel))
     for item in ranks["de"]:
         assert table[item.query_en] == item.query_tgt and 2 <= len(item.passages_en) <= 4
         assert [table[p] for p in item.passages_en] == item.passages_tgt
     # without an English input, the German training queries are mapped back to English
     own = [TrainingInput("de", corpus_de, training=str(XQUAD / "de" / "train.jsonl.gz"), parallel=parallel)]
-    _, back = trainer.data(own, context(tmp_path, None))
+    _, back, own_queries = trainer.data(own, context(tmp_path, None))
+    assert english_questions <= own_queries
     assert {i.query_en for i in back["de"]} == {i.query_en for i in ranks["de"]}
 
 
@@ -95,7 +101,7 @@ def test_distill_pulls_german_towards_the_english_teacher(
         model=str(finetuned), epochs=2, batch_size=32, lr=1e-3, candidates=4, queries_per_batch=16, max_pairs=200, max_queries=64, **FAST
     )
     trainer = DistillTrainer(config)
-    pairs, ranks = trainer.data(inputs, context(tmp_path, None))
+    pairs, ranks, _ = trainer.data(inputs, context(tmp_path, None))
     assert len(pairs["de"]) == 200 and len(ranks["de"]) == 64
     out = tmp_path / "distilled"
     out.mkdir()
@@ -103,6 +109,29 @@ def test_distill_pulls_german_towards_the_english_teacher(
     # Unseen dev questions: German vectors moved towards the teacher's English ones. (On this tiny
     # model the German dev ranking itself does not reliably improve; see the plugin README.)
     assert mean_cosine_to_english(out, "de", finetuned) > mean_cosine_to_english(finetuned, "de", finetuned) + 0.04
+
+
+def test_distill_skips_pairs_that_would_be_truncated(tiny_model: Path, tmp_path: Path) -> None:
+    from rankfw_biencoder_distill.training import Trainable
+
+    student = Trainable(DistillTrainer.Config(model=str(tiny_model), **{**FAST, "max_length": 24}), str(tiny_model), tmp_path)
+    short, long = ("the river", "der Fluss"), ("the river " * 20, "der Fluss " * 20)
+    messages: list[str] = []
+    ctx = dataclasses.replace(context(tmp_path, None), log=messages.append)
+    kept = DistillTrainer._untruncated({"de": [short, long], "el": [long]}, student, ctx)
+    assert kept == {"de": [short]}
+    assert any("1 of 2 pairs longer than" in m for m in messages)
+
+
+def test_freeze_layers_stops_the_bottom_layers_gradients(tiny_model: Path, tmp_path: Path) -> None:
+    from rankfw_biencoder_distill.training import Trainable
+
+    model = Trainable(FinetuneTrainer.Config(model=str(tiny_model), freeze_layers=1, **FAST), str(tiny_model), tmp_path)
+    layers = model.model.transformers_model.encoder.layer
+    assert not any(p.requires_grad for p in layers[0].parameters())
+    assert all(p.requires_grad for p in layers[1].parameters())
+    with pytest.raises(InputError, match="only 2 layers"):
+        Trainable(FinetuneTrainer.Config(model=str(tiny_model), freeze_layers=3, **FAST), str(tiny_model), tmp_path)
 
 
 def test_trainers_reject_missing_data(xquad_cache: Path, tmp_path: Path) -> None:

@@ -179,3 +179,20 @@ def test_bundled_minilm_ranks_dev_questions_better_after_training(xquad: Path, d
     TranslateTrainTrainer(config).train(inputs, out, _ctx(tmp_path, "tt", None))
     before, after = _score(untrained_copy(encoder, tmp_path / "before"), dev, tmp_path), _score(out, dev, tmp_path)
     assert after > before + 0.1, (before, after)
+
+
+def test_random_negatives_mix_off_topic_passages_into_each_group() -> None:
+    from rankfw_crossencoder_nmt.training.groups import TrainGroup, sample_negatives
+    from rankfw_crossencoder_nmt.training.loop import LoopConfig
+
+    group = TrainGroup("q", "pos", ("same-1", "same-2", "same-3"))
+    fallback = ["pos", *(f"other-{i}" for i in range(50))]
+    rng = random.Random(0)
+    for _ in range(20):
+        picked = sample_negatives(group, 3, rng, fallback, random_count=1)
+        assert len(picked) == 3 and "pos" not in picked
+        assert sum(p.startswith("same-") for p in picked) == 2
+        assert sum(p.startswith("other-") for p in picked) == 1
+    assert all(p.startswith("same-") for p in sample_negatives(group, 3, rng, fallback))
+    with pytest.raises(ValueError, match="random_negatives"):
+        LoopConfig(num_negatives=2, random_negatives=3)

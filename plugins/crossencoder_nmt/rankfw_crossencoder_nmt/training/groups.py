@@ -28,13 +28,17 @@ def groups_from_examples(examples: Iterable[TrainingExample]) -> list[TrainGroup
     return groups
 
 
-def sample_negatives(group: TrainGroup, n: int, rng: random.Random, fallback: list[str]) -> list[str]:
-    """``n`` negatives from the group's pool (no repeats while it lasts), topped up with random passages
-    from ``fallback`` (which must hold a passage other than the positive)."""
+def sample_negatives(
+    group: TrainGroup, n: int, rng: random.Random, fallback: list[str], random_count: int = 0
+) -> list[str]:
+    """``n`` negatives: ``n - random_count`` from the group's pool (no repeats while it lasts), the rest
+    random passages from ``fallback`` (which must hold a passage other than the positive).
+
+    Random negatives show the model off-topic passages: a pool of same-paragraph sentences alone
+    never does, yet a first stage's hits are mostly off-topic."""
     pool = list(group.negatives)
-    if len(pool) >= n:
-        return rng.sample(pool, n)
-    out = pool[:]
+    hard = max(n - random_count, 0)
+    out = rng.sample(pool, hard) if len(pool) >= hard else pool[:]
     while len(out) < n:
         candidate = rng.choice(fallback)
         if candidate != group.positive:

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rankfw.core import ComponentConfig, InputError, StageContext
 from rankfw.core.io import atomic_write_json
-from rankfw.models import SAFE_LOADING, ModelRef, pick_device
+from rankfw.models import SAFE_LOADING, ModelRef, freeze_bottom_layers, pick_device
 from rankfw_crossencoder_nmt.scoring import usable_length
 from rankfw_crossencoder_nmt.training.groups import TrainGroup, sample_negatives
 
@@ -33,6 +33,9 @@ class LoopConfig(ComponentConfig):
     )
     loss: Literal["listwise", "bce"] = Field("listwise", description="listwise softmax CE (1 positive vs negatives) or BCE")
     num_negatives: int = Field(3, ge=1, description="negatives per query group")
+    random_negatives: int = Field(
+        0, ge=0, description="how many of a group's negatives are random training passages (off-topic ones)"
+    )
     epochs: int = Field(1, ge=1, description="passes over the training groups")
     batch_size: int = Field(8, ge=1, description="query groups per forward pass")
     grad_accumulation: int = Field(1, ge=1, description="forward passes per optimizer step")
@@ -47,6 +50,12 @@ class LoopConfig(ComponentConfig):
     seed: int = Field(13, description="random seed (negative sampling, order, head init)")
     device: str = Field("auto", description="auto, cpu, cuda, mps")
     num_threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
+
+    @model_validator(mode="after")
+    def _random_within_negatives(self) -> LoopConfig:
+        if self.random_negatives > self.num_negatives:
+            raise ValueError(f"random_negatives ({self.random_negatives}) exceeds num_negatives ({self.num_negatives})")
+        return self
 
 
 def load_for_training(path: str, seed: int) -> tuple[Any, Any]:
@@ -74,13 +83,7 @@ def freeze(model: Any, embeddings: bool, layers: int) -> int:
     if embeddings and hasattr(base, "embeddings"):
         base.embeddings.requires_grad_(False)
     if layers:
-        stack = getattr(getattr(base, "encoder", None), "layer", None)
-        if stack is None:
-            raise InputError(f"freeze_layers: cannot find the layer stack of a {type(base).__name__}", "freeze_layers")
-        if layers > len(stack):
-            raise InputError(f"freeze_layers: the model has only {len(stack)} layers, got {layers}", "freeze_layers")
-        for layer in stack[:layers]:
-            layer.requires_grad_(False)
+        freeze_bottom_layers(model, layers)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -147,7 +150,7 @@ def train_groups(
                 for i in idx:
                     g = groups[i]
                     queries.extend([g.query] * width)
-                    passages.extend([g.positive, *sample_negatives(g, cfg.num_negatives, rng, fallback)])
+                    passages.extend([g.positive, *sample_negatives(g, cfg.num_negatives, rng, fallback, cfg.random_negatives)])
                 enc = tokenizer(queries, passages, padding=True, truncation="only_second",
                                 max_length=max_length, return_tensors="pt").to(device)
                 with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=cfg.bf16):
