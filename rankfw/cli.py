@@ -212,11 +212,13 @@ def components_show(name: str, kind: str | None) -> None:
 @click.option("--test", type=click.Choice(["randomization", "t-test"]), default="randomization", show_default=True)
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--markdown", is_flag=True, help="Print markdown tables (for a README or a paper).")
 @click.option("--png", type=click.Path(dir_okay=False, path_type=Path), help="Write a per-language bar chart.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a self-contained HTML report.")
 @_handle_errors
 def compare(paths: tuple[Path, ...], qrels_source: str | None, language: str | None, measures: tuple[str, ...],
-            baseline: str | None, test: str, alpha: float, as_json: bool, png: Path | None, html_path: Path | None) -> None:
+            baseline: str | None, test: str, alpha: float, as_json: bool, markdown: bool, png: Path | None,
+            html_path: Path | None) -> None:
     """Compare systems (TREC run files or 'rankfw run' output folders) per language, with paired
     significance tests against a baseline and Holm-Bonferroni correction."""
     from rankfw.core.compare import compare as compare_systems
@@ -247,8 +249,14 @@ def compare(paths: tuple[Path, ...], qrels_source: str | None, language: str | N
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
+    title = "{measure} (+/-: significant vs {baseline}, {test}, Holm, alpha={alpha})"
+    if markdown:
+        for measure in names:
+            click.echo(f"{title.format(measure=measure, baseline=result.baseline, test=test, alpha=alpha)}\n")
+            click.echo(result.markdown(measure) + "\n")
+        return
     for measure in names:
-        table = Table(title=f"{measure} (+/-: significant vs {result.baseline}, {test}, Holm, alpha={alpha})",
+        table = Table(title=title.format(measure=measure, baseline=result.baseline, test=test, alpha=alpha),
                       title_justify="left")
         table.add_column("system")
         for lang in [*result.languages, "mean"]:

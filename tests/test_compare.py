@@ -55,6 +55,12 @@ def test_compare_output_folder_marks_wins_and_writes_chart_and_report(
     assert "data:image/png;base64," in page and "class='win'" in page and "http" not in page.replace("<!doctype html>", "")
     table = CliRunner().invoke(main, ["compare", str(tmp_path / "out"), "--baseline", "first", "-m", "nDCG@10"])
     assert "+" in table.stdout and "re" in table.stdout
+    md = CliRunner().invoke(main, ["compare", str(tmp_path / "out"), "--baseline", "first", "-m", "nDCG@10", "--markdown"])
+    rows = [line for line in md.stdout.splitlines() if line.startswith("|")]
+    assert rows[0] == "| system | de | en | mean |" and rows[1] == "|---|---|---|---|"
+    re_row = next(r for r in rows if r.startswith("| re |")).split(" | ")
+    assert re_row[1].endswith("+") and re_row[2].endswith("+")
+    assert float(re_row[3].rstrip(" |")) == pytest.approx(data["values"]["re"]["mean"]["nDCG@10"], abs=1e-4)
 
 
 def test_compare_run_files_need_qrels(tmp_path: Path, xquad: Path) -> None:

@@ -47,6 +47,16 @@ class Comparison:
             return ""
         return "+" if self.values[system][language][measure] > self.values[self.baseline][language][measure] else "-"
 
+    def markdown(self, measure: str) -> str:
+        """A markdown table of ``measure``: one row per system, one column per language and the mean,
+        with the significance marks."""
+        head = ["system", *self.languages, "mean"]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for system, values in self.values.items():
+            cells = [f"{values[lang][measure]:.4f}{self.mark(system, lang, measure)}" for lang in self.languages]
+            lines.append(f"| {system} | " + " | ".join([*cells, f"{values['mean'][measure]:.4f}"]) + " |")
+        return "\n".join(lines)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "measures": self.measures, "languages": self.languages, "baseline": self.baseline,

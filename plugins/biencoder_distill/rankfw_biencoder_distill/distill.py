@@ -179,7 +179,8 @@ class DistillTrainer(Trainer):
         tokenizer = student.model.tokenizer
         kept: dict[str, list[tuple[str, str]]] = {}
         for lang, items in pairs.items():
-            lengths = tokenizer([t for pair in items for t in pair], add_special_tokens=False)["input_ids"]
+            texts = [t for pair in items for t in pair]
+            lengths = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=limit + 1)["input_ids"]
             kept[lang] = [pair for n, pair in enumerate(items) if max(len(lengths[2 * n]), len(lengths[2 * n + 1])) <= limit]
             if len(kept[lang]) < len(items):
                 ctx.log(f"{ctx.stage}: {lang}: {len(items) - len(kept[lang])} of {len(items)} pairs longer than {limit} tokens skipped")
