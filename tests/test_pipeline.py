@@ -52,6 +52,23 @@ def test_full_pipeline_on_xquad(tmp_path: Path, xquad: Path, registry: Registry,
     assert (out / "spec.yaml").is_file()
 
 
+def test_a_train_stage_starts_from_another_train_stages_model(
+    tmp_path: Path, xquad: Path, registry: Registry, write_spec  # type: ignore[no-untyped-def]
+) -> None:
+    out = tmp_path / "out"
+    spec = write_spec(tmp_path / "s.yaml", xquad, out, """\
+  idf: {kind: train, component: idf}
+  idf2: {kind: train, component: idf, params: {base: "stage:idf", smoothing: 2.0}}
+  re: {kind: rerank, component: idf-overlap, inputs: [first], params: {model: "stage:idf2", k: 20}}
+  first: {kind: retrieve, component: overlap, params: {k: 50}}
+""")
+    _run(spec, registry, tmp_path / "cache")
+    first = json.loads((out / "stages" / "idf" / "model" / "idf.json").read_text())
+    second = json.loads((out / "stages" / "idf2" / "model" / "idf.json").read_text())
+    assert second.pop("<base>") == 1.0 and second == first  # idf2 really read idf's folder
+    assert load_spec(spec, registry).stages["idf2"].spec.params == {"base": "stage:idf", "smoothing": 2.0}
+
+
 def test_second_run_reuses_everything_and_a_param_change_recomputes_downstream(
     tmp_path: Path, xquad: Path, registry: Registry, write_spec  # type: ignore[no-untyped-def]
 ) -> None:

@@ -232,7 +232,7 @@ class Runner:
         return with_prefix(prefix) if with_prefix else self.progress
 
     def _component(self, stage: Stage, language: str | None) -> Component:
-        params = fill_language(stage.spec.params, language)
+        params = dict(fill_language(stage.spec.params, language))  # a copy: the spec is never changed
         for param, dep in stage.model_refs.items():
             params[param] = str(self.model_path(dep, language if self.pipeline.stages[dep].spec.per_language else None))
         try:

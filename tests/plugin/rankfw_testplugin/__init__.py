@@ -121,6 +121,7 @@ class IdfTrainer(Trainer):
     class Config(ComponentConfig):
         smoothing: float = Field(1.0, gt=0)
         seconds: float = Field(0.0, ge=0, description="sleep after writing a partial file (for kill tests)")
+        base: str | None = Field(None, description="an earlier idf model folder (stage:NAME): its terms are kept")
 
     config: Config
 
@@ -138,6 +139,9 @@ class IdfTrainer(Trainer):
                     n += 1
         s = self.config.smoothing
         idf = {t: math.log((n + s) / (c + s)) for t, c in sorted(df.items())}
+        if self.config.base is not None:  # a chained train stage: the base model's terms win
+            idf.update(json.loads((Path(self.config.base) / "idf.json").read_text(encoding="utf-8")))
+            idf["<base>"] = 1.0
         (output_dir / "idf.json").write_text(json.dumps(idf, sort_keys=True), encoding="utf-8")
 
 
