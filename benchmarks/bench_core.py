@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import random
 import resource
@@ -21,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from bench_common import make_row, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 MEASURES = ["nDCG@10", "R@100"]
@@ -81,29 +82,30 @@ def cold_start(rounds: int) -> tuple[float, float]:
 
 
 def main() -> None:
+    """Run the benchmark, print its table, write the rows (``--json``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 20000], help="queries (100 hits each)")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--json", type=Path, help="also write the result rows (JSON) here")
     args = parser.parse_args()
     rows = []
     print(f"{'benchmark':<28}{'size':>8}{'rankfw s':>10}{'peer s':>10}{'ratio':>8}{'rankfw MB':>11}{'peer MB':>9}  peer")
     for n in args.sizes:
         ours, peer = measure("rankfw", n), measure("ir_measures", n)
-        assert all(abs(ours["values"][m] - peer["values"][m]) < 1e-9 for m in MEASURES), (ours, peer)
-        ratio = ours["seconds"] / peer["seconds"]
-        rows.append({"benchmark": "evaluate", "size": n, "rankfw_s": ours["seconds"], "peer_s": peer["seconds"],
-                     "ratio": ratio, "rankfw_peak_mb": ours["peak_rss_mb"], "peer_peak_mb": peer["peak_rss_mb"],
-                     "peer": "ir_measures.calc_aggregate"})
-        print(f"{'evaluate (nDCG@10, R@100)':<28}{n:>8}{ours['seconds']:>10.3f}{peer['seconds']:>10.3f}{ratio:>8.2f}"
-              f"{ours['peak_rss_mb']:>11.0f}{peer['peak_rss_mb']:>9.0f}  ir_measures.calc_aggregate")
+        same = all(abs(ours["values"][m] - peer["values"][m]) < 1e-9 for m in MEASURES)
+        assert same, (ours, peer)
+        memory = {"rankfw": ours["peak_rss_mb"], "peer": peer["peak_rss_mb"]}
+        rows.append(make_row("evaluate", "ir_measures.calc_aggregate", n, f"{n:,} queries x 100 hits",
+                             ours["seconds"], peer["seconds"], memory, same))
+        print(f"{'evaluate (nDCG@10, R@100)':<28}{n:>8}{ours['seconds']:>10.3f}{peer['seconds']:>10.3f}"
+              f"{rows[-1]['ratio']:>8.2f}{ours['peak_rss_mb']:>11.0f}{peer['peak_rss_mb']:>9.0f}"
+              "  ir_measures.calc_aggregate")
     validate, bare = cold_start(args.rounds)
-    rows.append({"benchmark": "validate cold start", "rankfw_s": validate, "peer_s": bare, "ratio": validate / bare,
-                 "peer": "python -c pass", "target_s": 1.0})
+    rows.append(make_row("validate cold start", "python -c pass", 1, "examples/quickstart.yaml", validate, bare,
+                         target_s=1.0, note=f"target < 1 s: {'met' if validate < 1 else 'NOT met'}"))
     print(f"{'validate cold start':<28}{'':>8}{validate:>10.3f}{bare:>10.3f}{validate / bare:>8.2f}{'':>11}{'':>9}"
           f"  python -c pass (target < 1 s: {'met' if validate < 1 else 'NOT met'})")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+    write_json(args.json, rows)
 
 
 if __name__ == "__main__":

@@ -9,24 +9,26 @@ alternate between the two; the table shows the median, and Ray's time split into
 ``ray.init`` and the stage (actor start, model load per actor, shards, merge). The outputs are
 checked to be the same ranking.
 
-    python benchmarks/bench_ray.py [--lang en] [--k 30] [--rounds 2] [--workers 2]
+    python benchmarks/bench_ray.py [--lang en] [--k 30] [--rounds 2] [--workers 2] [--json out.json]
+
+Not a peer comparison (both sides are rankfw), so ``benchmarks/run_all.py`` runs it only with ``--ray``.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from bench_common import make_row, write_json
+
 from rankfw.core import Run, StageContext
 from rankfw.core.data import JsonlCorpus, read_topics
 from rankfw.core.execute import LocalExecutor
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data" / "xquad"
-DATA = SHARED if SHARED.is_dir() else REPO / "data" / "xquad"
+from rankfw.testing import xquad_data
 
 
 def same_ranking(a: Run, b: Run) -> bool:
@@ -39,6 +41,7 @@ def same_ranking(a: Run, b: Run) -> bool:
 
 
 def main() -> None:
+    """Run the benchmark, print its table, write the row (``--json``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lang", default="en")
     parser.add_argument("--k", type=int, default=30, help="candidates per query")
@@ -46,7 +49,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the local executor")
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, default=xquad_data())
+    parser.add_argument("--json", type=Path, help="also write the result row (JSON) here")
     args = parser.parse_args()
 
     import ray
@@ -55,6 +59,7 @@ def main() -> None:
     from rankfw_testplugin import OverlapRetriever
 
     from rankfw.core.execute_ray import RayExecutor
+    from rankfw.models import resolve_model
 
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="bench-ray-"))
@@ -63,7 +68,8 @@ def main() -> None:
     ctx = StageContext("rerank", args.lang, tmp, tmp / "cache")
     candidates = LocalExecutor().retrieve(OverlapRetriever(OverlapRetriever.Config(k=args.k)), topics, corpus, ctx)
     pairs = sum(len(h) for h in candidates.values())
-    config = BiEncoderReranker.Config(model=args.model, device="cpu", cache_embeddings=False)
+    # a bundled model is materialised once in the rankfw cache, not per run in the scratch folder
+    config = BiEncoderReranker.Config(model=resolve_model(args.model), device="cpu", cache_embeddings=False)
 
     t0 = time.perf_counter()
     ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False, object_store_memory=256 * 1024**2)
@@ -79,6 +85,7 @@ def main() -> None:
             runs[name] = executor.rerank(component, topics, candidates, corpus, ctx)
             times[name].append(time.perf_counter() - start)
     ray.shutdown()
+    shutil.rmtree(tmp, ignore_errors=True)
 
     local, remote = statistics.median(times["local"]), statistics.median(times["ray"])
     print(f"rerank stage: biencoder {args.model}, XQuAD-R {args.lang}: {len(topics)} queries, {pairs} pairs, "
@@ -87,7 +94,10 @@ def main() -> None:
     print(f"{'local (' + str(args.threads) + ' torch threads)':<34}{local:>10.2f}{len(topics) / local:>12.1f}{1.0:>10.2f}")
     print(f"{'ray (' + str(args.workers) + ' actors x 1 CPU)':<34}{remote:>10.2f}{len(topics) / remote:>12.1f}{remote / local:>10.2f}")
     print(f"{'ray.init (once per process)':<34}{init_s:>10.2f}")
-    print(f"same ranking: {same_ranking(runs['local'], runs['ray'])}")
+    same = same_ranking(runs["local"], runs["ray"])
+    print(f"same ranking: {same}")
+    write_json(args.json, [make_row("ray executor", "local executor", len(topics), f"{len(topics)} queries x {args.k}",
+                                    remote, local, None, same, ray_init_s=init_s, workers=args.workers)])
 
 
 if __name__ == "__main__":
