@@ -40,14 +40,17 @@ def test_compare_output_folder_marks_wins_and_writes_chart_and_report(
   first: {kind: retrieve, component: overlap, params: {k: 50}}
   idf: {kind: train, component: idf}
   re: {kind: rerank, component: idf-overlap, inputs: [first], params: {model: "stage:idf", k: 20}}
+  first_train: {kind: retrieve, component: overlap, params: {k: 50}, topics: train}
 """)
     Runner(load_spec(spec, registry), cache_dir=tmp_path / "cache").run()
+    assert (tmp_path / "out" / "stages" / "first_train" / "en.run").is_file()
     png, report = tmp_path / "chart.png", tmp_path / "report.html"
     result = CliRunner().invoke(main, ["compare", str(tmp_path / "out"), "--baseline", "first", "-m", "nDCG@10",
                                        "--json", "--png", str(png), "--html", str(report)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["languages"] == ["de", "en"] and data["correction"] == "holm"
+    assert set(data["values"]) == {"first", "re"}  # a stage on the training questions is not compared
     assert data["significant"]["re"] == {"de": {"nDCG@10": "+"}, "en": {"nDCG@10": "+"}}
     assert data["values"]["re"]["mean"]["nDCG@10"] > data["values"]["first"]["mean"]["nDCG@10"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000

@@ -3,6 +3,8 @@ baseline (randomization or t-test), Holm-Bonferroni correction across languages 
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +79,7 @@ def systems_from_paths(paths: Sequence[Path], language: str | None = None) -> li
     for path in paths:
         if path.is_dir():
             stages = sorted((path / "stages").glob("*/")) if (path / "stages").is_dir() else []
-            found = [s for s in stages if list(s.glob("*.run"))]
+            found = [s for s in stages if list(s.glob("*.run")) and _on_evaluation_topics(s)]
             if not found:
                 raise InputError("no run files found (expected an output folder of 'rankfw run')", str(path))
             for stage in found:
@@ -91,6 +93,19 @@ def systems_from_paths(paths: Sequence[Path], language: str | None = None) -> li
     if len(set(names)) != len(names):
         raise InputError(f"two systems share a name: {names}; rename the run files", "compare")
     return systems
+
+
+def _on_evaluation_topics(stage_dir: Path) -> bool:
+    """False for a stage run on the training or held-out questions (its manifest says so): the
+    evaluation qrels do not judge those."""
+    manifest = stage_dir / "manifest.json"
+    if not manifest.is_file():
+        return True
+    try:
+        topics = json.loads(manifest.read_text(encoding="utf-8")).get("spec", {}).get("topics", "eval")
+    except (OSError, ValueError):
+        return True
+    return topics == "eval"
 
 
 def qrels_from_output(folder: Path, languages: Sequence[str]) -> dict[str, Qrels]:
