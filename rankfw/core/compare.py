@@ -4,7 +4,6 @@ baseline (randomization or t-test), Holm-Bonferroni correction across languages 
 from __future__ import annotations
 
 import json
-
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path

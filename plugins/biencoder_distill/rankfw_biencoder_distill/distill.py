@@ -75,6 +75,7 @@ class DistillTrainer(Trainer):
         )
         pairs: dict[str, list[tuple[str, str]]] = {}
         ranks: dict[str, list[RankItem]] = {}
+        queries = {q for q, _ in english_examples}
         for inp in inputs:
             if inp.language == "en":
                 continue
@@ -83,11 +84,12 @@ class DistillTrainer(Trainer):
                 continue
             lang_pairs = inp.parallel_pairs()
             pairs[inp.language] = lang_pairs[: cfg.max_pairs] if cfg.max_pairs else lang_pairs
+            reverse = {t: e for e, t in lang_pairs}
+            own = [(ex.query, [d.text for d in ex.positives + ex.negatives]) for ex in inp.examples()]
+            queries.update(reverse[q] for q, _ in own if q in reverse)  # this language's queries, in English
             if cfg.rank_weight > 0 and english_examples:
                 ranks[inp.language] = ranking_items(english_examples, dict(lang_pairs), cfg.candidates)
             elif cfg.rank_weight > 0:  # no English training input: map this language's queries back
-                reverse = {t: e for e, t in lang_pairs}
-                own = [(ex.query, [d.text for d in ex.positives + ex.negatives]) for ex in inp.examples()]
                 ranks[inp.language] = [
                     RankItem(i.query_tgt, i.query_en, i.passages_tgt, i.passages_en)
                     for i in ranking_items(own, reverse, cfg.candidates)
@@ -96,12 +98,7 @@ class DistillTrainer(Trainer):
             raise InputError("no non-English language with parallel text (dataset.parallel)", ctx.stage)
         if cfg.max_queries is not None:
             ranks = {lang: items[: cfg.max_queries] for lang, items in ranks.items()}
-        queries = {q for q, _ in english_examples} | {i.query_en for items in ranks.values() for i in items}
-        for inp in inputs:
-            if inp.training is not None and inp.parallel is not None:
-                table = dict(inp.parallel_pairs())
-                reverse = {t: e for e, t in table.items()}
-                queries.update(reverse[ex.query] for ex in inp.examples() if ex.query in reverse)
+        queries.update(i.query_en for items in ranks.values() for i in items)
         return pairs, ranks, queries
 
     def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:

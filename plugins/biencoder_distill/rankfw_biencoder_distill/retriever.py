@@ -67,14 +67,15 @@ class DenseRetriever(EncoderUser, Retriever):
 
     def _build(self, corpus: Corpus, encoder: Any, out: Path, ctx: StageContext) -> None:
         import faiss
-
-        cfg: DenseConfig = self.config  # type: ignore[assignment]
         import numpy as np
 
+        cfg: DenseConfig = self.config  # type: ignore[assignment]
         docids, texts = [], []
         for doc in corpus:
             docids.append(doc.docid)
             texts.append(doc.contents)
+        if not texts:
+            raise InputError("the corpus is empty", ctx.stage)
         distinct = list(dict.fromkeys(texts))
         rows: dict[str, Any] = {}
         factory = PassageEncoding(cfg, ctx.cache_dir)  # through the executor: sharded under Ray
@@ -83,8 +84,6 @@ class DenseRetriever(EncoderUser, Retriever):
                 shard = distinct[start : start + SHARD_TEXTS]
                 rows.update(zip(shard, ctx.map_batches(factory, shard, cfg.batch_size * 8), strict=True))
                 bar.advance(len(shard))
-        if not texts:
-            raise InputError("the corpus is empty", ctx.stage)
         vectors = np.stack([rows[t] for t in texts]).astype(np.float32, copy=False)
         if cfg.index == "hnsw":
             index = faiss.IndexHNSWFlat(encoder.dim, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
