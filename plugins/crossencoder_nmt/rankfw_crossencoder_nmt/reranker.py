@@ -23,6 +23,9 @@ class CrossEncoderConfig(ComponentConfig):
     batch_size: int = Field(32, gt=0, description="pairs per forward pass")
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     precision: Precision = Field("fp32", description="fp32, bf16 (weights) or int8 (dynamic quantization, CPU)")
+    int8_outlier_ratio: float = Field(
+        100.0, gt=0, description="int8: a linear layer whose input peaks above this many times its RMS stays fp32",
+    )
     num_threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
 
 
@@ -41,8 +44,8 @@ class CrossEncoderReranker(Reranker):
         super().__init__(config)
         self._scorer: PairScorer | None = None
 
-    def scorer(self, ctx: StageContext | None = None) -> PairScorer:
-        """The loaded model (loaded once per component, on first use)."""
+    def scorer(self, ctx: StageContext | None = None, calibration: list[tuple[str, str]] | None = None) -> PairScorer:
+        """The loaded model (loaded once per component, on first use); int8 calibrates on ``calibration``."""
         if self._scorer is None:
             cfg = self.config
             if cfg.num_threads is not None:
@@ -50,7 +53,9 @@ class CrossEncoderReranker(Reranker):
 
                 torch.set_num_threads(cfg.num_threads)
             path = resolve_model(cfg.model, ctx.cache_dir if ctx is not None else None)
-            model, tokenizer = load_cross_encoder(path, pick_device(cfg.device), cfg.precision)
+            model, tokenizer = load_cross_encoder(
+                path, pick_device(cfg.device), cfg.precision, calibration, cfg.int8_outlier_ratio
+            )
             self._scorer = PairScorer(model, tokenizer, cfg.max_length, cfg.batch_size)
         return self._scorer
 
@@ -69,7 +74,7 @@ class CrossEncoderReranker(Reranker):
                 docids.append(docid)
         documents = corpus.get_many(docids)
         passages = [documents[d].contents for d in docids]
-        scorer = self.scorer(ctx)
+        scorer = self.scorer(ctx, list(zip(queries[:32], passages[:32], strict=True)))
         with ctx.progress(f"{ctx.stage} [{ctx.language}] cross-encoder", len(passages)) as bar:
             values = scorer.score(queries, passages, bar)
         scores: dict[str, dict[str, float]] = {qid: {} for qid in candidates}

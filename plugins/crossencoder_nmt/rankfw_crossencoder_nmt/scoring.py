@@ -12,11 +12,30 @@ if TYPE_CHECKING:
 Precision = Literal["fp32", "bf16", "int8"]
 
 
-def load_cross_encoder(path: str, device: str = "cpu", precision: Precision = "fp32") -> tuple[Any, Any]:
+# Pairs the int8 calibration runs on when the caller gives none (a few scripts and lengths).
+CALIBRATION_PAIRS: tuple[tuple[str, str], ...] = (
+    ("who won the super bowl?", "The Denver Broncos defeated the Carolina Panthers 24-10 to earn their third Super Bowl title."),
+    ("wann wurde die Universität gegründet?", "Die Universität wurde 1890 von John D. Rockefeller gegründet."),
+    ("¿cuál es la capital de Francia?", "París es la capital y la ciudad más poblada de Francia."),
+    ("中国的首都是哪里？", "北京是中华人民共和国的首都，也是全国的政治中心。"),
+    ("ما هي عاصمة مصر؟", "القاهرة هي عاصمة جمهورية مصر العربية وأكبر مدنها."),
+    ("Какая самая длинная река?", "Нил считается самой длинной рекой в мире."),
+)
+
+
+def load_cross_encoder(
+    path: str,
+    device: str = "cpu",
+    precision: Precision = "fp32",
+    calibration: Sequence[tuple[str, str]] | None = None,
+    outlier_ratio: float = 100.0,
+) -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` from a HF folder or hub id, in eval mode at ``precision``.
 
-    ``bf16`` casts the weights; ``int8`` quantizes the ``nn.Linear`` layers of the transformer stack
-    dynamically with per-output-channel scales (CPU only); the pooler and the head stay fp32.
+    ``bf16`` casts the weights. ``int8`` quantizes the ``nn.Linear`` layers of the transformer stack
+    dynamically with per-output-channel scales (CPU only), except the layers whose input has outlier
+    channels (see :func:`outlier_linears`, measured on ``calibration`` pairs); the pooler and the head
+    stay fp32.
     """
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -31,13 +50,56 @@ def load_cross_encoder(path: str, device: str = "cpu", precision: Precision = "f
     elif precision == "int8":
         if device != "cpu":
             raise ValueError("precision int8 (dynamic quantization) runs on the CPU only")
+        stack = getattr(model.base_model, "encoder", model.base_model)
+        skipped = outlier_linears(model, tokenizer, calibration or CALIBRATION_PAIRS, outlier_ratio)
+        chosen = {name: None for name, module in stack.named_modules() if isinstance(module, torch.nn.Linear)}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-            stack = getattr(model.base_model, "encoder", model.base_model)
-            quantize_dynamic(stack, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
+            qconfig = {name: per_channel_dynamic_qconfig for name in chosen if f"{_STACK}.{name}" not in skipped}
+            quantize_dynamic(stack, qconfig, dtype=torch.qint8, inplace=True)  # type: ignore[arg-type]
     return model.to(device), tokenizer
+
+
+_STACK = "stack"
+
+
+def outlier_linears(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], ratio: float) -> set[str]:
+    """Names (``stack.<module path>``) of the transformer stack's ``nn.Linear`` layers whose input, over
+    ``pairs``, has a value larger than ``ratio`` times the input's root mean square.
+
+    Dynamic int8 uses one scale for a layer's whole input, so a few huge channels (in BERT-style models
+    typically the input of some feed-forward output projections) leave the other channels a handful
+    of levels: those layers stay fp32 (Dettmers et al. 2022, LLM.int8(), make the same cut).
+    """
+    import torch
+
+    stack = getattr(model.base_model, "encoder", model.base_model)
+    peaks: dict[str, float] = {}
+
+    def watch(name: str) -> Any:
+        def hook(_module: Any, inputs: tuple[Any, ...], _output: Any) -> None:
+            x = inputs[0].detach().float()
+            rms = x.pow(2).mean().sqrt().item()
+            peaks[name] = max(peaks.get(name, 0.0), x.abs().max().item() / rms if rms > 0 else 0.0)
+
+        return hook
+
+    handles = [
+        module.register_forward_hook(watch(f"{_STACK}.{name}"))
+        for name, module in stack.named_modules()
+        if isinstance(module, torch.nn.Linear)
+    ]
+    try:
+        batch = tokenizer([q for q, _ in pairs], [p for _, p in pairs], truncation="only_second", padding=True,
+                          max_length=min(256, usable_length(512, tokenizer, model)), return_tensors="pt")
+        with torch.inference_mode():
+            model(**batch.to(next(iter(model.parameters())).device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name for name, peak in peaks.items() if peak > ratio}
 
 
 def usable_length(requested: int, tokenizer: Any, model: Any) -> int:

@@ -86,6 +86,52 @@ def test_lower_precisions(tiny_cross_encoder: Path, setup: tuple, tmp_path: Path
     assert all(np.isfinite(s) for h in low.values() for _, s in h)
 
 
+@pytest.fixture(scope="module")
+def outlier_cross_encoder(tiny_cross_encoder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny cross-encoder with one huge channel feeding layer 0's feed-forward output projection
+    (the activation outliers of real BERT-style models, made by hand). The largest ratio a single
+    channel can reach is about sqrt(2 x 128 channels) = 16, so the tests use a ratio of 10."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_cross_encoder)
+    with torch.no_grad():
+        inner = model.base_model.encoder.layer[0].intermediate.dense
+        inner.weight[3] *= 300.0  # GELU keeps the tokens where it is positive: one huge channel
+        inner.bias[3] = 0.0
+        model.base_model.encoder.layer[0].output.dense.weight[:, 3] /= 300.0  # the model's output barely moves
+    folder = tmp_path_factory.mktemp("outlier-ce")
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny_cross_encoder).save_pretrained(folder)
+    return folder
+
+
+def test_int8_keeps_the_layers_with_outlier_inputs_in_fp32(outlier_cross_encoder: Path, setup: tuple) -> None:
+    import torch
+
+    from rankfw_crossencoder_nmt.scoring import PairScorer, load_cross_encoder, outlier_linears
+
+    topics, corpus, run = setup
+    qid = next(iter(topics))
+    docs = corpus.get_many([d for d, _ in run[qid]])
+    pairs = [(topics[qid], docs[d].contents) for d, _ in run[qid]]
+    fp32, tokenizer = load_cross_encoder(str(outlier_cross_encoder), "cpu", "fp32")
+    assert outlier_linears(fp32, tokenizer, pairs, 10.0) == {"stack.layer.0.output.dense"}
+
+    mixed, _ = load_cross_encoder(str(outlier_cross_encoder), "cpu", "int8", pairs, outlier_ratio=10.0)
+    plain = [name for name, m in mixed.base_model.encoder.named_modules() if type(m) is torch.nn.Linear]
+    assert plain == ["layer.0.output.dense"]  # every other linear layer is quantized
+    everything, _ = load_cross_encoder(str(outlier_cross_encoder), "cpu", "int8", pairs, outlier_ratio=1e9)
+    assert not any(type(m) is torch.nn.Linear for m in everything.base_model.encoder.modules())
+
+    def error(model: object) -> float:
+        reference = PairScorer(fp32, tokenizer, 64).score([q for q, _ in pairs], [p for _, p in pairs])
+        scores = PairScorer(model, tokenizer, 64).score([q for q, _ in pairs], [p for _, p in pairs])
+        return float(np.abs(scores - reference).mean())
+
+    assert error(mixed) < error(everything) / 3
+
+
 def test_unknown_query_is_an_input_error(tiny_cross_encoder: Path, setup: tuple, tmp_path: Path) -> None:
     topics, corpus, run = setup
     reranker = CrossEncoderReranker(CrossEncoderReranker.Config(model=str(tiny_cross_encoder), device="cpu"))
