@@ -14,7 +14,7 @@ from rankfw_biencoder_distill.finetune import FinetuneTrainer
 from rankfw_biencoder_distill.reranker import BiEncoderReranker
 from rankfw_biencoder_distill.retriever import DenseRetriever
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["BiEncoderReranker", "DenseRetriever", "DistillTrainer", "FinetuneTrainer"]
 
 

@@ -45,7 +45,9 @@ class Trainable:
         import torch
 
         self.config = config
-        self.model = load_sentence_transformer(ref, config.pooling, config.max_length, config.device, cache_dir)
+        self.model = load_sentence_transformer(ref, config.pooling, 1 << 30, config.device, cache_dir)
+        self.full_length = self.model.max_seq_length  # what the saved model keeps (the model's own limit)
+        self.model.max_seq_length = min(config.max_length, self.full_length)  # training truncates here
         self.device = self.model.device
         self.query_prefix = config.query_prefix if config.query_prefix is not None else prompt_of(self.model, ["query"])
         self.passage_prefix = (
@@ -98,7 +100,14 @@ class Trainable:
         if self.passage_prefix:
             prompts["passage"] = self.passage_prefix
         self.model.prompts = prompts
-        self.model.save(str(output_dir), safe_serialization=True, create_model_card=False)
+        training_length = self.model.max_seq_length
+        # sentence-transformers keeps max_seq_length in the tokenizer, which is saved with it: without
+        # this, every later stage would truncate texts at the training length.
+        self.model.max_seq_length = self.full_length
+        try:
+            self.model.save(str(output_dir), safe_serialization=True, create_model_card=False)
+        finally:
+            self.model.max_seq_length = training_length
 
 
 def seed_everything(seed: int) -> random.Random:

@@ -61,6 +61,15 @@ def test_finetune_improves_english_dev_and_saves_a_loadable_model(
     assert SentenceTransformer(str(finetuned), device="cpu").encode(["ein Satz"]).shape == (1, 64)
 
 
+def test_the_saved_model_keeps_its_own_length_limit_not_the_training_length(tiny_model: Path, finetuned: Path) -> None:
+    """Trained at max_length 48, saved with the base model's limit: later stages must not truncate at 48."""
+    from sentence_transformers import SentenceTransformer
+
+    base = SentenceTransformer(str(tiny_model), device="cpu").max_seq_length
+    assert base > FAST["max_length"]
+    assert SentenceTransformer(str(finetuned), device="cpu").max_seq_length == base
+
+
 def test_distill_data_pairs_and_ranking_items(xquad_cache: Path, tmp_path: Path) -> None:
     corpus_en, _, _ = xquad("en", xquad_cache)
     corpus_de, _, _ = xquad("de", xquad_cache)
