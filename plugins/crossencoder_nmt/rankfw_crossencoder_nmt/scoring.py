@@ -50,19 +50,27 @@ def load_cross_encoder(
     elif precision == "int8":
         if device != "cpu":
             raise ValueError("precision int8 (dynamic quantization) runs on the CPU only")
-        stack = getattr(model.base_model, "encoder", model.base_model)
+        stack = _transformer_stack(model)
         skipped = outlier_linears(model, tokenizer, calibration or CALIBRATION_PAIRS, outlier_ratio)
-        chosen = {name: None for name, module in stack.named_modules() if isinstance(module, torch.nn.Linear)}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-            qconfig = {name: per_channel_dynamic_qconfig for name in chosen if f"{_STACK}.{name}" not in skipped}
+            qconfig = {
+                name: per_channel_dynamic_qconfig
+                for name, module in stack.named_modules()
+                if isinstance(module, torch.nn.Linear) and f"{_STACK}.{name}" not in skipped
+            }
             quantize_dynamic(stack, qconfig, dtype=torch.qint8, inplace=True)  # type: ignore[arg-type]
     return model.to(device), tokenizer
 
 
 _STACK = "stack"
+
+
+def _transformer_stack(model: Any) -> Any:
+    """The model's layer stack (``base_model.encoder`` in BERT-style models): what int8 quantizes."""
+    return getattr(model.base_model, "encoder", model.base_model)
 
 
 def outlier_linears(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], ratio: float) -> set[str]:
@@ -75,7 +83,7 @@ def outlier_linears(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]]
     """
     import torch
 
-    stack = getattr(model.base_model, "encoder", model.base_model)
+    stack = _transformer_stack(model)
     peaks: dict[str, float] = {}
 
     def watch(name: str) -> Any:
