@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from rankfw.core import Reranker, Trainer, hookimpl
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 @hookimpl

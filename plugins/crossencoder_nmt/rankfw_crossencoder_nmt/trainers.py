@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,7 +34,10 @@ class TranslateTrainConfig(LoopConfig):
     on_missing: Literal["drop", "source"] = Field(
         "drop", description="an untranslatable passage: drop it, or keep the English text"
     )
-    max_examples: int | None = Field(None, gt=0, description="use at most this many English examples")
+    skip_examples: int = Field(
+        0, ge=0, description="skip this many English examples first (e.g. the ones a later fine-tuning stage uses)"
+    )
+    max_examples: int | None = Field(None, gt=0, description="use at most this many English examples (after the skipped)")
 
 
 class TranslateTrainTrainer(Trainer):
@@ -58,7 +62,8 @@ class TranslateTrainTrainer(Trainer):
         from rankfw_crossencoder_nmt.sources import read_examples
 
         excluded = by_lang[source_lang].excluded_qids if source_lang in by_lang and not cfg.source else frozenset()
-        english = [ex for ex in read_examples(source, cfg.max_examples) if ex.query_id not in excluded]
+        kept = (ex for ex in read_examples(source) if ex.query_id not in excluded)
+        english = select_examples(kept, cfg.skip_examples, cfg.max_examples)
         targets = cfg.languages if cfg.languages is not None else [i.language for i in inputs]
         groups: list[TrainGroup] = groups_from_examples(english) if cfg.include_source else []
         report: dict[str, Any] = {"source": source, "english_examples": len(english), "languages": {}}
@@ -80,6 +85,16 @@ class TranslateTrainTrainer(Trainer):
             ctx.log(f"{ctx.stage}: en->{lang}: {len(done.found)} texts translated, {len(done.missing)} not found "
                     f"({done.from_cache} from cache); {len(translated)} of {len(english)} examples kept")
         train_groups(groups, cfg, resolve_model(cfg.model, ctx.cache_dir), output_dir, ctx, {"translation": report})
+
+
+def select_examples(
+    examples: Iterable[TrainingExample], skip: int, limit: int | None
+) -> list[TrainingExample]:
+    """The examples after the first ``skip``, at most ``limit`` of them (``None``: all).
+
+    Two trainers that read the same questions (on a parallel collection, the English training
+    file translated *is* each language's training file) can take disjoint slices this way."""
+    return list(itertools.islice(examples, skip, None if limit is None else skip + limit))
 
 
 def _texts(ex: TrainingExample) -> list[str]:
@@ -115,7 +130,12 @@ class FinetuneConfig(LoopConfig):
         "both", description="hard negatives from the training file, the input stages' runs, or both"
     )
     run_depth: int = Field(30, gt=0, description="run negatives: the top N hits that are not positives")
-    max_examples: int | None = Field(None, gt=0, description="use at most this many examples per language")
+    skip_examples: int = Field(
+        0, ge=0, description="skip each language's first N examples (e.g. the ones translate-train used)"
+    )
+    max_examples: int | None = Field(
+        None, gt=0, description="use at most this many examples per language (after the skipped)"
+    )
 
 
 class FinetuneCrossEncoderTrainer(Trainer):
@@ -132,9 +152,7 @@ class FinetuneCrossEncoderTrainer(Trainer):
         groups: list[TrainGroup] = []
         counts: dict[str, int] = {}
         for inp in inputs:
-            examples = list(inp.examples())
-            if cfg.max_examples is not None:
-                examples = examples[: cfg.max_examples]
+            examples = select_examples(inp.examples(), cfg.skip_examples, cfg.max_examples)
             if cfg.negatives in ("run", "both"):
                 if not inp.runs and cfg.negatives == "run":
                     raise InputError("negatives: run needs an input stage (e.g. bm25 with topics: train)", ctx.stage)

@@ -196,3 +196,36 @@ def test_random_negatives_mix_off_topic_passages_into_each_group() -> None:
     assert all(p.startswith("same-") for p in sample_negatives(group, 3, rng, fallback))
     with pytest.raises(ValueError, match="random_negatives"):
         LoopConfig(num_negatives=2, random_negatives=3)
+
+
+def test_the_two_trainers_can_take_disjoint_slices_of_the_training_questions(
+    tiny_encoder: Path, xquad: Path, dev: tuple, tmp_path: Path
+) -> None:
+    """On a parallel collection the translated English file *is* each language's training file:
+    ``skip_examples`` lets fine-tuning start where translate-train stopped. Held-out questions
+    are removed before the slice is taken."""
+    import json
+
+    from rankfw.core.data import read_training
+    from rankfw_crossencoder_nmt.trainers import select_examples
+
+    train_file = xquad / "en" / "train.jsonl.gz"
+    examples = list(read_training(train_file))
+    assert [e.query_id for e in select_examples(examples, 2, 3)] == [e.query_id for e in examples[2:5]]
+    assert len(select_examples(examples, 350, None)) == len(examples) - 350
+    assert select_examples(examples, len(examples), 5) == []
+
+    held_out = frozenset(e.query_id for e in examples[:3])
+    inputs = [TrainingInput("en", dev[2], training=str(train_file), excluded_qids=held_out)]
+    base = {"model": str(tiny_encoder), "epochs": 1, "batch_size": 16, "max_length": 48, "device": "cpu"}
+    out = tmp_path / "tt"
+    TranslateTrainTrainer(TranslateTrainTrainer.Config(skip_examples=2, max_examples=5, **base)).train(
+        inputs, out, _ctx(tmp_path, "tt", None)
+    )
+    assert json.loads((out / "rankfw_training.json").read_text())["translation"]["english_examples"] == 5
+    out = tmp_path / "ft"
+    FinetuneCrossEncoderTrainer(FinetuneCrossEncoderTrainer.Config(skip_examples=349, negatives="file", **base)).train(
+        inputs, out, _ctx(tmp_path, "ft", None)
+    )
+    # 354 questions, 3 held out: 351 left, the last 2 after skipping 349
+    assert json.loads((out / "rankfw_training.json").read_text())["groups_per_language"] == {"en": 2}
