@@ -337,5 +337,18 @@ def test_dense_retriever_encodes_its_corpus_on_ray_with_the_local_result(local_r
     on_ray = RayExecutor(num_workers=2).retrieve(DenseRetriever(config), topics, corpus, _context(folder / "ray", "dense"))
     assert list(on_ray) == list(local)
     for qid in local:
-        assert [d for d, _ in on_ray[qid]] == [d for d, _ in local[qid]]
-        assert [s for _, s in on_ray[qid]] == pytest.approx([s for _, s in local[qid]], abs=1e-5)
+        _assert_same_up_to_ties(on_ray[qid], local[qid], 1e-5, qid)
+
+
+def _assert_same_up_to_ties(got: list[tuple[str, float]], want: list[tuple[str, float]], tol: float, where: object) -> None:
+    """The same ranking where scores differ by more than ``tol``: the workers encode in other batches,
+    so float32 round-off may swap two passages whose scores (from a tiny random model) nearly tie."""
+    assert [s for _, s in got] == pytest.approx([s for _, s in want], abs=tol), where
+    wanted = dict(want)
+    for rank, (docid, score) in enumerate(got):
+        if docid != want[rank][0]:  # a swap is allowed only between near-ties
+            assert abs(score - want[rank][1]) <= tol, (where, rank, docid)
+        if docid in wanted:
+            assert score == pytest.approx(wanted[docid], abs=tol), (where, docid)
+        else:  # on one side only: tied with the last hit kept
+            assert abs(score - want[-1][1]) <= tol, (where, docid)
