@@ -27,7 +27,7 @@ from typing import Any
 from bench_common import add_common_args, make_row, peaks, write_json
 
 from rankfw.core import Run, StageContext
-from rankfw.core.data import JsonlCorpus, read_topics
+from rankfw.data import JsonlCorpus, read_topics
 from rankfw.testing import xquad_data
 
 LANGUAGES = ["en", "de", "es", "ar", "el", "hi", "ru", "th", "tr", "vi", "zh"]

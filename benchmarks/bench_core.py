@@ -1,6 +1,6 @@
 """Benchmark: rankfw's core against what a user would otherwise call, measured in the same run.
 
-- evaluation: ``rankfw.core.evaluate.evaluate`` vs ``ir_measures.calc_aggregate`` on the same run and
+- evaluation: ``rankfw.run.evaluate.evaluate`` vs ``ir_measures.calc_aggregate`` on the same run and
   qrels (nDCG@10, R@100), at three sizes; time ratio and peak memory of each (own process each);
 - cold start: ``rankfw validate examples/quickstart.yaml`` (plugin loading + spec validation, no
   model, no JVM) vs a bare ``python -c pass``; target < 1 s.
@@ -40,8 +40,8 @@ def _time_evaluation(which: str, n_queries: int, queue: Any) -> None:
     import ir_measures  # imported before timing on both sides
 
     if which == "rankfw":
-        from rankfw.core.evaluate import evaluate
         from rankfw.core.runs import Run
+        from rankfw.run.evaluate import evaluate
 
         rankfw_run = Run.from_scores(run)
         start = time.perf_counter()

@@ -29,7 +29,7 @@ import numpy as np
 from bench_common import add_common_args, make_row, peaks, write_json
 
 from rankfw.core import Run, StageContext
-from rankfw.core.data import JsonlCorpus, read_qrels, read_topics
+from rankfw.data import JsonlCorpus, read_qrels, read_topics
 from rankfw.testing import xquad_data
 
 XQUAD = xquad_data()

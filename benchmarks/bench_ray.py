@@ -26,8 +26,8 @@ from pathlib import Path
 from bench_common import make_row, write_json
 
 from rankfw.core import Run, StageContext
-from rankfw.core.data import JsonlCorpus, read_topics
-from rankfw.core.execute import LocalExecutor
+from rankfw.data import JsonlCorpus, read_topics
+from rankfw.executors.local import LocalExecutor
 from rankfw.testing import xquad_data
 
 
@@ -58,7 +58,7 @@ def main() -> None:
     from rankfw_biencoder_distill.reranker import BiEncoderReranker
     from rankfw_testplugin import OverlapRetriever
 
-    from rankfw.core.execute_ray import RayExecutor
+    from rankfw.executors.ray import RayExecutor
     from rankfw.models import resolve_model
 
     torch.set_num_threads(args.threads)

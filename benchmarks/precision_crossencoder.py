@@ -19,7 +19,7 @@ from pathlib import Path
 from quality_common import context, ndcg10
 
 from rankfw.core import Run
-from rankfw.core.data import JsonlCorpus, read_qrels, read_topics
+from rankfw.data import JsonlCorpus, read_qrels, read_topics
 
 
 def main() -> None:

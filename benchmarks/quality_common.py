@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rankfw.core import Run, StageContext
-from rankfw.core.evaluate import evaluate
+from rankfw.run.evaluate import evaluate
 from rankfw.testing import xquad_data
 
 ROOT = Path(__file__).resolve().parents[1]

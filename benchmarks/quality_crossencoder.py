@@ -20,8 +20,8 @@ from typing import Any
 from quality_common import ROOT, XQUAD, context, ensure_bm25_runs, ndcg10, write_bm25_runs
 
 from rankfw.core import Run, TrainingInput
-from rankfw.core.data import JsonlCorpus, read_qrels, read_topics
 from rankfw.core.io import atomic_write_json
+from rankfw.data import JsonlCorpus, read_qrels, read_topics
 
 LANGUAGES = ["en", "ar", "de", "el", "es", "hi", "ru", "th", "tr", "vi", "zh"]
 

@@ -63,7 +63,7 @@ BENCHES = [
           "does not depend on training), max_length 128, batch 32, 2 threads; XQuAD-R en, 10 candidates "
           "per question; scores checked equal within 1e-3."),
     Bench("core", "bench_core.py", ["--sizes", "200", "500", "1000", "--rounds", "2"],
-          "`rankfw.core.evaluate.evaluate` vs `ir_measures.calc_aggregate` (nDCG@10, R@100) on the same "
+          "`rankfw.run.evaluate.evaluate` vs `ir_measures.calc_aggregate` (nDCG@10, R@100) on the same "
           "random run (100 hits per query) and qrels, each side in its own process; and `rankfw validate "
           "examples/quickstart.yaml` (plugin loading and spec check, no model, no JVM) vs a bare "
           "`python -c pass` (target < 1 s)."),

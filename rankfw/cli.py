@@ -74,10 +74,10 @@ _set_option = click.option(
 def run(spec: Path, out: Path | None, overrides: tuple[str, ...], force: bool, cache: Path | None,
         executor: str | None, ray_address: str | None) -> None:
     """Run the pipeline SPEC: every stage in order, then print the metrics."""
-    from rankfw.core.pipeline import Runner
-    from rankfw.core.progress import RichProgress
     from rankfw.core.registry import default_registry
-    from rankfw.core.spec import load_spec
+    from rankfw.run.progress import RichProgress
+    from rankfw.run.runner import Runner
+    from rankfw.spec import load_spec
 
     extra = list(overrides)
     if executor:
@@ -98,7 +98,7 @@ def _make_executor(spec: Any) -> Any:
     if spec.kind == "local":
         return None
     try:
-        from rankfw.core.execute_ray import RayExecutor
+        from rankfw.executors.ray import RayExecutor
     except ImportError:
         raise InputError("the ray executor needs Ray: pip install 'rankfw[ray]'", "executor.kind") from None
     return RayExecutor(address=spec.address, num_workers=spec.num_workers, gpus_per_worker=spec.gpus_per_worker)
@@ -110,9 +110,9 @@ def _make_executor(spec: Any) -> Any:
 @_handle_errors
 def validate(spec: Path, overrides: tuple[str, ...]) -> None:
     """Check SPEC without running it: syntax, components, params, inputs, cycles, data files."""
-    from rankfw.core.pipeline import Runner
     from rankfw.core.registry import default_registry
-    from rankfw.core.spec import load_spec
+    from rankfw.run.runner import Runner
+    from rankfw.spec import load_spec
 
     pipeline = load_spec(spec, default_registry(), overrides)
     Runner(pipeline).check_files()
@@ -221,10 +221,10 @@ def compare(paths: tuple[Path, ...], qrels_source: str | None, language: str | N
             html_path: Path | None) -> None:
     """Compare systems (TREC run files or 'rankfw run' output folders) per language, with paired
     significance tests against a baseline and Holm-Bonferroni correction."""
-    from rankfw.core.compare import compare as compare_systems
-    from rankfw.core.compare import qrels_from_output, systems_from_paths
-    from rankfw.core.data import read_qrels
-    from rankfw.core.evaluate import DEFAULT_METRICS, parse_measures
+    from rankfw.data import read_qrels
+    from rankfw.run.compare import compare as compare_systems
+    from rankfw.run.compare import qrels_from_output, systems_from_paths
+    from rankfw.run.evaluate import DEFAULT_METRICS, parse_measures
 
     names = list(measures) or list(DEFAULT_METRICS)
     parse_measures(names)
@@ -239,11 +239,11 @@ def compare(paths: tuple[Path, ...], qrels_source: str | None, language: str | N
         qrels = qrels_from_output(folder, languages)
     result = compare_systems(systems, qrels, names, baseline, test, alpha)  # type: ignore[arg-type]
     if png:
-        from rankfw.report import write_png
+        from rankfw.run.report import write_png
 
         write_png(result, png)
     if html_path:
-        from rankfw.report import write_html
+        from rankfw.run.report import write_html
 
         write_html(result, html_path)
     if as_json:
@@ -276,9 +276,9 @@ def compare(paths: tuple[Path, ...], qrels_source: str | None, language: str | N
 @_handle_errors
 def eval_command(run_file: Path, qrels_file: str, measures: tuple[str, ...], as_json: bool) -> None:
     """Evaluate a TREC RUN file against QRELS (a TREC qrels file or an irds: id)."""
-    from rankfw.core.data import read_qrels
-    from rankfw.core.evaluate import DEFAULT_METRICS, evaluate, parse_measures
     from rankfw.core.runs import Run
+    from rankfw.data import read_qrels
+    from rankfw.run.evaluate import DEFAULT_METRICS, evaluate, parse_measures
 
     names = list(measures) or list(DEFAULT_METRICS)
     parse_measures(names)

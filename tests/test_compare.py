@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from rankfw.cli import main
-from rankfw.core.compare import holm, paired_test
-from rankfw.core.pipeline import Runner
 from rankfw.core.registry import Registry
-from rankfw.core.spec import load_spec
+from rankfw.run.compare import holm, paired_test
+from rankfw.run.runner import Runner
+from rankfw.spec import load_spec
 
 
 def test_holm_by_hand() -> None:

@@ -9,14 +9,7 @@ from pathlib import Path
 import pytest
 
 from rankfw.core import InputError
-from rankfw.core.data import (
-    JsonlCorpus,
-    open_corpus,
-    read_parallel,
-    read_qrels,
-    read_topics,
-    read_training,
-)
+from rankfw.data import JsonlCorpus, open_corpus, read_parallel, read_qrels, read_topics, read_training
 
 
 def test_corpus_lookup_on_the_real_collection(xquad: Path, tmp_path: Path) -> None:

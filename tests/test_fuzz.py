@@ -7,15 +7,15 @@ import json
 import tempfile
 from pathlib import Path
 
+import rankfw_testplugin
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import rankfw_testplugin
 from rankfw.core import InputError, Run
-from rankfw.core.data import JsonlCorpus, read_parallel, read_qrels, read_topics, read_training
 from rankfw.core.registry import load_registry
-from rankfw.core.spec import parse_spec
+from rankfw.data import JsonlCorpus, read_parallel, read_qrels, read_topics, read_training
+from rankfw.spec import parse_spec
 
 REGISTRY = load_registry(extra_plugins=[("testplugin", rankfw_testplugin)], use_entry_points=False)
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

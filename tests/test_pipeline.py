@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from rankfw.core import InputError, Run, StageError
-from rankfw.core.datasets import is_heldout
-from rankfw.core.evaluate import evaluate
-from rankfw.core.data import read_qrels
-from rankfw.core.pipeline import Runner
 from rankfw.core.registry import Registry
-from rankfw.core.spec import load_spec
+from rankfw.data import read_qrels
+from rankfw.data.language import is_heldout
+from rankfw.run.evaluate import evaluate
+from rankfw.run.runner import Runner
+from rankfw.spec import load_spec
 
 FULL = """\
   first: {kind: retrieve, component: overlap, params: {k: 50}}

@@ -15,16 +15,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import rankfw_testplugin
 from click.testing import CliRunner
 from pydantic import Field
 
-import rankfw_testplugin
 from rankfw.core import InputError, Run, StageContext
-from rankfw.core.data import JsonlCorpus, read_topics
-from rankfw.core.execute import LocalExecutor
-from rankfw.core.pipeline import Runner
 from rankfw.core.registry import load_registry
-from rankfw.core.spec import load_spec
+from rankfw.data import JsonlCorpus, read_topics
+from rankfw.executors.local import LocalExecutor
+from rankfw.run.runner import Runner
+from rankfw.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_XQUAD = REPO.parent / "shared" / "data" / "xquad"
@@ -90,7 +90,7 @@ def _idf_model(folder: Path) -> Path:
 
 
 def test_ray_rerank_equals_local(local_ray: None, english) -> None:  # type: ignore[no-untyped-def]
-    from rankfw.core.execute_ray import RayExecutor
+    from rankfw.executors.ray import RayExecutor
 
     corpus, topics, folder = english
     ctx = _context(folder, "rerank")
@@ -122,7 +122,7 @@ class Upper:
 @pytest.mark.slow
 def test_ray_retrieve_and_map_batches_equal_local(local_ray: None, english) -> None:  # type: ignore[no-untyped-def]
     from rankfw.core.components import map_locally
-    from rankfw.core.execute_ray import RayExecutor
+    from rankfw.executors.ray import RayExecutor
 
     corpus, topics, folder = english
     ctx = _context(folder, "retrieve")
@@ -145,7 +145,7 @@ def test_ray_retrieve_and_map_batches_equal_local(local_ray: None, english) -> N
 
 @pytest.mark.slow
 def test_killed_worker_is_retried_and_the_run_is_identical(local_ray: None, english) -> None:  # type: ignore[no-untyped-def]
-    from rankfw.core.execute_ray import RayExecutor
+    from rankfw.executors.ray import RayExecutor
 
     corpus, topics, folder = english
     ctx = _context(folder, "kill")
@@ -170,7 +170,7 @@ def test_killed_worker_is_retried_and_the_run_is_identical(local_ray: None, engl
 
 @pytest.mark.slow
 def test_a_component_error_reaches_the_caller_as_itself(local_ray: None, english) -> None:  # type: ignore[no-untyped-def]
-    from rankfw.core.execute_ray import RayExecutor
+    from rankfw.executors.ray import RayExecutor
 
     corpus, topics, folder = english
     ctx = _context(folder, "errors")
@@ -244,7 +244,7 @@ def test_pipeline_with_bm25_biencoder_crossencoder_and_fusion_equals_local(local
     pytest.importorskip("rankfw_biencoder_distill")
     pytest.importorskip("rankfw_crossencoder_nmt")
     pytest.importorskip("rankfw_fusion")
-    from rankfw.core.execute_ray import RayExecutor
+    from rankfw.executors.ray import RayExecutor
 
     bi, ce = _tiny_models(tmp_path / "models")
     root = _subset(tmp_path / "data", 60)
@@ -301,7 +301,7 @@ def test_ray_executor_without_ray_says_how_to_install(
     from rankfw.cli import main
 
     monkeypatch.setitem(sys.modules, "ray", None)  # "import ray" now raises ImportError
-    monkeypatch.delitem(sys.modules, "rankfw.core.execute_ray", raising=False)
+    monkeypatch.delitem(sys.modules, "rankfw.executors.ray", raising=False)
     spec = tmp_path / "s.yaml"
     spec.write_text(
         f"""name: t
@@ -328,7 +328,7 @@ def test_dense_retriever_encodes_its_corpus_on_ray_with_the_local_result(local_r
     from rankfw_biencoder_distill import DenseRetriever
     from rankfw_biencoder_distill.testing import build_tiny_model
 
-    from rankfw.core.execute_ray import RayExecutor
+    from rankfw.executors.ray import RayExecutor
 
     corpus, topics, folder = english
     model = build_tiny_model(folder / "dense-model")

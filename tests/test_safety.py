@@ -10,8 +10,8 @@ import pytest
 
 from rankfw.core import InputError
 from rankfw.core.registry import Registry
-from rankfw.core.spec import parse_spec
 from rankfw.models import check_model_reference, resolve_model
+from rankfw.spec import parse_spec
 
 
 class _Payload:

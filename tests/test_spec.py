@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from rankfw.cli import main
 from rankfw.core import InputError
 from rankfw.core.registry import Registry
-from rankfw.core.spec import load_spec, parse_override
+from rankfw.spec import load_spec, parse_override
 
 BAD_SPECS = sorted((Path(__file__).parent / "bad_specs").glob("*.yaml"))
 

@@ -1,42 +1,105 @@
-"""The rankfw core: the plugin contract and everything plugins build on.
-
-Plugins import from here only::
+"""The rankfw plugin API: everything a plugin imports from rankfw (with :mod:`rankfw.models` and
+:mod:`rankfw.testing`). Plugins import from here only::
 
     from rankfw.core import hookimpl, Reranker, ComponentConfig, Run, StageContext
+
+Names are loaded on first use (PEP 562), so ``import rankfw.core`` stays cheap.
 """
 
-from rankfw.core.components import (
-    Component,
-    ComponentConfig,
-    Fuser,
-    Reranker,
-    Retriever,
-    StageContext,
-    Trainer,
-    TrainingInput,
-)
-from rankfw.core.data import Corpus, Document, TrainingExample, Topics, Qrels
-from rankfw.core.errors import InputError, RankfwError, StageError
-from rankfw.core.hookspecs import hookimpl
-from rankfw.core.runs import Run
+from __future__ import annotations
 
-__all__ = [
-    "Component",
-    "ComponentConfig",
-    "Corpus",
-    "Document",
-    "Fuser",
-    "InputError",
-    "Qrels",
-    "RankfwError",
-    "Reranker",
-    "Retriever",
-    "Run",
-    "StageContext",
-    "StageError",
-    "Topics",
-    "Trainer",
-    "TrainingExample",
-    "TrainingInput",
-    "hookimpl",
-]
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    # the contract: hooks, component kinds and what they receive
+    "hookimpl": "rankfw.core.hookspecs",
+    "BatchFunction": "rankfw.core.components",
+    "Component": "rankfw.core.components",
+    "ComponentConfig": "rankfw.core.components",
+    "Fuser": "rankfw.core.components",
+    "ProgressBar": "rankfw.core.components",
+    "Reranker": "rankfw.core.components",
+    "Retriever": "rankfw.core.components",
+    "StageContext": "rankfw.core.components",
+    "Trainer": "rankfw.core.components",
+    "TrainingInput": "rankfw.core.components",
+    # data types and runs
+    "Corpus": "rankfw.core.types",
+    "Document": "rankfw.core.types",
+    "Qrels": "rankfw.core.types",
+    "Topics": "rankfw.core.types",
+    "TrainingExample": "rankfw.core.types",
+    "Run": "rankfw.core.runs",
+    # errors
+    "InputError": "rankfw.core.errors",
+    "RankfwError": "rankfw.core.errors",
+    "StageError": "rankfw.core.errors",
+    # cache and file helpers
+    "atomic_open": "rankfw.core.io",
+    "atomic_write_json": "rankfw.core.io",
+    "atomic_write_text": "rankfw.core.io",
+    "default_cache_dir": "rankfw.core.io",
+    "file_digest": "rankfw.core.io",
+    "replace_dir": "rankfw.core.io",
+    "text_digest": "rankfw.core.io",
+    # readers a component may need for its own sources
+    "JsonlCorpus": "rankfw.data.corpus",
+    "open_corpus": "rankfw.data.corpus",
+    "is_irds": "rankfw.data.irds",
+    "load_irds": "rankfw.data.irds",
+    "read_parallel": "rankfw.data.readers",
+    "read_qrels": "rankfw.data.readers",
+    "read_topics": "rankfw.data.readers",
+    "read_training": "rankfw.data.readers",
+    # evaluation, as the pipeline scores runs
+    "evaluate": "rankfw.run.evaluate",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import an exported name on first use."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rankfw.core' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
+    from rankfw.core.components import (
+        BatchFunction,
+        Component,
+        ComponentConfig,
+        Fuser,
+        ProgressBar,
+        Reranker,
+        Retriever,
+        StageContext,
+        Trainer,
+        TrainingInput,
+    )
+    from rankfw.core.errors import InputError, RankfwError, StageError
+    from rankfw.core.hookspecs import hookimpl
+    from rankfw.core.io import (
+        atomic_open,
+        atomic_write_json,
+        atomic_write_text,
+        default_cache_dir,
+        file_digest,
+        replace_dir,
+        text_digest,
+    )
+    from rankfw.core.runs import Run
+    from rankfw.core.types import Corpus, Document, Qrels, Topics, TrainingExample
+    from rankfw.data.corpus import JsonlCorpus, open_corpus
+    from rankfw.data.irds import is_irds, load_irds
+    from rankfw.data.readers import read_parallel, read_qrels, read_topics, read_training
+    from rankfw.run.evaluate import evaluate

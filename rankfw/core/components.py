@@ -18,8 +18,9 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from rankfw.core.data import Corpus, Qrels, Topics, TrainingExample, read_parallel, read_training
 from rankfw.core.runs import Run
+from rankfw.core.types import Corpus, Qrels, Topics, TrainingExample
+from rankfw.data import read_parallel, read_training
 
 
 class ComponentConfig(BaseModel):

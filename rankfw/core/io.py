@@ -104,3 +104,16 @@ def text_digest(*parts: str) -> str:
         h.update(len(data).to_bytes(8, "little"))
         h.update(data)
     return h.hexdigest()
+
+
+def cached_file_digest(path: Path, cache_dir: Path) -> str:
+    """The file's SHA-256, remembered by (path, size, mtime) so a large file is hashed once."""
+    stat = path.stat()
+    key = text_digest(str(path.resolve()), str(stat.st_size), str(stat.st_mtime_ns))
+    memo = cache_dir / "digests" / key
+    if memo.exists():
+        return memo.read_text().strip()
+    digest = file_digest(path)
+    atomic_write_text(memo, digest)
+    return digest
+

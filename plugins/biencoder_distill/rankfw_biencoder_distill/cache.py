@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rankfw.core.io import text_digest
+from rankfw.core import text_digest
 
 
 class EmbeddingCache:

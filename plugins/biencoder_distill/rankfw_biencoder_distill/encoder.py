@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from rankfw.core.io import text_digest
+from rankfw.core import text_digest
 from rankfw.models import SAFE_LOADING, pick_device, resolve_model
 from rankfw_biencoder_distill.cache import EmbeddingCache
 from rankfw_biencoder_distill.params import EncoderConfig

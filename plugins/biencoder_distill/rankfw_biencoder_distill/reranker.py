@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rankfw.core import Corpus, InputError, Reranker, Run, StageContext
-from rankfw.core.data import Topics
+from rankfw.core import Corpus, InputError, Reranker, Run, StageContext, Topics
 from rankfw_biencoder_distill.params import EncoderConfig, EncoderUser
 
 CITATION = (

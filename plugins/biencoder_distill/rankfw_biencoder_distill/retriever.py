@@ -9,10 +9,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from rankfw.core import Corpus, InputError, Retriever, Run, StageContext
-from rankfw.core.components import BatchFunction
-from rankfw.core.data import Topics
-from rankfw.core.io import text_digest
+from rankfw.core import BatchFunction, Corpus, InputError, Retriever, Run, StageContext, Topics, text_digest
 from rankfw_biencoder_distill.params import EncoderConfig, EncoderUser, encoder_config_json, shared_encoder
 from rankfw_biencoder_distill.reranker import CITATION
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rankfw.core import StageContext
-from rankfw.core.data import JsonlCorpus, read_qrels, read_topics
+from rankfw.core import JsonlCorpus, StageContext, read_qrels, read_topics
 from rankfw.testing import xquad_data
 
 XQUAD = xquad_data()

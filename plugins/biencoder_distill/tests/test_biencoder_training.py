@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from rankfw.core import InputError, Run, TrainingInput
-from rankfw.core.data import read_parallel
 from rankfw_biencoder_distill import BiEncoderReranker, DistillTrainer, FinetuneTrainer
 from rankfw_biencoder_distill.testing import XQUAD, context, ndcg10, xquad
+
+from rankfw.core import InputError, Run, TrainingInput
+from rankfw.data import read_parallel
 
 FAST = {"device": "cpu", "max_length": 48, "freeze_embeddings": False, "warmup": 0.0, "temperature": 0.05}
 
@@ -26,8 +26,9 @@ def dev_ndcg(model: Path, lang: str, cache: Path, tmp: Path) -> float:
 
 def mean_cosine_to_english(model: Path, lang: str, teacher: Path) -> float:
     """Mean cosine between the model's vectors of ``lang`` dev questions and the teacher's of English ones."""
-    from rankfw.core.data import read_topics
     from sentence_transformers import SentenceTransformer
+
+    from rankfw.data import read_topics
 
     target = read_topics(XQUAD / lang / "topics.dev.tsv")
     english = read_topics(XQUAD / "en" / "topics.dev.tsv")

@@ -16,7 +16,7 @@ from rankfw_bm25.retriever import BM25Config, BM25Retriever
 
 from rankfw.core import InputError, StageContext
 from rankfw.core.registry import load_registry
-from rankfw.core.spec import parse_spec
+from rankfw.spec import parse_spec
 
 
 def test_defaults_follow_miracl_bm25() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import rankfw_bm25
 
 from rankfw.core import Run
-from rankfw.core.pipeline import Runner
 from rankfw.core.registry import load_registry
-from rankfw.core.spec import parse_spec
+from rankfw.run.runner import Runner
+from rankfw.spec import parse_spec
 
 from .conftest import reference_ndcg
 

@@ -15,7 +15,7 @@ from rankfw_bm25 import jvm
 from rankfw_bm25.retriever import BM25Config, BM25Retriever
 
 from rankfw.core import Run
-from rankfw.core.data import JsonlCorpus, read_qrels, read_topics
+from rankfw.data import JsonlCorpus, read_qrels, read_topics
 
 from .conftest import reference_ndcg
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
-from rankfw.core import Document, TrainingExample
-from rankfw.core.data import is_irds, load_irds, read_training
+from rankfw.core import Document, TrainingExample, is_irds, load_irds, read_training
 
 
 def read_examples(source: str, limit: int | None = None) -> Iterator[TrainingExample]:

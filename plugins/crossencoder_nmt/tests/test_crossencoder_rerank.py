@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rankfw_crossencoder_nmt.reranker import CrossEncoderReranker
 
 from rankfw.core import InputError, Run, StageContext
-from rankfw.core.data import JsonlCorpus, read_topics
 from rankfw.core.registry import load_registry
-from rankfw_crossencoder_nmt.reranker import CrossEncoderReranker
+from rankfw.data import JsonlCorpus, read_topics
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,6 @@ def test_scores_match_sentence_transformers_and_keep_top_k(tiny_cross_encoder: P
 @pytest.mark.parametrize("precision", ["bf16", "int8"])
 def test_lower_precisions(tiny_cross_encoder: Path, setup: tuple, tmp_path: Path, precision: str) -> None:
     import torch
-
     from rankfw_crossencoder_nmt.scoring import load_cross_encoder
 
     model, _ = load_cross_encoder(str(tiny_cross_encoder), "cpu", precision)  # type: ignore[arg-type]
@@ -108,7 +107,6 @@ def outlier_cross_encoder(tiny_cross_encoder: Path, tmp_path_factory: pytest.Tem
 
 def test_int8_keeps_the_layers_with_outlier_inputs_in_fp32(outlier_cross_encoder: Path, setup: tuple) -> None:
     import torch
-
     from rankfw_crossencoder_nmt.scoring import PairScorer, load_cross_encoder, outlier_linears
 
     topics, corpus, run = setup

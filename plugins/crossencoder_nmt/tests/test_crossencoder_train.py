@@ -7,11 +7,11 @@ from pathlib import Path
 
 import ir_measures
 import pytest
-
-from rankfw.core import Run, StageContext, TrainingInput
-from rankfw.core.data import JsonlCorpus, read_qrels, read_topics
 from rankfw_crossencoder_nmt.reranker import CrossEncoderReranker
 from rankfw_crossencoder_nmt.trainers import FinetuneCrossEncoderTrainer, TranslateTrainTrainer
+
+from rankfw.core import Run, StageContext, TrainingInput
+from rankfw.data import JsonlCorpus, read_qrels, read_topics
 
 
 def article_candidates(corpus: JsonlCorpus, qrels: dict[str, dict[str, int]], n: int, seed: int = 0) -> Run:
@@ -57,7 +57,7 @@ def _score(model: Path, dev: tuple, tmp_path: Path) -> float:
 
 def training_candidates(path: Path, n: int) -> tuple[dict[str, str], dict[str, dict[str, int]], Run]:
     """The first ``n`` training questions, each with its file's positive and negative sentences."""
-    from rankfw.core.data import read_training
+    from rankfw.data import read_training
 
     topics, qrels, hits = {}, {}, {}
     for ex in list(read_training(path))[:n]:
@@ -142,8 +142,9 @@ def test_translate_train_needs_english_data(tiny_encoder: Path, dev: tuple, tmp_
 def test_finetune_takes_hard_negatives_from_a_run(tiny_encoder: Path, xquad: Path, dev: tuple, tmp_path: Path) -> None:
     import json
 
-    from rankfw.core.data import read_training
     from rankfw_crossencoder_nmt.trainers import with_run_negatives
+
+    from rankfw.data import read_training
 
     corpus = dev[2]
     train_file = xquad / "en" / "train.jsonl.gz"
@@ -206,8 +207,9 @@ def test_the_two_trainers_can_take_disjoint_slices_of_the_training_questions(
     are removed before the slice is taken."""
     import json
 
-    from rankfw.core.data import read_training
     from rankfw_crossencoder_nmt.trainers import select_examples
+
+    from rankfw.data import read_training
 
     train_file = xquad / "en" / "train.jsonl.gz"
     examples = list(read_training(train_file))

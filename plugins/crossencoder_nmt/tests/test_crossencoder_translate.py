@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from rankfw_crossencoder_nmt.translate import TranslatorConfig, make_translator, translate_texts
 
 from rankfw.core import InputError, StageContext
-from rankfw.core.data import read_parallel
-from rankfw_crossencoder_nmt.translate import TranslatorConfig, make_translator, translate_texts
+from rankfw.data import read_parallel
 
 
 def _ctx(tmp_path: Path) -> StageContext:

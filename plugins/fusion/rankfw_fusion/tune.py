@@ -9,8 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
-from rankfw.core import ComponentConfig, InputError, Run, StageContext, Trainer, TrainingInput
-from rankfw.core.io import atomic_write_text
+from rankfw.core import (
+    ComponentConfig,
+    InputError,
+    Run,
+    StageContext,
+    Trainer,
+    TrainingInput,
+    atomic_write_text,
+)
 from rankfw_fusion.base import NormName
 from rankfw_fusion.weights_file import TunedWeights
 
@@ -62,7 +69,7 @@ class FusionWeightsTrainer(Trainer):
     """Chooses ``weighted`` fusion weights on held-out queries; writes ``weights.json`` and ``grid.tsv``.
 
     Every point of the simplex grid is scored by fusing the input runs exactly as the ``weighted``
-    fuser does and evaluating the fused run as the pipeline does (``rankfw.core.evaluate``,
+    fuser does and evaluating the fused run as the pipeline does (``rankfw.run.evaluate``,
     ir_measures); the measure is averaged over the languages. Among equal scores the weights
     closest to uniform win (then the first in grid order).
     """
@@ -75,7 +82,7 @@ class FusionWeightsTrainer(Trainer):
         """Search the grid on ``inputs`` (held-out runs and qrels per language); write the result."""
         import ir_measures
 
-        from rankfw.core.evaluate import evaluate
+        from rankfw.core import evaluate
         from rankfw_fusion.grid import simplex_grid
 
         config: FusionWeightsConfig = self.config  # type: ignore[assignment]

@@ -7,8 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rankfw.core import InputError
-from rankfw.core.io import atomic_write_json
+from rankfw.core import InputError, atomic_write_json
 
 FILE_NAME = "weights.json"
 

@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-
 import rankfw_fusion
-from rankfw.core import Run
-from rankfw.core.pipeline import Runner
-from rankfw.core.registry import load_registry
-from rankfw.core.spec import load_spec
 from rankfw_fusion.rrf import RRFFuser
 from rankfw_fusion.weighted import WeightedFuser
+
+from rankfw.core import Run
+from rankfw.core.registry import load_registry
+from rankfw.run.runner import Runner
+from rankfw.spec import load_spec
 
 testplugin = pytest.importorskip("rankfw_testplugin")
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-
-from rankfw.core import InputError, Run, StageContext, TrainingInput
 from rankfw_fusion.grid import simplex_grid
 from rankfw_fusion.tune import FusionWeightsTrainer
 from rankfw_fusion.weighted import WeightedFuser
+
+from rankfw.core import InputError, Run, StageContext, TrainingInput
 
 QRELS = {"q1": {"d": 1}, "q2": {"d": 1}}
 
@@ -104,7 +104,7 @@ def test_bad_trainer_input(tmp_path: Path) -> None:
 def test_grid_scores_equal_evaluating_the_weighted_fuser(tmp_path: Path, norm: str) -> None:
     import random
 
-    from rankfw.core.evaluate import evaluate
+    from rankfw.run.evaluate import evaluate
 
     rng = random.Random(7)
     runs = {

@@ -17,8 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from rankfw.core import ComponentConfig, InputError, StageContext
-from rankfw.core.io import atomic_write_json
+from rankfw.core import ComponentConfig, InputError, StageContext, atomic_write_json
 from rankfw.models import SAFE_LOADING, ModelRef, freeze_bottom_layers, pick_device
 from rankfw_crossencoder_nmt.scoring import usable_length
 from rankfw_crossencoder_nmt.training.groups import TrainGroup, sample_negatives

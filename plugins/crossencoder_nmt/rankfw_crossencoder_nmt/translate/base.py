@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rankfw.core.io import text_digest
+from rankfw.core import text_digest
 
 
 class TranslatorConfig(BaseModel):

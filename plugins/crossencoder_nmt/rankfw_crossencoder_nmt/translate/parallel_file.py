@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rankfw.core import InputError
-from rankfw.core.data import is_irds, read_parallel
-from rankfw.core.io import file_digest
+from rankfw.core import InputError, file_digest, is_irds, read_parallel
 from rankfw_crossencoder_nmt.translate.base import Translator
 
 

@@ -79,7 +79,7 @@ def _model_identity(ref: str) -> str:
     """A local folder's weights hash (so a retrained model invalidates the cache), else the hub id."""
     from pathlib import Path
 
-    from rankfw.core.io import file_digest, text_digest
+    from rankfw.core import file_digest, text_digest
 
     folder = Path(ref)
     if folder.is_dir():

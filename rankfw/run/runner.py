@@ -36,14 +36,14 @@ from rankfw.core.components import (
     TrainingInput,
     silent_progress,
 )
-from rankfw.core.data import read_parallel
-from rankfw.core.datasets import LanguageData
 from rankfw.core.errors import InputError, RankfwError, StageError
-from rankfw.core.evaluate import evaluate, mean_over_languages
-from rankfw.core.execute import Executor, LocalExecutor
 from rankfw.core.io import atomic_write_json, atomic_write_text, default_cache_dir, replace_dir, text_digest
 from rankfw.core.runs import Run
-from rankfw.core.spec import STAGE_REF, Pipeline, Stage, fill_language
+from rankfw.data import read_parallel
+from rankfw.data.language import LanguageData
+from rankfw.executors.local import Executor, LocalExecutor
+from rankfw.run.evaluate import evaluate, mean_over_languages
+from rankfw.spec import STAGE_REF, Pipeline, Stage, fill_language
 
 
 @dataclass

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Protocol
 
 from rankfw.core.components import Fuser, Reranker, Retriever, StageContext, Trainer, TrainingInput
-from rankfw.core.data import Corpus, Topics
 from rankfw.core.runs import Run
+from rankfw.core.types import Corpus, Topics
 
 
 class Executor(Protocol):

@@ -11,10 +11,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rankfw.core.data import Qrels, read_qrels
 from rankfw.core.errors import InputError
-from rankfw.core.evaluate import evaluate_per_query
 from rankfw.core.runs import Run
+from rankfw.core.types import Qrels
+from rankfw.data import read_qrels
+from rankfw.run.evaluate import evaluate_per_query
 
 Test = Literal["randomization", "t-test"]
 
@@ -111,7 +112,7 @@ def qrels_from_output(folder: Path, languages: Sequence[str]) -> dict[str, Qrels
     """The qrels of each language, read from the spec an output folder was made with."""
     import yaml
 
-    from rankfw.core.spec import DatasetSpec
+    from rankfw.spec import DatasetSpec
 
     spec_file = folder / "spec.yaml"
     if not spec_file.is_file():

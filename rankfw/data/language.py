@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from rankfw.core.data import Corpus, Qrels, Topics, is_irds, open_corpus, read_qrels, read_topics, read_training
-from rankfw.core.data import cached_file_digest
 from rankfw.core.errors import InputError
-from rankfw.core.spec import DatasetSpec
+from rankfw.core.io import cached_file_digest
+from rankfw.core.types import Corpus, Qrels, Topics
+from rankfw.data import is_irds, open_corpus, read_qrels, read_topics, read_training
+from rankfw.spec import DatasetSpec
 
 SOURCES = ("corpus", "topics", "qrels", "train", "parallel")
 

@@ -7,8 +7,8 @@ import html
 import io
 from pathlib import Path
 
-from rankfw.core.compare import Comparison
 from rankfw.core.io import atomic_open, atomic_write_text
+from rankfw.run.compare import Comparison
 
 
 def chart_png(comparison: Comparison, measure: str | None = None) -> bytes:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from rankfw.core.data import Qrels
 from rankfw.core.errors import InputError
 from rankfw.core.runs import Run
+from rankfw.core.types import Qrels
 
 DEFAULT_METRICS = ("nDCG@10", "R@100")
 """MIRACL's official measures."""

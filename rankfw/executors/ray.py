@@ -41,9 +41,9 @@ from rankfw.core.components import (
     Trainer,
     TrainingInput,
 )
-from rankfw.core.data import Corpus, Topics
 from rankfw.core.errors import RankfwError
 from rankfw.core.runs import Run
+from rankfw.core.types import Corpus, Topics
 
 
 class RayExecutor:

