@@ -1,4 +1,4 @@
-"""The ``rankfw`` command line: run, validate, plugins list, components show, eval, compare.
+"""The ``rankfw`` command line: run, validate, plugins list, components list/show, eval, compare.
 
 Exit codes: 0 ok, 1 a run failed, 2 bad input (spec, files, parameters).
 """
@@ -171,35 +171,6 @@ def plugins_list(as_json: bool) -> None:
                           highlight=False)
 
 
-@main.group()
-def components() -> None:
-    """Look at one component."""
-
-
-@components.command("show")
-@click.argument("name")
-@click.option("--kind", type=click.Choice(["retriever", "reranker", "trainer", "fuser"]), help="When several kinds share the name.")
-@_handle_errors
-def components_show(name: str, kind: str | None) -> None:
-    """The component NAME: description, citation, its Config as JSON schema and its defaults."""
-    from rankfw.core.registry import default_registry
-
-    registry = default_registry()
-    found = [i for i in registry.find(name) if kind is None or i.kind == kind]
-    if not found:
-        import difflib
-
-        names = sorted({n for _, n in registry.components})
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise InputError(f"no component {name!r}{hint} (installed: {', '.join(names) or 'none'})", "components show")
-    out = [
-        {**info.as_dict(), "config_schema": info.config_class.model_json_schema(), "defaults": info.defaults()}
-        for info in found
-    ]
-    click.echo(json.dumps(out[0] if len(out) == 1 else out, indent=2, default=str))
-
-
 # --- evaluation -------------------------------------------------------------------------------
 
 
@@ -225,7 +196,7 @@ def eval_command(run_file: Path, qrels_file: str, measures: tuple[str, ...], as_
             click.echo(f"{name}\t{value:.4f}")
 
 
-from rankfw import cli_compare  # noqa: E402,F401  (registers `compare` on main)
+from rankfw import cli_compare, cli_components  # noqa: E402,F401  (register `compare`, `components`)
 
 if __name__ == "__main__":
     main()

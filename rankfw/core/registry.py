@@ -67,6 +67,12 @@ class ComponentInfo:
                 out[name] = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
         return out
 
+    def parameters(self) -> list[Any]:
+        """The Config's fields described for people (:class:`rankfw.core.params_doc.Parameter`)."""
+        from rankfw.core.params_doc import parameters
+
+        return parameters(self.cls.Config)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
