@@ -13,7 +13,10 @@ _SPECIAL = {
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
 }
 WIN, LOSS = r"$^{\uparrow}$", r"$^{\downarrow}$"
-r"""The marks of a significant win and loss (set in ``\rlap`` after a value: the numbers stay aligned)."""
+r"""The marks of a significant win and loss; in a column with marks, the values without one get a
+``\phantom`` of the same width, so the numbers stay aligned."""
+WIDE = 6
+"""More columns than this (languages and the mean) make a ``table*`` (both columns of a paper)."""
 
 
 def escape(text: str) -> str:
@@ -59,24 +62,29 @@ def latex_table(comparison: Comparison, measure: str, digits: int = 3) -> str:
         f"{WIN}/{LOSS}: significantly better/worse than {escape(comparison.baseline)} ({escape(test)}; "
         rf"Holm-Bonferroni correction across languages and systems; $p < {comparison.alpha}$)."
     )
+    wide = len(groups) > WIDE  # spans both columns of a two-column paper, with narrower gaps
+    env = "table*" if wide else "table"
     lines = [
-        r"\begin{table}[t]", r"\centering", r"\small", rf"\caption{{{caption}}}",
+        rf"\begin{{{env}}}[t]", r"\centering", r"\small", *([r"\setlength{\tabcolsep}{4pt}"] if wide else []),
+        rf"\caption{{{caption}}}",
         rf"\label{{tab:rankfw-{label(measure)}}}",
         r"\begin{tabular}{l" + "r" * len(groups) + "}", r"\toprule",
         " & ".join(header) + r" \\", r"\midrule",
     ]
+    marks = {(s, g): comparison.mark(s, g, measure) if g != "mean" else "" for s in comparison.systems for g in groups}
+    marked = {g for (_, g), m in marks.items() if m}
     for system in comparison.systems:
         cells = [escape(system)]
         for g in groups:
             text = f"{comparison.values[system][g][measure]:.{digits}f}"
             if len(comparison.systems) > 1 and system in comparison.best(g, measure, digits):
                 text = rf"\textbf{{{text}}}"
-            mark = comparison.mark(system, g, measure) if g != "mean" else ""
-            cells.append(text + {"+": rf"\rlap{{{WIN}}}", "-": rf"\rlap{{{LOSS}}}"}.get(mark, ""))
+            blank = rf"\phantom{{{WIN}}}" if g in marked else ""
+            cells.append(text + {"+": WIN, "-": LOSS}.get(marks[system, g], blank))
         lines.append(" & ".join(cells) + r" \\")
         if system == comparison.baseline and len(comparison.systems) > 1:
             lines.append(r"\midrule")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\end{{{env}}}"]
     return "\n".join(lines)
 
 

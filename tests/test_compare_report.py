@@ -209,7 +209,8 @@ def test_latex_parses_bolds_the_best_and_explains_the_marks(out: Path) -> None:
             assert ("\\textbf" in row[col]) == (value == best)
             system = f"my_run&co/{names[body.index(row)]}"
             mark = data["significant"].get(system, {}).get(group, {}).get("nDCG@10", "")
-            assert ("uparrow" in row[col]) == (mark == "+") and ("downarrow" in row[col]) == (mark == "-")
+            shown = row[col].replace("\\phantom{$^{\\uparrow}$}", "")
+            assert ("uparrow" in shown) == (mark == "+") and ("downarrow" in shown) == (mark == "-")
     assert any("uparrow" in c for r in body for c in r)  # the test stages do differ
     assert "significantly better/worse than my\\_run\\&co/first" in text and "Holm-Bonferroni" in text
 
@@ -222,7 +223,7 @@ def test_latex_escapes_names() -> None:
     comparison = Comparison(["nDCG@10"], ["en"], "bm_25", "t-test", 0.05, values, {"a&b#1%": {"en": {"nDCG@10": 0.01}}})
     rows = check_latex(latex(comparison))
     assert [r[0] for r in rows[1:]] == ["bm\\_25", "a\\&b\\#1\\%"]
-    assert rows[2][1] == "\\textbf{0.600}\\rlap{$^{\\uparrow}$}"
+    assert rows[2][1] == "\\textbf{0.600}$^{\\uparrow}$" and rows[1][1] == "0.500\\phantom{$^{\\uparrow}$}"
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
