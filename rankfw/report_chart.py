@@ -26,7 +26,7 @@ def y_limits(values: list[float]) -> tuple[float, float]:
     """Axis limits fitted to ``values``: a margin below the lowest bar and room for the marks above
     the highest, kept within [0, 1.05] for measures in [0, 1]."""
     lo, hi = min(values), max(values)
-    span = max(hi - lo, 0.02)
+    span = max(hi - lo, 0.05)
     bottom, top = lo - 0.25 * span, hi + 0.2 * span
     if lo >= 0:
         bottom = max(0.0, bottom)
@@ -40,7 +40,8 @@ def figure(comparison: Comparison) -> Any:
     import numpy as np
 
     plt = _pyplot()
-    systems, groups = comparison.systems, comparison.groups
+    systems = comparison.systems
+    groups = comparison.groups if len(comparison.languages) > 1 else comparison.languages  # one language: no mean
     width = 0.8 / len(systems)
     panel_width = max(6.0, 1.2 + 0.22 * len(groups) * max(2, len(systems)))
     fig, axes = plt.subplots(len(comparison.measures), 1, figsize=(panel_width, 1.2 + 2.8 * len(comparison.measures)),
@@ -63,7 +64,8 @@ def figure(comparison: Comparison) -> Any:
                                 ha="center", va="bottom", fontsize=6, color="#1a7f1a" if mark == "+" else "#c62828")
         ax.set_ylim(bottom, top)
         ax.set_xlim(-0.5, len(groups) - 0.5)
-        ax.axvline(len(groups) - 1.5, color="0.6", linestyle=":", linewidth=1)
+        if groups[-1] == "mean":
+            ax.axvline(len(groups) - 1.5, color="0.6", linestyle=":", linewidth=1)
         ax.set_xticks(x, groups)
         ax.set_ylabel(measure)
         ax.grid(axis="y", color="0.9", linewidth=0.6)
