@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import pytest
+
+TEST_PLUGIN = Path(__file__).resolve().parent / "tests" / "plugin"
+"""rankfw's test plugin (rankfw_testplugin): not installed, imported from here."""
+
+if str(TEST_PLUGIN) not in sys.path:
+    sys.path.insert(0, str(TEST_PLUGIN))
+
+
+@pytest.fixture(scope="session")
+def testplugin_env() -> dict[str, str]:
+    """The environment of a rankfw subprocess that loads the test plugin and no installed plugin:
+    ``RANKFW_EXTRA_PLUGINS=rankfw_testplugin`` with tests/plugin on ``PYTHONPATH``."""
+    path = os.pathsep.join(p for p in (str(TEST_PLUGIN), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "RANKFW_EXTRA_PLUGINS": "rankfw_testplugin", "RANKFW_LOAD_PLUGINS": ""}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,4 +1,4 @@
-"""The ``rankfw`` command line: run, validate, plugins list, components show, eval, compare.
+"""The ``rankfw`` command line: run, validate, plugins list, components list/show, eval, compare.
 
 Exit codes: 0 ok, 1 a run failed, 2 bad input (spec, files, parameters).
 """
@@ -171,101 +171,7 @@ def plugins_list(as_json: bool) -> None:
                           highlight=False)
 
 
-@main.group()
-def components() -> None:
-    """Look at one component."""
-
-
-@components.command("show")
-@click.argument("name")
-@click.option("--kind", type=click.Choice(["retriever", "reranker", "trainer", "fuser"]), help="When several kinds share the name.")
-@_handle_errors
-def components_show(name: str, kind: str | None) -> None:
-    """The component NAME: description, citation, its Config as JSON schema and its defaults."""
-    from rankfw.core.registry import default_registry
-
-    registry = default_registry()
-    found = [i for i in registry.find(name) if kind is None or i.kind == kind]
-    if not found:
-        import difflib
-
-        names = sorted({n for _, n in registry.components})
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise InputError(f"no component {name!r}{hint} (installed: {', '.join(names) or 'none'})", "components show")
-    out = [
-        {**info.as_dict(), "config_schema": info.config_class.model_json_schema(), "defaults": info.defaults()}
-        for info in found
-    ]
-    click.echo(json.dumps(out[0] if len(out) == 1 else out, indent=2, default=str))
-
-
 # --- evaluation -------------------------------------------------------------------------------
-
-
-@main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--qrels", "qrels_source", help="Qrels for run files (file or irds: id); output folders use their spec's.")
-@click.option("--language", help="Language of the run files (default 'all').")
-@click.option("-m", "--measure", "measures", multiple=True, help="ir_measures name (repeatable); default nDCG@10 and R@100.")
-@click.option("--baseline", help="System to test against (default: the first).")
-@click.option("--test", type=click.Choice(["randomization", "t-test"]), default="randomization", show_default=True)
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--markdown", is_flag=True, help="Print markdown tables (for a README or a paper).")
-@click.option("--png", type=click.Path(dir_okay=False, path_type=Path), help="Write a per-language bar chart.")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a self-contained HTML report.")
-@_handle_errors
-def compare(paths: tuple[Path, ...], qrels_source: str | None, language: str | None, measures: tuple[str, ...],
-            baseline: str | None, test: str, alpha: float, as_json: bool, markdown: bool, png: Path | None,
-            html_path: Path | None) -> None:
-    """Compare systems (TREC run files or 'rankfw run' output folders) per language, with paired
-    significance tests against a baseline and Holm-Bonferroni correction."""
-    from rankfw.data import read_qrels
-    from rankfw.run.compare import compare as compare_systems
-    from rankfw.run.compare import qrels_from_output, systems_from_paths
-    from rankfw.run.evaluate import DEFAULT_METRICS, parse_measures
-
-    names = list(measures) or list(DEFAULT_METRICS)
-    parse_measures(names)
-    systems = systems_from_paths(list(paths), language)
-    languages = sorted({lang for s in systems for lang in s.runs})
-    if qrels_source:
-        qrels = {lang: read_qrels(qrels_source) for lang in languages}
-    else:
-        folder = next((p for p in paths if p.is_dir()), None)
-        if folder is None:
-            raise InputError("run files need --qrels", "compare")
-        qrels = qrels_from_output(folder, languages)
-    result = compare_systems(systems, qrels, names, baseline, test, alpha)  # type: ignore[arg-type]
-    if png:
-        from rankfw.run.report import write_png
-
-        write_png(result, png)
-    if html_path:
-        from rankfw.run.report import write_html
-
-        write_html(result, html_path)
-    if as_json:
-        click.echo(json.dumps(result.as_dict(), indent=2))
-        return
-    title = "{measure} (+/-: significant vs {baseline}, {test}, Holm, alpha={alpha})"
-    if markdown:
-        for measure in names:
-            click.echo(f"{title.format(measure=measure, baseline=result.baseline, test=test, alpha=alpha)}\n")
-            click.echo(result.markdown(measure) + "\n")
-        return
-    for measure in names:
-        table = Table(title=title.format(measure=measure, baseline=result.baseline, test=test, alpha=alpha),
-                      title_justify="left")
-        table.add_column("system")
-        for lang in [*result.languages, "mean"]:
-            table.add_column(lang, justify="right")
-        for system, values in result.values.items():
-            cells = [f"{values[lang][measure]:.4f}{result.mark(system, lang, measure)}" for lang in result.languages]
-            table.add_row(system, *cells, f"{values['mean'][measure]:.4f}")
-        console.print(table)
-
 
 
 @main.command("eval")
@@ -289,6 +195,8 @@ def eval_command(run_file: Path, qrels_file: str, measures: tuple[str, ...], as_
         for name, value in values.items():
             click.echo(f"{name}\t{value:.4f}")
 
+
+from rankfw import cli_compare, cli_components  # noqa: E402,F401  (register `compare`, `components`)
 
 if __name__ == "__main__":
     main()

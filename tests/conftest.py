@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 import rankfw_testplugin
+
 from rankfw.core.registry import Registry, load_registry
 from rankfw.testing import xquad_data
 

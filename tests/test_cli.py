@@ -31,14 +31,54 @@ def test_plugins_list_table_shows_broken_plugins(cli_registry: Registry) -> None
     assert "broken plugin oops (rankfw-oops 1.2): ImportError: no module named torchx" in result.stderr
 
 
-def test_components_show(cli_registry: Registry) -> None:
-    result = CliRunner().invoke(main, ["components", "show", "overlap"])
+def test_components_show_json(cli_registry: Registry) -> None:
+    result = CliRunner().invoke(main, ["components", "show", "overlap", "--json"])
     assert result.exit_code == 0
     info = json.loads(result.stdout)
     assert info["kind"] == "retriever" and info["defaults"] == {"k": 100, "seconds_per_query": 0.0}
     assert info["config_schema"]["properties"]["k"]["exclusiveMinimum"] == 0
+    assert [p["name"] for p in info["parameters"]] == ["k", "seconds_per_query"]
     missing = CliRunner().invoke(main, ["components", "show", "overlab"])
     assert missing.exit_code == 2 and "did you mean 'overlap'?" in missing.stderr
+
+
+def _rows(text: str) -> dict[str, list[str]]:
+    """The rows of a rich table by their first cell (one-line rows only)."""
+    out = {}
+    for line in text.splitlines():
+        line = line.replace("┃", "│").strip()
+        if not (line.startswith("│") and line.endswith("│")):
+            continue
+        cells = [c.strip() for c in line[1:-1].split("│")]
+        if len(cells) > 1 and cells[0]:
+            out[cells[0]] = cells
+    return out
+
+
+def test_components_show_table(cli_registry: Registry) -> None:
+    result = CliRunner().invoke(main, ["components", "show", "idf-overlap"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "idf-overlap (reranker) from testplugin 0.1.0" in out
+    assert cli_registry.get("reranker", "idf-overlap").description in out
+    rows = _rows(out)
+    assert rows["name"] == ["name", "type", "default", "required", "description"]
+    assert rows["model"][1:4] == ["str", "", "yes"] and rows["model"][4].startswith("folder holding idf.json")
+    assert rows["k"][1:4] == ["int > 0", "100", ""]
+    assert rows["fail_on"][1:4] == ["str, optional", "None", ""]
+    assert rows["seconds_per_query"][1:3] == ["float >= 0", "0.0"]
+    assert "anyOf" not in out and "null" not in out
+
+
+def test_components_list(cli_registry: Registry) -> None:
+    result = CliRunner().invoke(main, ["components", "list"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    rows = _rows(result.stdout)
+    assert rows["overlap"][1:3] == ["retriever", "testplugin"]
+    assert rows["idf"][1:3] == ["trainer", "testplugin"]
+    assert rows["sum"] == ["sum", "fuser", "testplugin", "Sum of scores (test fuser)"]
+    data = json.loads(CliRunner().invoke(main, ["components", "list", "--kind", "reranker", "--json"]).stdout)
+    assert [(c["name"], c["kind"]) for c in data] == [("idf-overlap", "reranker")]
 
 
 def test_eval_command(tmp_path: Path, xquad: Path) -> None:

@@ -49,7 +49,7 @@ def test_compare_output_folder_marks_wins_and_writes_chart_and_report(
                                        "--json", "--png", str(png), "--html", str(report)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["languages"] == ["de", "en"] and data["correction"] == "holm"
+    assert data["languages"] == ["en", "de"] and data["correction"] == "holm"
     assert set(data["values"]) == {"first", "re"}  # a stage on the training questions is not compared
     assert data["significant"]["re"] == {"de": {"nDCG@10": "+"}, "en": {"nDCG@10": "+"}}
     assert data["values"]["re"]["mean"]["nDCG@10"] > data["values"]["first"]["mean"]["nDCG@10"]
@@ -60,7 +60,7 @@ def test_compare_output_folder_marks_wins_and_writes_chart_and_report(
     assert "+" in table.stdout and "re" in table.stdout
     md = CliRunner().invoke(main, ["compare", str(tmp_path / "out"), "--baseline", "first", "-m", "nDCG@10", "--markdown"])
     rows = [line for line in md.stdout.splitlines() if line.startswith("|")]
-    assert rows[0] == "| system | de | en | mean |" and rows[1] == "|---|---|---|---|"
+    assert rows[0] == "| system | en | de | mean |" and rows[1] == "|---|---|---|---|"
     re_row = next(r for r in rows if r.startswith("| re |")).split(" | ")
     assert re_row[1].endswith("+") and re_row[2].endswith("+")
     assert float(re_row[3].rstrip(" |")) == pytest.approx(data["values"]["re"]["mean"]["nDCG@10"], abs=1e-4)

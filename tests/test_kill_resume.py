@@ -1,10 +1,10 @@
 """SIGKILL in the middle of each kind of stage, run again: the run resumes from what was finished
 and the outputs are byte-identical to an uninterrupted run; no partial file is ever left where a
-finished one is expected. Runs the real CLI in a subprocess (the test plugin must be installed)."""
+finished one is expected. Runs the real CLI in a subprocess (the test plugin through
+RANKFW_EXTRA_PLUGINS: see the ``testplugin_env`` fixture)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -22,8 +22,8 @@ STAGES = """\
 LANGUAGES = "[en, de, es]"
 
 
-def _cli(spec: Path, cache: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "RANKFW_LOAD_PLUGINS": "rankfw-testplugin", "RANKFW_CACHE": str(cache)}
+def _cli(spec: Path, cache: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    env = {**env, "RANKFW_CACHE": str(cache)}
     return subprocess.Popen([sys.executable, "-m", "rankfw", "run", str(spec)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -44,13 +44,13 @@ stages:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory, testplugin_env: dict[str, str]) -> tuple[Path, Path]:
     repo = Path(__file__).resolve().parents[1]
     shared = repo.parent / "shared" / "data" / "xquad"
     data = shared if shared.is_dir() else repo / "data" / "xquad"
     root = tmp_path_factory.mktemp("clean")
     spec = _spec(root / "spec.yaml", data, root / "out")
-    proc = _cli(spec, root / "cache")
+    proc = _cli(spec, root / "cache", testplugin_env)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()
     return root / "out", data
@@ -76,11 +76,11 @@ def _wait_for(path: Path, proc: subprocess.Popen[bytes], timeout: float = 120) -
     ],
 )
 def test_kill_mid_stage_then_resume(stage: str, started: str, unfinished: str, tmp_path: Path,
-                                    uninterrupted: tuple[Path, Path]) -> None:
+                                    uninterrupted: tuple[Path, Path], testplugin_env: dict[str, str]) -> None:
     clean, data = uninterrupted
     spec = _spec(tmp_path / "spec.yaml", data, tmp_path / "out")
     stages = tmp_path / "out" / "stages"
-    proc = _cli(spec, tmp_path / "cache")
+    proc = _cli(spec, tmp_path / "cache", testplugin_env)
     _wait_for(stages / started, proc)
     time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
@@ -89,7 +89,7 @@ def test_kill_mid_stage_then_resume(stage: str, started: str, unfinished: str, t
     for path in (tmp_path / "out").rglob("*"):  # a partial file is only ever a hidden temporary
         assert not path.name.endswith(".tmp") or path.name.startswith("."), path
     assert not (stages / "idf" / "model" / "partial.bin").exists()
-    resumed = _cli(spec, tmp_path / "cache")
+    resumed = _cli(spec, tmp_path / "cache", testplugin_env)
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err.decode()
     log = err.decode()

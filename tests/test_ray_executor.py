@@ -48,16 +48,23 @@ class KillingReranker(rankfw_testplugin.IdfOverlapReranker):
 
 
 @pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    """A local Ray with two CPUs for this module."""
+def local_ray(testplugin_env: dict[str, str]) -> Iterator[None]:
+    """A local Ray with two CPUs for this module; its workers import the test plugin from
+    tests/plugin (it is not installed)."""
     ray = pytest.importorskip("ray")
     import cloudpickle
 
     # this module is imported by path (importlib mode): ship its classes by value to the workers
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    old_path = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = testplugin_env["PYTHONPATH"]  # the workers inherit it
     ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 1024**2, log_to_driver=False)
     yield
     ray.shutdown()
+    if old_path is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = old_path
     cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
@@ -239,7 +246,9 @@ def _subset(root: Path, queries: int) -> Path:
 
 
 @pytest.mark.slow
-def test_pipeline_with_bm25_biencoder_crossencoder_and_fusion_equals_local(local_ray: None, tmp_path: Path) -> None:
+def test_pipeline_with_bm25_biencoder_crossencoder_and_fusion_equals_local(
+    local_ray: None, tmp_path: Path, testplugin_env: dict[str, str]
+) -> None:
     pytest.importorskip("rankfw_bm25")
     pytest.importorskip("rankfw_biencoder_distill")
     pytest.importorskip("rankfw_crossencoder_nmt")
@@ -258,12 +267,14 @@ def test_pipeline_with_bm25_biencoder_crossencoder_and_fusion_equals_local(local
     local = subprocess.run(
         [sys.executable, "-m", "rankfw", "run", str(specs["local"]), "--cache", str(tmp_path / "cache-local")],
         capture_output=True, text=True, timeout=900, check=False,
+        env={k: v for k, v in testplugin_env.items() if k != "RANKFW_LOAD_PLUGINS"},  # every plugin + the test one
     )
     assert local.returncode == 0, local.stderr[-3000:]
     # no warm-up here either: the two workers build the BM25 index themselves (the cache takes the
     # first complete one), so no JVM starts in this process
     executor = RayExecutor(num_workers=2, shard_size=16, warmup=False)
-    Runner(load_spec(specs["ray"], load_registry()), cache_dir=tmp_path / "cache-ray", executor=executor).run()
+    registry = load_registry(extra_plugins=[("testplugin", rankfw_testplugin)])
+    Runner(load_spec(specs["ray"], registry), cache_dir=tmp_path / "cache-ray", executor=executor).run()
     assert "jnius" not in sys.modules
     for stage in ("bm25", "bi", "ce", "re", "fused"):
         for lang in ("en",):

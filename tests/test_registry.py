@@ -6,9 +6,9 @@ import types
 from typing import Any
 
 import pytest
+import rankfw_testplugin
 
 import rankfw.core.registry as reg
-import rankfw_testplugin
 from rankfw.core import InputError, Reranker, hookimpl
 from rankfw.core.registry import load_registry
 

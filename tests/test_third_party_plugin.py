@@ -28,11 +28,12 @@ def _rankfw(python: Path, *args: str, env: dict[str, str] | None = None) -> subp
     return subprocess.run([python, "-m", "rankfw", *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300)
 
 
-def test_example_plugin_installs_lists_and_runs(tmp_path: Path, xquad: Path, write_spec) -> None:  # type: ignore[no-untyped-def]
+def test_example_plugin_installs_lists_and_runs(tmp_path: Path, xquad: Path, write_spec,  # type: ignore[no-untyped-def]
+                                                testplugin_env: dict[str, str]) -> None:
     python = _venv(tmp_path / "venv")
     env = {"PYTHONNOUSERSITE": "1"}
     install = [python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-q"]
-    subprocess.run([*install, str(REPO), str(REPO / "tests" / "plugin")], check=True, env={**os.environ, **env}, timeout=300)
+    subprocess.run([*install, str(REPO)], check=True, env={**os.environ, **env}, timeout=300)
     before = json.loads(_rankfw(python, "plugins", "list", "--json").stdout)
     assert not any(c["name"] == "query-overlap" for c in before["components"])
 
@@ -51,7 +52,8 @@ def test_example_plugin_installs_lists_and_runs(tmp_path: Path, xquad: Path, wri
   first: {kind: retrieve, component: overlap, params: {k: 30}}
   overlap: {kind: rerank, component: query-overlap, inputs: [first], params: {k: 10}}
 """, languages="[en]")
-    only = {"RANKFW_LOAD_PLUGINS": "rankfw-overlap,rankfw-testplugin", "RANKFW_CACHE": str(tmp_path / "cache")}
+    # the new plugin from its entry point, the test plugin (not installed) from RANKFW_EXTRA_PLUGINS
+    only = {**testplugin_env, "RANKFW_LOAD_PLUGINS": "rankfw-overlap", "RANKFW_CACHE": str(tmp_path / "cache")}
     result = _rankfw(python, "run", str(spec), env=only)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())["stages"]

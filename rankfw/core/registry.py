@@ -3,7 +3,9 @@
 Entry points of the group ``rankfw`` are loaded one at a time: a plugin that fails to import or
 whose hook raises is recorded as broken (with its distribution, version and error) and every
 other plugin keeps working. ``RANKFW_LOAD_PLUGINS`` (comma-separated distribution names; empty
-for none) restricts which distributions are loaded.
+for none) restricts which distributions are loaded. ``RANKFW_EXTRA_PLUGINS`` (comma-separated
+module names) registers plugin modules that are importable but not installed with an entry point
+(rankfw's own tests use it for tests/plugin).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from rankfw.core.errors import InputError
 
 ENTRY_POINT_GROUP = "rankfw"
 LOAD_PLUGINS_ENV = "RANKFW_LOAD_PLUGINS"
+EXTRA_PLUGINS_ENV = "RANKFW_EXTRA_PLUGINS"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 HOOKS: dict[str, str] = {
@@ -67,6 +70,12 @@ class ComponentInfo:
                 out[name] = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
         return out
 
+    def parameters(self) -> list[Any]:
+        """The Config's fields described for people (:class:`rankfw.spec.params_doc.Parameter`)."""
+        from rankfw.spec.params_doc import parameters
+
+        return parameters(self.cls.Config)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -104,8 +113,11 @@ class Registry:
     def add_plugin(self, plugin: ModuleType | object, name: str, distribution: str = "", version: str = "") -> None:
         """Register one plugin object (a module with ``@hookimpl`` functions) and its components.
 
-        Errors in the plugin's hooks or in what it registers make it a :class:`BrokenPlugin`.
+        Errors in the plugin's hooks or in what it registers make it a :class:`BrokenPlugin`; a
+        plugin object registered already (an entry point and an extra plugin) is skipped.
         """
+        if self.plugin_manager.is_registered(plugin):
+            return
         distribution = distribution or name
         version = version or str(getattr(plugin, "__version__", "0"))
         try:
@@ -222,7 +234,8 @@ def _entry_points() -> list[EntryPoint]:
 
 
 def load_registry(extra_plugins: list[tuple[str, object]] | None = None, use_entry_points: bool = True) -> Registry:
-    """Build a registry from installed entry points (filtered by ``RANKFW_LOAD_PLUGINS``) and any
+    """Build a registry from installed entry points (filtered by ``RANKFW_LOAD_PLUGINS``), the
+    modules named in ``RANKFW_EXTRA_PLUGINS`` (both only with ``use_entry_points``) and any
     ``extra_plugins`` given as ``(name, module)`` pairs."""
     registry = Registry()
     if use_entry_points:
@@ -238,9 +251,30 @@ def load_registry(extra_plugins: list[tuple[str, object]] | None = None, use_ent
                 registry.broken.append(BrokenPlugin(ep.name, dist, version, _one_line(e)))
                 continue
             registry.add_plugin(module, ep.name, dist, version)
+        for name in _names(os.environ.get(EXTRA_PLUGINS_ENV, "")):
+            _add_module(registry, name)
     for name, module in extra_plugins or []:
         registry.add_plugin(module, name)
     return registry
+
+
+def _names(env: str) -> list[str]:
+    return [n.strip() for n in env.split(",") if n.strip()]
+
+
+def _add_module(registry: Registry, name: str) -> None:
+    """Import the plugin module ``name`` (from ``RANKFW_EXTRA_PLUGINS``) and register it."""
+    import importlib
+    from importlib.metadata import packages_distributions, version
+
+    try:
+        module = importlib.import_module(name)
+    except Exception as e:  # any failure at import: record it, keep going
+        registry.broken.append(BrokenPlugin(name, name, "?", _one_line(e)))
+        return
+    dists = packages_distributions().get(name.split(".")[0], [])
+    distribution = dists[0] if dists else name
+    registry.add_plugin(module, name, distribution, version(distribution) if dists else "")
 
 
 @lru_cache(maxsize=1)

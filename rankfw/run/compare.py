@@ -3,10 +3,8 @@ baseline (randomization or t-test), Holm-Bonferroni correction across languages 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -14,18 +12,12 @@ import numpy as np
 from rankfw.core.errors import InputError
 from rankfw.core.runs import Run
 from rankfw.core.types import Qrels
-from rankfw.data import read_qrels
 from rankfw.run.evaluate import evaluate_per_query
+from rankfw.run.systems import System, qrels_from_output, systems_from_paths
+
+__all__ = ["Comparison", "System", "compare", "holm", "paired_test", "qrels_from_output", "systems_from_paths"]
 
 Test = Literal["randomization", "t-test"]
-
-
-@dataclass
-class System:
-    """One system to compare: its runs per language."""
-
-    name: str
-    runs: dict[str, Path]
 
 
 @dataclass
@@ -41,6 +33,40 @@ class Comparison:
     """system -> language (and "mean") -> measure -> value"""
     p_values: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     """system -> language -> measure -> Holm-corrected p-value (baseline excluded)"""
+    resamples: int = 0
+    """permutations of the randomization test (0 for the t-test)"""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    """where the systems came from (see :func:`rankfw.run.systems.provenance`)"""
+
+    @property
+    def systems(self) -> list[str]:
+        """The systems, baseline first."""
+        return list(self.values)
+
+    @property
+    def groups(self) -> list[str]:
+        """The languages and "mean"."""
+        return [*self.languages, "mean"]
+
+    def delta(self, system: str, group: str, measure: str) -> float:
+        """``system`` minus the baseline on ``group`` (a language or "mean")."""
+        return self.values[system][group][measure] - self.values[self.baseline][group][measure]
+
+    def p_value(self, system: str, language: str, measure: str) -> float | None:
+        """The Holm-corrected p-value against the baseline (None for the baseline and the mean)."""
+        return self.p_values.get(system, {}).get(language, {}).get(measure)
+
+    def best(self, group: str, measure: str, digits: int = 4) -> set[str]:
+        """The systems with the highest value of ``group`` (ties at ``digits`` decimals all best)."""
+        rounded = {s: round(v[group][measure], digits) for s, v in self.values.items()}
+        top = max(rounded.values())
+        return {s for s, v in rounded.items() if v == top}
+
+    def legend(self) -> str:
+        """One line saying what the marks mean."""
+        test = f"paired {self.test} test" + (f" ({self.resamples} permutations)" if self.resamples else "")
+        return (f"+/-: significantly better/worse than {self.baseline} ({test}, Holm-Bonferroni correction "
+                f"across languages and systems, alpha={self.alpha})")
 
     def mark(self, system: str, language: str, measure: str) -> str:
         """'+' a significant win over the baseline, '-' a significant loss, '' otherwise."""
@@ -50,81 +76,42 @@ class Comparison:
         return "+" if self.values[system][language][measure] > self.values[self.baseline][language][measure] else "-"
 
     def markdown(self, measure: str) -> str:
-        """A markdown table of ``measure``: one row per system, one column per language and the mean,
-        with the significance marks."""
-        head = ["system", *self.languages, "mean"]
+        """Two markdown tables of ``measure``: the values (one row per system, one column per
+        language and the mean, significance marks) and the deltas against the
+        baseline with their Holm-corrected p-values."""
+        head = ["system", *self.groups]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for system, values in self.values.items():
-            cells = [f"{values[lang][measure]:.4f}{self.mark(system, lang, measure)}" for lang in self.languages]
-            lines.append(f"| {system} | " + " | ".join([*cells, f"{values['mean'][measure]:.4f}"]) + " |")
+            cells = [f"{values[g][measure]:.4f}" + (self.mark(system, g, measure) if g != "mean" else "")
+                     for g in self.groups]
+            lines.append(f"| {system} | " + " | ".join(cells) + " |")
+        others = [s for s in self.values if s != self.baseline]
+        if others:
+            lines += ["", f"Δ vs {self.baseline} (Holm-corrected p)", "",
+                      "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            for system in others:
+                cells = []
+                for g in self.groups:
+                    p = self.p_value(system, g, measure)
+                    cells.append(f"{self.delta(system, g, measure):+.4f}" + (f" (p={p:.3g})" if p is not None else ""))
+                lines.append(f"| {system} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "measures": self.measures, "languages": self.languages, "baseline": self.baseline,
             "test": self.test, "alpha": self.alpha, "correction": "holm",
-            "values": self.values, "p_values": self.p_values,
+            "resamples": self.resamples, "values": self.values, "p_values": self.p_values,
+            "deltas": {
+                s: {g: {m: self.delta(s, g, m) for m in self.measures} for g in self.groups}
+                for s in self.values if s != self.baseline
+            },
             "significant": {
                 s: {lang: {m: self.mark(s, lang, m) for m in self.measures} for lang in self.languages}
                 for s in self.p_values
             },
+            "provenance": self.provenance,
         }
-
-
-def systems_from_paths(paths: Sequence[Path], language: str | None = None) -> list[System]:
-    """Systems from run files (one language: ``language`` or "all") and output folders (each stage
-    of the folder is a system; its ``LANG.run`` files give the languages)."""
-    systems: list[System] = []
-    several = sum(1 for p in paths if p.is_dir()) > 1
-    for path in paths:
-        if path.is_dir():
-            stages = sorted((path / "stages").glob("*/")) if (path / "stages").is_dir() else []
-            found = [s for s in stages if list(s.glob("*.run")) and _on_evaluation_topics(s)]
-            if not found:
-                raise InputError("no run files found (expected an output folder of 'rankfw run')", str(path))
-            for stage in found:
-                name = f"{path.name}/{stage.name}" if several else stage.name
-                systems.append(System(name, {r.stem: r for r in sorted(stage.glob("*.run"))}))
-        elif path.is_file():
-            systems.append(System(path.stem, {language or "all": path}))
-        else:
-            raise InputError("no such run file or output folder", str(path))
-    names = [s.name for s in systems]
-    if len(set(names)) != len(names):
-        raise InputError(f"two systems share a name: {names}; rename the run files", "compare")
-    return systems
-
-
-def _on_evaluation_topics(stage_dir: Path) -> bool:
-    """False for a stage run on the training or held-out questions (its manifest says so): the
-    evaluation qrels do not judge those."""
-    manifest = stage_dir / "manifest.json"
-    if not manifest.is_file():
-        return True
-    try:
-        topics = json.loads(manifest.read_text(encoding="utf-8")).get("spec", {}).get("topics", "eval")
-    except (OSError, ValueError):
-        return True
-    return topics == "eval"
-
-
-def qrels_from_output(folder: Path, languages: Sequence[str]) -> dict[str, Qrels]:
-    """The qrels of each language, read from the spec an output folder was made with."""
-    import yaml
-
-    from rankfw.spec import DatasetSpec
-
-    spec_file = folder / "spec.yaml"
-    if not spec_file.is_file():
-        raise InputError("no spec.yaml: pass --qrels", str(folder))
-    dataset = DatasetSpec.model_validate(yaml.safe_load(spec_file.read_text(encoding="utf-8"))["dataset"])
-    out = {}
-    for lang in languages:
-        source = dataset.source("qrels", lang)
-        if source is None:
-            raise InputError("the spec has no qrels: pass --qrels", str(spec_file))
-        out[lang] = read_qrels(source)
-    return out
 
 
 def compare(
@@ -138,15 +125,17 @@ def compare(
     seed: int = 0,
 ) -> Comparison:
     """Evaluate every system on every language it shares with ``qrels`` and test it against the
-    baseline on the per-query values (queries the system did not answer count 0)."""
+    baseline on the per-query values (queries the system did not answer count 0). The baseline
+    comes first in the result, the other systems in the order given."""
     base = baseline or systems[0].name
     by_name = {s.name: s for s in systems}
     if base not in by_name:
         raise InputError(f"unknown baseline {base!r} (systems: {', '.join(by_name)})", "--baseline")
+    systems = [by_name[base], *(s for s in systems if s.name != base)]
     languages = [lang for lang in qrels if all(lang in s.runs for s in systems)]
     if not languages:
         raise InputError("the systems share no language with judgements", "compare")
-    result = Comparison(list(measures), languages, base, test, alpha)
+    result = Comparison(list(measures), languages, base, test, alpha, resamples=resamples if test == "randomization" else 0)
     per_query: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     for system in systems:
         per_query[system.name] = {}

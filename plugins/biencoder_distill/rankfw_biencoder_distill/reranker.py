@@ -13,10 +13,14 @@ CITATION = (
 )
 
 
+class BiEncoderRerankerConfig(EncoderConfig):
+    """Parameters of the ``biencoder`` reranker: the bi-encoder model and how it is run."""
+
+
 class BiEncoderReranker(EncoderUser, Reranker):
     """Re-scores each candidate by the inner product of query and passage embeddings."""
 
-    Config: ClassVar[type[EncoderConfig]] = EncoderConfig
+    Config: ClassVar[type[EncoderConfig]] = BiEncoderRerankerConfig
     description: ClassVar[str] = "bi-encoder reranker (sentence-transformers model; each distinct passage encoded once)"
     citation: ClassVar[str] = CITATION
 

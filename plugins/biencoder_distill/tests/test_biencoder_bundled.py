@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from rankfw.core import Run
 from rankfw_biencoder_distill import BiEncoderReranker, DenseRetriever
 from rankfw_biencoder_distill.testing import context, ndcg10, xquad
+
+from rankfw.core import Run
 
 
 @pytest.mark.slow

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pydantic import ValidationError
-
-from rankfw.core import InputError, Run
-from rankfw.core.registry import load_registry
 from rankfw_biencoder_distill import BiEncoderReranker, DenseRetriever
 from rankfw_biencoder_distill.encoder import Encoder
 from rankfw_biencoder_distill.testing import context, xquad
+
+from rankfw.core import InputError, Run
+from rankfw.core.registry import load_registry
 
 
 def test_plugin_registers_its_four_components() -> None:

@@ -6,7 +6,6 @@ from collections import namedtuple
 from typing import Any
 
 import pytest
-
 from rankfw_crossencoder_nmt import sources
 
 Pair = namedtuple("Pair", "query_id doc_id_a doc_id_b")

@@ -6,17 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
-
 import rankfw_fusion
-from rankfw.core import InputError, Run, StageContext
-from rankfw.core.registry import load_registry
+from pydantic import ValidationError
 from rankfw_fusion import FUSERS
 from rankfw_fusion.combmax import CombMaxFuser
 from rankfw_fusion.combmnz import CombMnzFuser
 from rankfw_fusion.combsum import CombSumFuser
 from rankfw_fusion.rrf import RRFFuser
 from rankfw_fusion.weighted import WeightedFuser
+
+from rankfw.core import InputError, Run, StageContext
+from rankfw.core.registry import load_registry
 
 A = Run.from_ranked({"q": [("a", 3.0), ("b", 2.0), ("c", 1.0)]})
 B = Run.from_ranked({"q": [("c", 9.0), ("a", 5.0), ("d", 1.0)]})

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from rankfw.core import Run, StageContext
 from rankfw_fusion import FUSERS
 from rankfw_fusion.norms import NORMS
+
+from rankfw.core import Run, StageContext
 
 CTX = StageContext("fused", "en", Path("."), Path("."))
 DOCIDS = st.text(alphabet="abcdefgh0123456789", min_size=1, max_size=4)

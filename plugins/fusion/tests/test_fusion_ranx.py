@@ -7,10 +7,10 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-
-from rankfw.core import Run, StageContext
 from rankfw_fusion import FUSERS
 from rankfw_fusion.norms import NORMS, RANX_NAMES
+
+from rankfw.core import Run, StageContext
 
 ranx = pytest.importorskip("ranx")
 
