@@ -229,3 +229,26 @@ def test_spec_formats_are_checked_against_the_table() -> None:
     with pytest.raises(ValueError, match=r"unknown qrels format 'tsv' \(one of: trec, beir\)"):
         DatasetSpec.model_validate({"languages": ["en"], "corpus": "c", "topics": "t", "formats": {"qrels": "tsv"}})
     assert set(FORMATS) == {"corpus", "topics", "qrels"}
+
+
+def test_readme_data_section_lists_every_format_with_an_example() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Data") : readme.index("### Re-ranking an existing run")]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "`" in line]
+    for kind, table in FORMATS.items():
+        for name in table:
+            assert any(row.startswith(f"| {kind} | `{name}`") and row.count("`") >= 4 for row in rows), (kind, name)
+
+
+def test_spec_formats_reach_the_readers_and_the_cache_key(tmp_path: Path) -> None:
+    from rankfw.data.language import LanguageData
+
+    topics = _write(tmp_path / "topics.txt", TOPIC_FILES["trec"])
+    corpus = _write(tmp_path / "corpus.tsv", _corpus_lines("tsv"))
+    base = {"languages": ["en"], "corpus": str(corpus), "topics": str(topics)}
+    title = LanguageData.from_spec(DatasetSpec.model_validate(base), "en", tmp_path / "cache")
+    desc = LanguageData.from_spec(DatasetSpec.model_validate({**base, "formats": {"topic_field": "desc"}}), "en", tmp_path / "cache")
+    assert title.topic_set("eval")[0]["q2"] == "who barks"
+    assert desc.topic_set("eval")[0]["q2"] == "Who barks at the mail carrier?"
+    assert title.fingerprint != desc.fingerprint  # a stage over other queries is another stage
+    assert desc.corpus["d2"].title == "Dogs"

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import rankfw_testplugin
 from click.testing import CliRunner
 from pydantic import Field
 
-import rankfw_testplugin
 from rankfw.cli import main
 from rankfw.core import ComponentConfig, Corpus, Reranker, Run, StageContext, Topics, hookimpl
 from rankfw.core.registry import Registry, load_registry
@@ -146,8 +146,9 @@ def _register(register: Callable[[str, type[Reranker]], None]) -> None:
 
 
 def test_hub_models_not_in_the_cache(tmp_path: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import rankfw.core.registry as reg
     from huggingface_hub import constants
+
+    import rankfw.core.registry as reg
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     plugin = types.ModuleType("hubplugin")

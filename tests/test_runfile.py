@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+import rankfw_testplugin
 from click.testing import CliRunner
 
-import rankfw.builtin.runfile as runfile
-import rankfw_testplugin
+from rankfw.builtin import runfile
 from rankfw.cli import main
 from rankfw.core.registry import Registry, load_registry
 from rankfw.core.runs import Run

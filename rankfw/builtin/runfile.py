@@ -66,7 +66,7 @@ class RunFileRetriever(Retriever):
         absent = [q for q in topics if q not in run]
         if absent:
             ctx.log(f"{ctx.stage} [{ctx.language}]: {len(absent)} of {len(topics)} topics have no hits in {self._path()}")
-        return Run.from_ranked({q: run[q] if q in run else [] for q in topics})
+        return Run.from_ranked({q: run.get(q, []) for q in topics})
 
 
 @hookimpl

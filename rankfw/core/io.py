@@ -16,7 +16,6 @@ from typing import IO, Any
 
 from rankfw.core.errors import InputError, file_line
 
-
 BOM = "\ufeff"
 """The UTF-8 byte order mark some editors (and Excel) put at the start of a text file."""
 

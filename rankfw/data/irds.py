@@ -43,7 +43,7 @@ def irds_errors(source: str) -> Iterator[None]:
         yield
     except InputError:
         raise
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - whatever ir_datasets raises while fetching or reading
         first = (str(e).strip().splitlines() or [""])[0][:200]
         folder = irds_home() / source[len(IRDS_PREFIX) :].split("/")[0]
         raise InputError(

@@ -154,8 +154,8 @@ def topics_beir(lines: Lines, path: str, field: str = "title") -> Iterator[tuple
     return _topics_json(lines, path, ("_id",), ("text",))
 
 
-_TAG = re.compile(r"<(num|title|desc|narr)>(.*?)(?=<[/a-zA-Z]|\Z)", re.S | re.I)
-_LABEL = re.compile(r"^\s*(number|topic|description|narrative)\s*:", re.I)
+_TAG = re.compile(r"<(num|title|desc|narr)>(.*?)(?=<[/a-zA-Z]|\Z)", re.DOTALL | re.IGNORECASE)
+_LABEL = re.compile(r"^\s*(number|topic|description|narrative)\s*:", re.IGNORECASE)
 
 
 def topics_trec(lines: Lines, path: str, field: str = "title") -> Iterator[tuple[str, str, str]]:

@@ -152,7 +152,7 @@ def ensure_hub_model(ref: str) -> None:
             return
         except EntryNotFoundError as e:  # the repository has no such file: try the next name
             error = e
-        except Exception as e:  # offline, unknown repository, no permission
+        except Exception as e:  # noqa: BLE001 - offline, unknown repository, no permission
             error = e
             break
     reason = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:120]}"
