@@ -110,3 +110,17 @@ def test_a_bad_run_file_stops_before_anything_runs(  # type: ignore[no-untyped-d
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.output, result.stderr
     assert re.search(message, lines[0]), lines[0]
     assert not (tmp_path / "out").exists()  # the idf train stage (first in order) did not run either
+
+
+def test_validate_reads_the_run_files(tmp_path: Path, tiny: Path, run_registry: Registry, write_spec) -> None:  # type: ignore[no-untyped-def]
+    runs = _write_runs(tmp_path / "runs", {"en": GOOD, "de": GOOD})
+    spec = _spec(tmp_path, tiny, runs, write_spec)
+    result = CliRunner().invoke(main, ["validate", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert "stages.first: TREC run files, 4 queries in all [en, de]" in result.stdout
+    (runs / "de.run.gz").unlink()
+    result = CliRunner().invoke(main, ["validate", str(spec)])
+    assert result.exit_code == 2 and f"error: stages.first.params.path [de]: run file not found: {runs / 'de.run.gz'}" in result.stderr
+    _write_runs(runs, {"de": "q1 Q0 d1 1 nan x\n"})
+    result = CliRunner().invoke(main, ["validate", str(spec)])
+    assert result.exit_code == 2 and "de.run.gz:1: score is not finite" in result.stderr, result.output

@@ -57,6 +57,7 @@ def preflight(pipeline: Pipeline, needed: Mapping[str, set[str]], offline: bool 
     if absent:
         where = absent[0] if len(absent) == 1 else f"{len(absent)} ir_datasets ids ({', '.join(absent)})"
         _warn(report, offline, where, f"{NOT_CACHED} (ir_datasets looks in {irds_home()})")
+    report.lines.extend(_run_files(pipeline))
     for where, ref in hub_models(pipeline):
         if not hub_model_cached(ref):
             _warn(report, offline, where, f"{ref!r} {NOT_CACHED} (looked in {_hub_cache()})")
@@ -115,7 +116,29 @@ def _fields(line: str) -> str:
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    if n == 1:
+        return f"1 {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
+
+
+def _run_files(pipeline: Pipeline) -> list[str]:
+    """Read the run files of ``runfile`` stages (their docids are checked against the corpus at run time)."""
+    from rankfw.builtin.runfile import RunFileRetriever
+    from rankfw.core.runs import Run
+
+    lines = []
+    for name, stage in pipeline.stages.items():
+        if stage.component.cls is not RunFileRetriever:
+            continue
+        template = str(stage.spec.params.get("path", ""))
+        queries = 0
+        for lang in pipeline.languages_of(stage):
+            path = Path(template.replace("{lang}", lang)).expanduser()
+            if not path.is_file():
+                raise InputError(f"run file not found: {path}", f"stages.{name}.params.path [{lang}]")
+            queries += len(Run.read_trec(path))
+        lines.append(f"stages.{name}: TREC run files, {_plural(queries, 'query')} in all [{', '.join(pipeline.languages_of(stage))}]")
+    return lines
 
 
 # --- hub models -------------------------------------------------------------------------------
