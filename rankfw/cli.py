@@ -110,8 +110,7 @@ def _make_executor(spec: Any) -> Any:
 @click.option("--offline", is_flag=True, help="Fail (exit 2) when an irds: dataset or a hub model is not in the local cache.")
 @_handle_errors
 def validate(spec: Path, overrides: tuple[str, ...], offline: bool) -> None:
-    """Check SPEC without running it: syntax, components, params, inputs, cycles, the first lines
-    of every data file (format, fields), and whether irds: datasets and hub models are cached."""
+    """Check SPEC without running: the spec, the first lines of every data file, the local caches."""
     from rankfw.core.registry import default_registry
     from rankfw.run.runner import Runner
     from rankfw.spec import load_spec
@@ -121,8 +120,7 @@ def validate(spec: Path, overrides: tuple[str, ...], offline: bool) -> None:
     runner = Runner(pipeline)
     runner.check_files()
     report = preflight(pipeline, {lang: runner.needed_sources(lang) for lang in pipeline.spec.dataset.languages}, offline)
-    for line in report.lines:
-        click.echo(f"  {line}")
+    click.echo("".join(f"  {line}\n" for line in report.lines), nl=False)
     for warning in report.warnings:
         err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     order = " -> ".join(pipeline.order)
@@ -274,7 +272,6 @@ def compare(paths: tuple[Path, ...], qrels_source: str | None, language: str | N
             cells = [f"{values[lang][measure]:.4f}{result.mark(system, lang, measure)}" for lang in result.languages]
             table.add_row(system, *cells, f"{values['mean'][measure]:.4f}")
         console.print(table)
-
 
 
 @main.command("eval")
