@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
 from pathlib import Path
 
@@ -124,3 +125,29 @@ def test_validate_reads_the_run_files(tmp_path: Path, tiny: Path, run_registry: 
     _write_runs(runs, {"de": "q1 Q0 d1 1 nan x\n"})
     result = CliRunner().invoke(main, ["validate", str(spec)])
     assert result.exit_code == 2 and "de.run.gz:1: score is not finite" in result.stderr, result.output
+
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "rerank-a-run.yaml"
+
+
+def test_the_example_spec_and_its_shipped_runs_pass_the_checks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """examples/rerank-a-run.yaml validates, and its shipped run files name only topics and corpus docids."""
+    monkeypatch.chdir(EXAMPLE.parent.parent)
+    pipeline = load_spec(EXAMPLE, load_registry())
+    runner = Runner(pipeline, cache_dir=tmp_path / "cache")
+    runner.check_inputs()  # reads every shipped run file against the topics and the corpus index
+    for lang in pipeline.spec.dataset.languages:
+        run = Run.read_trec(Path(f"examples/runs/xquad-bm25/{lang}.run.gz"))
+        topics, qrels = runner.data[lang].topic_set("eval")
+        assert set(run) <= set(topics) and len(run) >= len(topics) - 1
+        assert evaluate(run, qrels, ["R@100"])["R@100"] > 0.85  # BM25's top 100, not a toy run
+
+
+@pytest.mark.slow
+def test_the_example_reranks_the_shipped_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(EXAMPLE.parent.parent)
+    result = CliRunner().invoke(main, ["run", str(EXAMPLE), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())["stages"]
+    assert metrics["e5"]["mean"]["nDCG@10"] > metrics["run"]["mean"]["nDCG@10"]
+    assert metrics["rrf"]["mean"]["nDCG@10"] > metrics["run"]["mean"]["nDCG@10"]
