@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rankfw.core import InputError
-from rankfw.data import JsonlCorpus, read_qrels, read_topics, read_training
+from rankfw.data import JsonlCorpus, read_parallel, read_qrels, read_topics, read_training
 from rankfw.data.formats import CORPUS_FORMATS, FORMATS, QRELS_FORMATS, TOPICS_FORMATS, detect_format
 from rankfw.spec.model import DatasetSpec
 
@@ -208,6 +208,12 @@ def test_bom_is_not_part_of_the_first_id(tmp_path: Path) -> None:
     train = tmp_path / "train.jsonl.gz"
     train.write_bytes(gzip.compress(("\ufeff" + json.dumps({"query_id": "t1", "query": "x"}) + "\n").encode()))
     assert [ex.query_id for ex in read_training(train)] == ["t1"]
+    parallel = tmp_path / "en-de.tsv"
+    parallel.write_bytes("\ufeffcat\tKatze\n".encode())
+    assert read_parallel(parallel) == [("cat", "Katze")]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_bytes(("\ufeff" + _corpus_lines("rankfw")[0] + "\n").encode())
+    assert JsonlCorpus(corpus, tmp_path / "cache")["d1"].title == "Cats"  # detected, indexed and read at offset 0
 
 
 def test_repeated_qrels_judgements(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
