@@ -107,15 +107,22 @@ def _make_executor(spec: Any) -> Any:
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
 @_set_option
+@click.option("--offline", is_flag=True, help="Fail (exit 2) when an irds: dataset or a hub model is not in the local cache.")
 @_handle_errors
-def validate(spec: Path, overrides: tuple[str, ...]) -> None:
-    """Check SPEC without running it: syntax, components, params, inputs, cycles, data files."""
+def validate(spec: Path, overrides: tuple[str, ...], offline: bool) -> None:
+    """Check SPEC without running: the spec, the first lines of every data file, the local caches."""
     from rankfw.core.registry import default_registry
     from rankfw.run.runner import Runner
     from rankfw.spec import load_spec
+    from rankfw.spec.preflight import preflight
 
     pipeline = load_spec(spec, default_registry(), overrides)
-    Runner(pipeline).check_files()
+    runner = Runner(pipeline)
+    runner.check_files()
+    report = preflight(pipeline, {lang: runner.needed_sources(lang) for lang in pipeline.spec.dataset.languages}, offline)
+    click.echo("".join(f"  {line}\n" for line in report.lines), nl=False)
+    for warning in report.warnings:
+        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     order = " -> ".join(pipeline.order)
     click.echo(f"{spec}: ok ({len(pipeline.order)} stages: {order}; {len(pipeline.spec.dataset.languages)} languages)")
 

@@ -63,8 +63,23 @@ def test_model_ref_type_validates_in_pydantic() -> None:
         Config(model="bundled:gpt-9")
 
 
-def test_resolve_hub_id_unchanged_and_stage_unresolved() -> None:
-    assert resolve_model("intfloat/multilingual-e5-small") == "intfloat/multilingual-e5-small"
+def test_resolve_hub_id_unchanged_and_stage_unresolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--intfloat--multilingual-e5-small" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (cache / "models--intfloat--multilingual-e5-small" / "refs").mkdir()
+    (cache / "models--intfloat--multilingual-e5-small" / "refs" / "main").write_text("abc")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert resolve_model("intfloat/multilingual-e5-small") == "intfloat/multilingual-e5-small"  # cached: unchanged
+    # not cached and no download possible: one line naming the id and the cache (exit 2 in the CLI)
+    with pytest.raises(InputError, match=rf"could not download the model .*not in the local cache \({cache}") as e:
+        resolve_model("intfloat/e5-base-v2")
+    assert e.value.where == "intfloat/e5-base-v2"
     with pytest.raises(InputError, match="not replaced"):
         resolve_model("stage:ft")
 

@@ -109,6 +109,11 @@ class Component(ABC):
     def __init__(self, config: ComponentConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
 
+    def data_fingerprint(self) -> str | None:
+        """Optional: a content hash of data the component reads itself (not through the corpus or
+        topics), e.g. a run file; the pipeline adds it to the stage's cache key. ``None``: none."""
+        return None
+
 
 class Retriever(Component):
     """First-stage retrieval: all topics of one language in, a Run out."""
@@ -116,6 +121,10 @@ class Retriever(Component):
     @abstractmethod
     def retrieve(self, topics: Topics, corpus: Corpus, ctx: StageContext) -> Run:
         """Rank ``corpus`` for every topic; return a Run holding every qid of ``topics``."""
+
+    def check(self, topics: Topics, corpus: Corpus, language: str) -> None:
+        """Optional: check the component's own inputs for ``language`` before any stage runs
+        (raise :class:`~rankfw.core.errors.InputError`); the pipeline calls it when overridden."""
 
 
 class Reranker(Component):

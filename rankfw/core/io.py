@@ -16,6 +16,9 @@ from typing import IO, Any
 
 from rankfw.core.errors import InputError, file_line
 
+BOM = "\ufeff"
+"""The UTF-8 byte order mark some editors (and Excel) put at the start of a text file."""
+
 
 def default_cache_dir() -> Path:
     """The cache shared by all runs: ``$RANKFW_CACHE``, else ``~/.cache/rankfw``."""
@@ -68,6 +71,7 @@ def replace_dir(tmp_dir: Path, target: Path) -> None:
 def iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line)`` of a text or gzipped file (UTF-8, line endings stripped).
 
+    A UTF-8 byte order mark at the start of the file is dropped (it is not part of the first id).
     Non-UTF-8 bytes and truncated or corrupt gzip data become an :class:`InputError` that names
     the file and the line where reading failed.
     """
@@ -82,6 +86,8 @@ def iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as e:
                     raise InputError(f"not valid UTF-8 text ({e.reason} at byte {e.start})", file_line(path, lineno)) from None
+                if lineno == 1:
+                    line = line.removeprefix(BOM)
                 yield lineno, line.rstrip("\n").rstrip("\r")
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise InputError(f"corrupt or truncated gzip data ({e})", file_line(path, lineno + 1)) from None

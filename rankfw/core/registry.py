@@ -11,6 +11,7 @@ module names) registers plugin modules that are importable but not installed wit
 from __future__ import annotations
 
 import difflib
+import importlib
 import os
 import re
 import traceback
@@ -30,6 +31,9 @@ ENTRY_POINT_GROUP = "rankfw"
 LOAD_PLUGINS_ENV = "RANKFW_LOAD_PLUGINS"
 EXTRA_PLUGINS_ENV = "RANKFW_EXTRA_PLUGINS"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+BUILTIN_PLUGINS = ("rankfw.builtin.runfile",)
+"""Plugin modules that ship with rankfw, registered with the installed ones (as simonw/llm does)."""
 
 HOOKS: dict[str, str] = {
     "retriever": "register_retrievers",
@@ -240,6 +244,11 @@ def load_registry(extra_plugins: list[tuple[str, object]] | None = None, use_ent
     registry = Registry()
     if use_entry_points:
         wanted = _selected(os.environ.get(LOAD_PLUGINS_ENV))
+        if wanted is None or "rankfw" in wanted:  # the built-in plugins count as distribution "rankfw"
+            from rankfw import __version__
+
+            for module_name in BUILTIN_PLUGINS:
+                registry.add_plugin(importlib.import_module(module_name), module_name.rsplit(".", 1)[-1], "rankfw", __version__)
         for ep in _entry_points():
             dist = ep.dist.name if ep.dist is not None else ep.name
             version = ep.dist.version if ep.dist is not None else "0"

@@ -1,56 +1,49 @@
-"""Corpus back-ends: JSONL(.gz) files with an on-disk docid index, and ir_datasets ids."""
+"""Corpus back-ends: files of one document per line (any format of the table) with an on-disk
+docid index, and ir_datasets ids."""
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from rankfw.core.errors import InputError, file_line
-from rankfw.core.io import cached_file_digest, iter_lines
+from rankfw.core.io import BOM, cached_file_digest, iter_lines, text_digest
 from rankfw.core.types import Corpus, Document
+from rankfw.data.formats import corpus_files, get_format
 from rankfw.data.irds import IrdsCorpus, is_irds
+from rankfw.data.parsers import document_from_dict
+
+__all__ = ["JsonlCorpus", "document_from_dict", "open_corpus", "source_digest"]
 
 
-def _parse_document(line: str, where: str) -> Document:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON ({e.msg})", where) from None
-    return document_from_dict(obj, where)
-
-
-def document_from_dict(obj: Any, where: str) -> Document:
-    """A :class:`Document` from a ``{"docid", "title", "text"}`` mapping, validated."""
-    if not isinstance(obj, dict):
-        raise InputError("expected a JSON object with 'docid' and 'text'", where)
-    docid = obj.get("docid", obj.get("_id"))
-    if not isinstance(docid, str) or not docid or any(c.isspace() for c in docid):
-        raise InputError("'docid' must be a non-empty string without spaces", where)
-    text = obj.get("text")
-    title = obj.get("title", "") or ""
-    if not isinstance(text, str):
-        raise InputError(f"document {docid!r}: 'text' must be a string", where)
-    if not isinstance(title, str):
-        raise InputError(f"document {docid!r}: 'title' must be a string", where)
-    return Document(docid, title, text)
+def source_digest(path: Path, cache_dir: Path) -> str:
+    """The content hash of a corpus file, or of a corpus folder's files (names and contents)."""
+    if not path.is_dir():
+        return cached_file_digest(path, cache_dir)
+    parts = [(f.name, cached_file_digest(f, cache_dir)) for f in corpus_files(path)]
+    return text_digest(*(x for part in parts for x in part))
 
 
 class JsonlCorpus(Corpus):
-    """A JSONL(.gz) corpus of ``{"docid", "title", "text"}`` lines.
+    """A corpus file of one document per line, in any format of
+    :data:`rankfw.data.formats.CORPUS_FORMATS` (rankfw/MIRACL JSONL, pyserini, BEIR, TSV; gzipped
+    or not), or a folder of such files (a pyserini JsonCollection).
 
     The first use builds an on-disk index (SQLite: docid -> byte offset, in ``cache_dir``, keyed
-    by the file's content hash); a gzipped file is decompressed once into the cache so that it can
-    be read at offsets. Only the index is consulted on lookup, never the whole file.
+    by the content hash); a gzipped file or a folder is copied once into the cache as one plain
+    file so that it can be read at offsets. Only the index is consulted on lookup, never the whole
+    file. ``format`` is a name from the table; ``None`` detects it from the first line.
     """
 
-    def __init__(self, path: str | os.PathLike[str], cache_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], cache_dir: str | os.PathLike[str], format: str | None = None) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
+        if not self.path.is_file() and not self.path.is_dir():
             raise InputError("corpus file not found", str(self.path))
+        self.format = get_format("corpus", format, self.path)
+        self._files = corpus_files(self.path)
         self._cache_dir = Path(cache_dir) / "corpus"
         self._fingerprint: str | None = None
         self._db: sqlite3.Connection | None = None
@@ -64,13 +57,30 @@ class JsonlCorpus(Corpus):
     @property
     def fingerprint(self) -> str:
         if self._fingerprint is None:
-            self._fingerprint = cached_file_digest(self.path, self._cache_dir)
+            digest = source_digest(self.path, self._cache_dir)
+            # the same bytes read in another format are other documents (rankfw keeps the plain hash)
+            self._fingerprint = digest if self.format.name == "rankfw" else text_digest(digest, self.format.name)
         return self._fingerprint
 
+    def _parse(self, line: str, where: str) -> Document:
+        return self.format.reader(line.removeprefix(BOM).rstrip("\r\n"), where)
+
+    def _where(self, lineno: int) -> str:
+        """``file:line`` in the user's files for a line of the plain copy (a folder's files are concatenated)."""
+        if len(self._files) == 1:
+            return file_line(self.path, lineno)
+        for f in self._files:
+            count = sum(1 for _ in iter_lines(f))
+            if lineno <= count:
+                return file_line(f, lineno)
+            lineno -= count
+        return file_line(self.path, lineno)
+
     def __iter__(self) -> Iterator[Document]:
-        for lineno, line in iter_lines(self.path):
-            if line.strip():
-                yield _parse_document(line, file_line(self.path, lineno))
+        for path in self._files:
+            for lineno, line in iter_lines(path):
+                if line.strip():
+                    yield self._parse(line, file_line(path, lineno))
 
     def __len__(self) -> int:
         if self._len is None:
@@ -110,7 +120,7 @@ class JsonlCorpus(Corpus):
             for docid in sorted(offsets, key=offsets.__getitem__):
                 f.seek(offsets[docid])
                 line = f.readline().decode("utf-8")
-                out[docid] = _parse_document(line, str(self.path))
+                out[docid] = self._parse(line, str(self.path))
         return {d: out[d] for d in wanted}
 
     def _index(self) -> sqlite3.Connection:
@@ -126,15 +136,16 @@ class JsonlCorpus(Corpus):
         return self._db
 
     def _plain_copy(self, folder: Path) -> Path:
-        if self.path.suffix != ".gz":
+        if self.path.is_file() and self.path.suffix != ".gz":
             return self.path
         plain = folder / "corpus.jsonl"
         if not plain.exists():
             from rankfw.core.io import atomic_open
 
             with atomic_open(plain, "w") as out:
-                for _, line in iter_lines(self.path):
-                    out.write(line + "\n")
+                for path in self._files:
+                    for _, line in iter_lines(path):
+                        out.write(line + "\n")
         return plain
 
     def _build_index(self, db_path: Path) -> None:
@@ -149,18 +160,20 @@ class JsonlCorpus(Corpus):
                 for raw in f:
                     lineno += 1
                     if raw.strip():
-                        where = file_line(self.path, lineno)
                         try:
                             text = raw.decode("utf-8")
                         except UnicodeDecodeError as e:
-                            raise InputError(f"not valid UTF-8 text ({e.reason})", where) from None
-                        doc = _parse_document(text, where)
+                            raise InputError(f"not valid UTF-8 text ({e.reason})", self._where(lineno)) from None
+                        try:
+                            doc = self._parse(text.rstrip("\r\n"), "")
+                        except InputError as e:
+                            raise InputError(e.message, self._where(lineno)) from None
                         rows.append((doc.docid, offset, lineno))
                     offset += len(raw)
                     if len(rows) >= 10_000:
-                        _insert(db, rows, self.path)
+                        _insert(db, rows, self._where)
                         rows = []
-                _insert(db, rows, self.path)
+                _insert(db, rows, self._where)
             db.commit()
             db.close()
             os.replace(tmp, db_path)
@@ -170,7 +183,7 @@ class JsonlCorpus(Corpus):
             raise
 
 
-def _insert(db: sqlite3.Connection, rows: list[tuple[str, int, int]], path: Path) -> None:
+def _insert(db: sqlite3.Connection, rows: list[tuple[str, int, int]], where: Callable[[int], str]) -> None:
     db.execute("SAVEPOINT batch")
     try:
         db.executemany("INSERT INTO docs VALUES (?, ?, ?)", rows)
@@ -179,14 +192,18 @@ def _insert(db: sqlite3.Connection, rows: list[tuple[str, int, int]], path: Path
         for docid, offset, line in rows:  # find the first duplicate, row by row
             first = db.execute("SELECT line FROM docs WHERE docid = ?", (docid,)).fetchone()
             if first:
-                raise InputError(f"duplicate docid {docid!r} (first on line {first[0]})", file_line(path, line)) from None
+                here, there = where(line), where(first[0])
+                same_file = here.rsplit(":", 1)[0] == there.rsplit(":", 1)[0]
+                earlier = f"on line {there.rsplit(':', 1)[1]}" if same_file else f"at {there}"
+                raise InputError(f"duplicate docid {docid!r} (first {earlier})", here) from None
             db.execute("INSERT INTO docs VALUES (?, ?, ?)", (docid, offset, line))
         raise
     db.execute("RELEASE batch")
 
 
-def open_corpus(source: str | os.PathLike[str], cache_dir: str | os.PathLike[str]) -> Corpus:
-    """A corpus from a JSONL(.gz) path or an ``irds:`` id."""
+def open_corpus(source: str | os.PathLike[str], cache_dir: str | os.PathLike[str], format: str | None = None) -> Corpus:
+    """A corpus from a file or folder (``format``: a name of the format table, ``None`` to detect
+    it) or an ``irds:`` id."""
     if is_irds(source):
         return IrdsCorpus(str(source))
-    return JsonlCorpus(source, cache_dir)
+    return JsonlCorpus(source, cache_dir, format)

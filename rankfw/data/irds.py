@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from rankfw.core.errors import InputError
@@ -28,6 +30,64 @@ def load_irds(source: str) -> Any:
         raise InputError(f"unknown ir_datasets id {dataset_id!r}", source) from None
 
 
+def irds_home() -> Path:
+    """Where ir_datasets keeps its downloads (``$IR_DATASETS_HOME``, default ``~/.ir_datasets``)."""
+    return Path(os.environ.get("IR_DATASETS_HOME") or Path.home() / ".ir_datasets").expanduser()
+
+
+@contextmanager
+def irds_errors(source: str) -> Iterator[None]:
+    """Turn a failure inside ir_datasets (a download that fails offline, a broken file) into one
+    :class:`InputError` that names the id and where the local cache is looked for."""
+    try:
+        yield
+    except InputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever ir_datasets raises while fetching or reading
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        folder = irds_home() / source[len(IRDS_PREFIX) :].split("/")[0]
+        raise InputError(
+            f"ir_datasets could not read it ({type(e).__name__}: {first}); it is not complete in the local "
+            f"cache ({folder}) and the download failed (needs the internet, or IR_DATASETS_HOME pointing at a copy)",
+            source,
+        ) from None
+
+
+def irds_missing_files(source: str, parts: Iterable[str] = ("docs", "queries", "qrels")) -> list[Path]:
+    """The files an ``irds:`` source needs (for ``parts``) that are not in the local cache.
+
+    Reads only the dataset's description: nothing is downloaded. An unknown id is an
+    :class:`InputError`.
+    """
+    dataset = load_irds(source)
+    missing: list[Path] = []
+    for part in parts:
+        if not getattr(dataset, f"has_{part}")():
+            continue
+        for path in _download_paths(getattr(dataset, f"{part}_handler")()):
+            if not path.exists() and path not in missing:
+                missing.append(path)
+    return missing
+
+
+def _download_paths(root: Any) -> list[Path]:
+    """The ``_cache_path`` of every ir_datasets ``Download`` reachable from ``root``'s attributes."""
+    seen: set[int] = set()
+    found: list[Path] = []
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    while stack:
+        obj, depth = stack.pop()
+        if id(obj) in seen or depth > 12 or isinstance(obj, (str, bytes, int, float, Path)):
+            continue
+        seen.add(id(obj))
+        cache_path = getattr(obj, "_cache_path", None) if type(obj).__name__ == "Download" else None
+        if isinstance(cache_path, (str, Path)):
+            found.append(Path(cache_path))
+        children = list(obj.values()) if isinstance(obj, dict) else list(obj) if isinstance(obj, (list, tuple)) else list(getattr(obj, "__dict__", {}).values())
+        stack.extend((child, depth + 1) for child in children)
+    return found
+
+
 class IrdsCorpus(Corpus):
     """The documents of an ir_datasets dataset, looked up through its ``docs_store()``."""
 
@@ -50,16 +110,19 @@ class IrdsCorpus(Corpus):
         return text_digest(self.source)
 
     def __iter__(self) -> Iterator[Document]:
-        for doc in self._dataset.docs_iter():
-            yield irds_document(doc)
+        with irds_errors(self.source):
+            for doc in self._dataset.docs_iter():
+                yield irds_document(doc)
 
     def __len__(self) -> int:
-        count = self._dataset.docs_count()
-        return int(count) if count is not None else sum(1 for _ in self._dataset.docs_iter())
+        with irds_errors(self.source):
+            count = self._dataset.docs_count()
+            return int(count) if count is not None else sum(1 for _ in self._dataset.docs_iter())
 
     def get_many(self, docids: Iterable[str]) -> dict[str, Document]:
         wanted = list(dict.fromkeys(docids))
-        found = self._dataset.docs_store().get_many(wanted)
+        with irds_errors(self.source):
+            found = self._dataset.docs_store().get_many(wanted)
         missing = [d for d in wanted if d not in found]
         if missing:
             raise InputError(f"{len(missing)} docid(s) not in the corpus, e.g. {missing[0]!r}", self.source)

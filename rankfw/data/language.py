@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from rankfw.core.errors import InputError
-from rankfw.core.io import cached_file_digest
 from rankfw.core.types import Corpus, Qrels, Topics
 from rankfw.data import is_irds, open_corpus, read_qrels, read_topics, read_training
+from rankfw.data.corpus import source_digest
 from rankfw.spec import DatasetSpec
 
 SOURCES = ("corpus", "topics", "qrels", "train", "parallel")
@@ -32,23 +33,27 @@ class LanguageData:
     sources: dict[str, str | None]
     holdout: float
     cache_dir: Path
+    formats: dict[str, str | None] = field(default_factory=dict)
+    """Source -> format name (``None`` or absent: detected), plus ``topic_field``."""
     _topics: dict[str, tuple[Topics, Qrels]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_spec(cls, dataset: DatasetSpec, language: str, cache_dir: Path) -> LanguageData:
-        return cls(language, {s: dataset.source(s, language) for s in SOURCES}, dataset.holdout, cache_dir)
+        return cls(language, {s: dataset.source(s, language) for s in SOURCES}, dataset.holdout, cache_dir,
+                   dataset.formats.model_dump())
 
     def check_files(self, needed: set[str] | None = None) -> None:
         """Fail early, naming the spec field, when a local source file (of ``needed``) is missing."""
         for name, source in self.sources.items():
             if needed is not None and name not in needed:
                 continue
-            if source is not None and not is_irds(source) and not Path(source).is_file():
+            folder_ok = name == "corpus" and Path(str(source)).is_dir()
+            if source is not None and not is_irds(source) and not Path(source).is_file() and not folder_ok:
                 raise InputError(f"file not found: {source}", f"dataset.{name} [{self.language}]")
 
     @cached_property
     def corpus(self) -> Corpus:
-        return open_corpus(self._required("corpus"), self.cache_dir)
+        return open_corpus(self._required("corpus"), self.cache_dir, self.formats.get("corpus"))
 
     @cached_property
     def fingerprint(self) -> dict[str, str | float]:
@@ -57,7 +62,10 @@ class LanguageData:
         for name, source in self.sources.items():
             if source is None:
                 continue
-            out[name] = source if is_irds(source) else cached_file_digest(Path(source), self.cache_dir / "corpus")
+            out[name] = source if is_irds(source) else source_digest(Path(source), self.cache_dir / "corpus")
+        chosen = {k: v for k, v in self.formats.items() if v is not None and v != "title"}
+        if chosen:  # only when set: a detected format follows from the content hashed above
+            out["formats"] = json.dumps(chosen, sort_keys=True)
         return out
 
     def check_training(self) -> None:
@@ -80,8 +88,8 @@ class LanguageData:
         return self._topics[name]
 
     def _eval(self) -> tuple[Topics, Qrels]:
-        topics = read_topics(self._required("topics"))
-        qrels = read_qrels(self.sources["qrels"]) if self.sources["qrels"] else {}
+        topics = read_topics(self._required("topics"), self.formats.get("topics"), self.formats.get("topic_field") or "title")
+        qrels = read_qrels(self.sources["qrels"], self.formats.get("qrels")) if self.sources["qrels"] else {}
         return topics, qrels
 
     def _from_training(self, heldout: bool) -> tuple[Topics, Qrels]:

@@ -1,4 +1,5 @@
-"""Readers for topics, qrels, training data and parallel text; local files or ``irds:`` ids.
+"""Readers for topics, qrels, training data and parallel text; local files (in the formats of
+:mod:`rankfw.data.formats`) or ``irds:`` ids.
 
 Every reader reports malformed input as an :class:`InputError` naming the file and line.
 """
@@ -6,32 +7,35 @@ Every reader reports malformed input as an :class:`InputError` naming the file a
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 
 from rankfw.core.errors import InputError, file_line
 from rankfw.core.io import iter_lines
 from rankfw.core.types import Qrels, Topics, TrainingExample
-from rankfw.data.corpus import document_from_dict
-from rankfw.data.irds import irds_training, is_irds, load_irds
+from rankfw.data.formats import get_format
+from rankfw.data.irds import irds_errors, irds_training, is_irds, load_irds
+from rankfw.data.parsers import document_from_dict
+
+log = logging.getLogger("rankfw.data")
 
 
-def read_topics(source: str | os.PathLike[str]) -> Topics:
-    """Topics from a TSV (``qid<TAB>query``), a JSONL (``{"query_id"|"qid", "query"|"text"}``)
-    file or an ``irds:`` id. Empty topics and repeated qids are errors."""
+def read_topics(source: str | os.PathLike[str], format: str | None = None, field: str = "title") -> Topics:
+    """Topics from a file in any format of :data:`~rankfw.data.formats.TOPICS_FORMATS` (TSV,
+    JSONL, BEIR ``queries.jsonl``, TREC topics; ``format`` ``None`` detects it from the first line;
+    ``field`` picks a TREC topic's ``title`` or ``desc``) or an ``irds:`` id. Empty topics and
+    repeated qids are errors."""
     if is_irds(source):
-        dataset = load_irds(str(source))
-        if not dataset.has_queries():
-            raise InputError("this ir_datasets dataset has no queries", str(source))
-        topics = {q.query_id: q.text for q in dataset.queries_iter()}
+        with irds_errors(str(source)):
+            dataset = load_irds(str(source))
+            if not dataset.has_queries():
+                raise InputError("this ir_datasets dataset has no queries", str(source))
+            topics = {q.query_id: q.text for q in dataset.queries_iter()}
     else:
         topics = {}
-        jsonl = str(source).endswith((".jsonl", ".jsonl.gz", ".json"))
-        for lineno, line in iter_lines(source):
-            if not line.strip():
-                continue
-            where = file_line(source, lineno)
-            qid, query = _parse_topic_json(line, where) if jsonl else _parse_topic_tsv(line, where)
+        reader = get_format("topics", format, source).reader
+        for qid, query, where in reader(iter_lines(source), str(source), field):
             if qid in topics:
                 raise InputError(f"query id {qid!r} appears twice", where)
             topics[qid] = query
@@ -40,52 +44,42 @@ def read_topics(source: str | os.PathLike[str]) -> Topics:
     return topics
 
 
-def _parse_topic_tsv(line: str, where: str) -> tuple[str, str]:
-    parts = line.split("\t")
-    if len(parts) != 2:
-        raise InputError(f"expected 2 tab-separated columns 'qid<TAB>query', got {len(parts)}", where)
-    qid, query = parts[0].strip(), parts[1].strip()
-    if not qid or not query:
-        raise InputError("empty query id or query text", where)
-    return qid, query
+def read_qrels(source: str | os.PathLike[str], format: str | None = None) -> Qrels:
+    """Qrels from TREC (``qid iteration docid relevance``) or BEIR (TSV with a ``query-id
+    corpus-id score`` header) files (``format`` ``None`` detects it) or an ``irds:`` id.
 
-
-def _parse_topic_json(line: str, where: str) -> tuple[str, str]:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON ({e.msg})", where) from None
-    if not isinstance(obj, dict):
-        raise InputError("expected a JSON object", where)
-    qid = obj.get("query_id", obj.get("qid", obj.get("_id")))
-    query = obj.get("query", obj.get("text"))
-    if not isinstance(qid, (str, int)) or not isinstance(query, str) or not query.strip():
-        raise InputError("expected 'query_id' (or 'qid') and a non-empty 'query' (or 'text')", where)
-    return str(qid), query.strip()
-
-
-def read_qrels(source: str | os.PathLike[str]) -> Qrels:
-    """TREC qrels (``qid iteration docid relevance``) from a file or an ``irds:`` id."""
+    A (qid, docid) judged twice with the same grade is a warning; with another grade an error
+    naming both lines.
+    """
     qrels: Qrels = {}
     if is_irds(source):
-        dataset = load_irds(str(source))
-        if not dataset.has_qrels():
-            raise InputError("this ir_datasets dataset has no qrels", str(source))
-        for q in dataset.qrels_iter():
-            qrels.setdefault(q.query_id, {})[q.doc_id] = int(q.relevance)
+        with irds_errors(str(source)):
+            dataset = load_irds(str(source))
+            if not dataset.has_qrels():
+                raise InputError("this ir_datasets dataset has no qrels", str(source))
+            for q in dataset.qrels_iter():
+                qrels.setdefault(q.query_id, {})[q.doc_id] = int(q.relevance)
         return qrels
-    for lineno, line in iter_lines(source):
-        if not line.strip():
-            continue
-        where = file_line(source, lineno)
-        parts = line.split()
-        if len(parts) != 4:
-            raise InputError(f"expected 4 columns 'qid iteration docid relevance', got {len(parts)}", where)
-        qid, _, docid, rel = parts
+    reader = get_format("qrels", format, source).reader
+    first_seen: dict[tuple[str, str], str] = {}
+    repeated = 0
+    for qid, docid, rel, where in reader(iter_lines(source), str(source)):
         try:
-            qrels.setdefault(qid, {})[docid] = int(rel)
+            grade = int(rel)
         except ValueError:
             raise InputError(f"relevance must be an integer, got {rel!r}", where) from None
+        judged = qrels.setdefault(qid, {})
+        if docid in judged:
+            earlier = first_seen[(qid, docid)]
+            if judged[docid] != grade:
+                raise InputError(f"({qid}, {docid}) is judged {grade} here and {judged[docid]} on line "
+                                 f"{earlier.rsplit(':', 1)[1]}", where)
+            repeated += 1
+            continue
+        judged[docid] = grade
+        first_seen[(qid, docid)] = where
+    if repeated:
+        log.warning("warning: %s: %d (qid, docid) judgement(s) repeated with the same grade (kept once)", source, repeated)
     if not qrels:
         raise InputError("no judgements (the file is empty)", str(source))
     return qrels
@@ -98,7 +92,8 @@ def read_training(source: str | os.PathLike[str]) -> Iterator[TrainingExample]:
     judged non-relevant (MIRACL judges both).
     """
     if is_irds(source):
-        yield from irds_training(str(source))
+        with irds_errors(str(source)):
+            yield from irds_training(str(source))
         return
     for lineno, line in iter_lines(source):
         if not line.strip():

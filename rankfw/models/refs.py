@@ -132,7 +132,32 @@ def resolve_model(ref: str, cache_dir: Path | None = None) -> str:
     path = Path(ref).expanduser()
     if path.exists():
         return str(path.resolve())
+    ensure_hub_model(ref)
     return ref
+
+
+def ensure_hub_model(ref: str) -> None:
+    """Make sure a hub model can be loaded: in the local HuggingFace cache, or its config
+    downloadable now; else one :class:`InputError` naming the id and the cache folder."""
+    from huggingface_hub import constants, hf_hub_download, try_to_load_from_cache
+
+    if any(isinstance(try_to_load_from_cache(ref, name), str) for name in _MODEL_FILES):
+        return
+    from huggingface_hub.errors import EntryNotFoundError
+
+    error: Exception | None = None
+    for name in _MODEL_FILES:
+        try:
+            hf_hub_download(ref, name)
+            return
+        except EntryNotFoundError as e:  # the repository has no such file: try the next name
+            error = e
+        except Exception as e:  # noqa: BLE001 - offline, unknown repository, no permission
+            error = e
+            break
+    reason = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:120]}"
+    raise InputError(f"could not download the model ({reason}); it is not in the local cache "
+                     f"({constants.HF_HUB_CACHE}; set HF_HOME, or use a local folder)", ref)
 
 
 def pick_device(device: str = "auto") -> str:

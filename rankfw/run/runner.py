@@ -32,6 +32,7 @@ from rankfw.core.components import (
     Component,
     ComponentConfig,
     ProgressFactory,
+    Retriever,
     StageContext,
     TrainingInput,
     silent_progress,
@@ -127,6 +128,9 @@ class Runner:
             data.corpus.validate()
             for topic_set in sorted({s.spec.topics for s in used if s.produces_runs or s.spec.inputs}):
                 data.topic_set(topic_set)
+            for stage in used:  # a retriever's own inputs (e.g. a run file), before anything runs
+                if stage.spec.kind == "retrieve" and stage.component.cls.check is not Retriever.check:
+                    self._component(stage, lang).check(data.topic_set(stage.spec.topics)[0], data.corpus, lang)  # type: ignore[attr-defined]
             if "train" in needed:
                 data.check_training()
             if "parallel" in needed and data.sources["parallel"]:
@@ -161,6 +165,8 @@ class Runner:
                 "refs": {param: self.key(dep) for param, dep in sorted(stage.model_refs.items())},
                 "data": {lang: self.data[lang].fingerprint for lang in langs},
             }
+            if stage.component.cls.data_fingerprint is not Component.data_fingerprint:
+                payload["own_data"] = {lang: self._component(stage, lang).data_fingerprint() for lang in langs}
             self._keys[name] = text_digest(json.dumps(payload, sort_keys=True, default=str))
         return self._keys[name]
 

@@ -24,6 +24,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class FormatsSpec(_Strict):
+    """Source formats (names from :mod:`rankfw.data.formats`); unset ones are detected from the first line."""
+
+    corpus: str | None = None
+    topics: str | None = None
+    qrels: str | None = None
+    topic_field: Literal["title", "desc"] = "title"
+
+    @model_validator(mode="after")
+    def _known(self) -> FormatsSpec:
+        from rankfw.data.formats import check_format
+
+        for kind in ("corpus", "topics", "qrels"):
+            if getattr(self, kind) is not None:
+                check_format(kind, getattr(self, kind))
+        return self
+
+
 class DatasetSpec(_Strict):
     """The data of every language: file templates (``{root}``, ``{lang}``) or ``irds:`` ids."""
 
@@ -35,6 +53,7 @@ class DatasetSpec(_Strict):
     train: str | dict[str, str] | None = None
     parallel: str | dict[str, str] | None = None
     holdout: float = Field(0.0, ge=0.0, lt=1.0, description="fraction of training queries held out")
+    formats: FormatsSpec = Field(default_factory=FormatsSpec)
 
     @field_validator("languages")
     @classmethod
