@@ -10,33 +10,14 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from rankfw.core.errors import InputError
 from rankfw.core.registry import Registry
-from rankfw.spec.locate import LineIndex, SpecErrors
+from rankfw.spec.locate import SpecErrors
 from rankfw.spec.model import KIND_TO_COMPONENT, NAME, STAGE_REF, Pipeline, PipelineSpec, Stage, StageSpec
 from rankfw.spec.plan import plan_stages
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _safe_load(text: str) -> Any:
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+from rankfw.spec.yamlio import YamlSyntaxError, load_yaml
 
 
 def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
@@ -48,8 +29,8 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
     if not all(parts):
         raise InputError("the key must be a dotted path such as dataset.root", f"--set {text}")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
+        parsed = load_yaml(value, f"--set {text}")[0] if value.strip() else ""
+    except YamlSyntaxError:
         parsed = value
     return parts, parsed
 
@@ -79,13 +60,7 @@ def load_spec(path: str | Path, registry: Registry, overrides: list[str] | tuple
 
 def parse_spec(text: str, registry: Registry, source: str = "<spec>", overrides: list[str] | tuple[str, ...] = ()) -> Pipeline:
     """Validate spec text (see :func:`load_spec`)."""
-    try:
-        raw = _safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise InputError(f"invalid YAML: {problem} ({where})") from None
+    raw, lines = load_yaml(text, source)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -93,7 +68,7 @@ def parse_spec(text: str, registry: Registry, source: str = "<spec>", overrides:
     parsed = [parse_override(o) for o in overrides]
     for keys, value in parsed:
         _apply_override(raw, keys, value)
-    errors = SpecErrors(source, LineIndex(text), {keys for keys, _ in parsed})
+    errors = SpecErrors(source, lines, {keys for keys, _ in parsed})
     try:
         spec = PipelineSpec.model_validate(copy.deepcopy(raw))
     except ValidationError as e:
