@@ -53,14 +53,26 @@ def atomic_write_json(path: str | os.PathLike[str], data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
+def remove_path(path: Path) -> None:
+    """Delete a file, a directory tree or a symbolic link; a link is removed, never followed."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        path.unlink(missing_ok=True)
+    elif path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def replace_dir(tmp_dir: Path, target: Path) -> None:
-    """Move a finished directory ``tmp_dir`` into place at ``target`` (replacing an old one)."""
-    if target.exists():
+    """Move a finished directory ``tmp_dir`` into place at ``target`` (replacing an old one).
+
+    ``tmp_dir`` must be a sibling of ``target``. A ``target`` (or a leftover ``.NAME.old``) that
+    is a symbolic link is replaced as a link: what it points to is never written or deleted.
+    """
+    if target.is_symlink() or target.exists():
         old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
+        remove_path(old)
         os.replace(target, old)
         os.replace(tmp_dir, target)
-        shutil.rmtree(old, ignore_errors=True)
+        remove_path(old)
     else:
         os.replace(tmp_dir, target)
 

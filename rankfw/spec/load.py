@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from rankfw.core.errors import InputError
 from rankfw.core.registry import Registry
 from rankfw.spec.locate import SpecErrors
-from rankfw.spec.model import KIND_TO_COMPONENT, NAME, STAGE_REF, Pipeline, PipelineSpec, Stage, StageSpec
+from rankfw.spec.model import KIND_TO_COMPONENT, MAX_NAME, NAME, STAGE_REF, Pipeline, PipelineSpec, Stage, StageSpec
 from rankfw.spec.plan import plan_stages
 from rankfw.spec.yamlio import YamlSyntaxError, load_yaml
 
@@ -80,8 +80,8 @@ def parse_spec(text: str, registry: Registry, source: str = "<spec>", overrides:
 
 def _build_stage(name: str, stage: StageSpec, spec: PipelineSpec, registry: Registry, errors: SpecErrors) -> Stage:
     path = ("stages", name)
-    if not NAME.match(name):
-        raise errors.error(path, "stage names start with a letter and use letters, digits, '-' and '_'")
+    if not NAME.match(name) or len(name) > MAX_NAME:
+        raise errors.error(path, f"stage names start with a letter and use letters, digits, '-' and '_' (at most {MAX_NAME} characters)")
     for lang in stage.languages or []:
         if lang not in spec.dataset.languages:
             raise errors.error((*path, "languages"), f"{lang!r} is not one of dataset.languages {spec.dataset.languages}")

@@ -17,6 +17,10 @@ KIND_TO_COMPONENT = {"retrieve": "retriever", "rerank": "reranker", "train": "tr
 TOPIC_SETS = ("eval", "train", "heldout")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
+PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_NAME = 100
+"""The longest spec or stage name (stage names become file names, with a prefix and suffix)."""
+
 Kind = Literal["retrieve", "rerank", "train", "fuse"]
 
 
@@ -69,7 +73,7 @@ class StageSpec(_Strict):
     inputs: list[str] = Field(default_factory=list)
     topics: Literal["eval", "train", "heldout"] = "eval"
     per_language: bool = False
-    languages: list[str] | None = None
+    languages: list[str] | None = Field(None, min_length=1, description="a subset of dataset.languages (omit for all)")
 
     @model_validator(mode="after")
     def _shape(self) -> StageSpec:
@@ -103,6 +107,13 @@ class PipelineSpec(_Strict):
     metrics: list[str] = Field(default_factory=lambda: ["nDCG@10", "R@100"], min_length=1)
     stages: dict[str, StageSpec] = Field(min_length=1)
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not PLAIN_NAME.match(value) or len(value) > MAX_NAME:
+            raise ValueError(f"the name must be a plain folder name (letters, digits, '.', '_', '-'; at most {MAX_NAME} characters), got {value!r}")
+        return value
 
     @field_validator("metrics")
     @classmethod
