@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 a run failed, 2 bad input (spec, files, parameters).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -44,8 +45,25 @@ def _handle_errors(func: F) -> F:
         except RankfwError as e:
             err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             sys.exit(1)
+        except OSError as e:  # the environment: a full or read-only disk, a path that is a file, ...
+            if os.environ.get("RANKFW_DEBUG"):
+                raise
+            err_console.print(f"[bold red]error:[/] {escape(_describe_os_error(e))}", highlight=False, soft_wrap=True)
+            sys.exit(2 if e.errno in _BAD_PATH else 1)
 
     return wrapper  # type: ignore[return-value]
+
+
+_BAD_PATH = {errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENOENT, errno.ENAMETOOLONG, errno.ELOOP}
+"""OSErrors that mean a path the user gave is wrong (exit 2); others are the machine's (exit 1)."""
+
+
+def _describe_os_error(error: OSError) -> str:
+    """``PATH: reason``: which file the system refused, and why, in one line."""
+    reason = error.strerror or type(error).__name__
+    paths = [p for p in (error.filename, error.filename2) if p is not None]
+    where = " -> ".join(os.fsdecode(p) for p in paths)
+    return f"{where}: {reason}" if where else f"{reason} ({error})"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -86,6 +86,8 @@ def read_qrels(source: str | os.PathLike[str]) -> Qrels:
             qrels.setdefault(qid, {})[docid] = int(rel)
         except ValueError:
             raise InputError(f"relevance must be an integer, got {rel!r}", where) from None
+        if not -(2**63) <= qrels[qid][docid] < 2**63:  # ir_measures' evaluators hold grades in int64
+            raise InputError(f"relevance {rel} does not fit in a 64-bit integer", where)
     if not qrels:
         raise InputError("no judgements (the file is empty)", str(source))
     return qrels

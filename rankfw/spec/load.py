@@ -74,7 +74,7 @@ def parse_spec(text: str, registry: Registry, source: str = "<spec>", overrides:
     except ValidationError as e:
         raise errors.from_validation(e) from None
     stages = {name: _build_stage(name, stage, spec, registry, errors) for name, stage in spec.stages.items()}
-    order = plan_stages(stages, errors)
+    order = plan_stages(stages, errors, spec.dataset.languages)
     return Pipeline(spec, stages, order, source, raw)
 
 

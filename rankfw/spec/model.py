@@ -122,9 +122,16 @@ class PipelineSpec(_Strict):
 
         for measure in value:
             try:
-                ir_measures.parse_measure(measure)
+                parsed = ir_measures.parse_measure(measure)
             except Exception:
                 raise ValueError(f"unknown measure {measure!r} (ir_measures syntax, e.g. nDCG@10, R@100, RR@10)") from None
+            try:
+                supported = ir_measures.DefaultPipeline.supports(parsed)
+            except Exception:  # a measure without a required parameter raises from supports()
+                supported = False
+            if not supported:
+                raise ValueError(f"measure {measure!r} cannot be computed by the installed ir_measures providers "
+                                 "(a parameter missing, or a provider not installed)")
         return value
 
     @property
