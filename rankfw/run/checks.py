@@ -17,8 +17,9 @@ from rankfw.core.errors import InputError, StageError
 from rankfw.core.runs import Run
 
 
-def check_run(stage: str, run: Run, language: str | None = None) -> None:
-    """Raise :class:`StageError` naming ``stage`` if ``run`` could not be written and read back."""
+def check_run(stage: str, run: Run, language: str | None = None) -> Run:
+    """``run`` in the form its TREC file reads back as (:meth:`Run.canonical`); raises
+    :class:`StageError` naming ``stage`` if it could not be written and read back."""
     lang = f"[{language}] " if language else ""
     for qid, hits in run.items():
         if not isinstance(qid, str) or not qid or _has_space(qid):
@@ -32,6 +33,7 @@ def check_run(stage: str, run: Run, language: str | None = None) -> None:
             if docid in seen:
                 raise StageError(stage, f"{lang}query {qid!r}: document {docid!r} is ranked twice")
             seen.add(docid)
+    return run.canonical()
 
 
 def _has_space(text: str) -> bool:

@@ -283,7 +283,7 @@ class Runner:
             run = self.executor.fuse(component, runs, ctx)  # type: ignore[arg-type]
         if not isinstance(run, Run):
             raise TypeError(f"{stage.component.name}.{kind} returned {type(run).__name__}, not a rankfw Run")
-        check_run(stage.name, run, language)
+        run = check_run(stage.name, run, language)
         unknown = [q for q in run if q not in topics]
         if unknown:
             raise ValueError(f"the run names {len(unknown)} query id(s) that are not topics, e.g. {unknown[0]!r}")
