@@ -300,7 +300,13 @@ def eval_command(run_file: Path, qrels_file: str, measures: tuple[str, ...], as_
 
     names = list(measures) or list(DEFAULT_METRICS)
     parse_measures(names)
-    values = evaluate(Run.read_trec(run_file), read_qrels(qrels_file), names)
+    run, qrels = Run.read_trec(run_file), read_qrels(qrels_file)
+    if not run:
+        raise InputError("the run has no results: nothing to evaluate", str(run_file))
+    if not any(r > 0 for q in run if q in qrels for r in qrels[q].values()):
+        raise InputError(f"none of the run's {len(run)} queries has a relevant judgement in {qrels_file} "
+                         f"(e.g. run query {next(iter(run))!r}, qrels query {next(iter(qrels))!r})", str(run_file))
+    values = evaluate(run, qrels, names)
     if as_json:
         click.echo(json.dumps(values, indent=2))
     else:

@@ -107,8 +107,10 @@ class JsonlCorpus(Corpus):
         return not self.missing([str(docid)])  # the index alone, no text read
 
     def validate(self) -> None:
-        """Build (or reuse) the docid index, which checks every line of the file."""
+        """Build (or reuse) the docid index, which checks every line of the file; an empty corpus is an error."""
         self._index()
+        if len(self) == 0:
+            raise InputError("the corpus has no documents", str(self.path))
 
     def get_many(self, docids: Iterable[str]) -> dict[str, Document]:
         wanted = list(dict.fromkeys(docids))

@@ -75,6 +75,8 @@ def parse_spec(text: str, registry: Registry, source: str = "<spec>", overrides:
         raise errors.from_validation(e) from None
     stages = {name: _build_stage(name, stage, spec, registry, errors) for name, stage in spec.stages.items()}
     order = plan_stages(stages, errors, spec.dataset.languages)
+    for stage in stages.values():
+        _check_training_data(stage, spec, errors)
     return Pipeline(spec, stages, order, source, raw)
 
 
@@ -106,6 +108,17 @@ def _build_stage(name: str, stage: StageSpec, spec: PipelineSpec, registry: Regi
                 error = InputError(f"{error.message} [with {{lang}} = {language}]", error.where)
             raise error from None
     return Stage(name, stage, component, configs[0], model_refs)
+
+
+def _check_training_data(stage: Stage, spec: PipelineSpec, errors: SpecErrors) -> None:
+    """A train stage must get something to train on: dataset.train or dataset.parallel in one of
+    its languages, input runs, or a source of its own (a ``source`` param)."""
+    if stage.spec.kind != "train" or stage.spec.inputs or stage.spec.params.get("source"):
+        return
+    languages = stage.spec.languages or spec.dataset.languages
+    if not any(spec.dataset.source(field, lang) for field in ("train", "parallel") for lang in languages):
+        raise errors.error(("stages", stage.name), f"a train stage needs training data: set dataset.train (or "
+                           f"dataset.parallel) for one of its languages ({', '.join(languages)})")
 
 
 def fill_language(value: Any, language: str | None) -> Any:
