@@ -83,6 +83,7 @@ class JsonlCorpus(Corpus):
         return self._len
 
     def _offsets(self, wanted: list[str]) -> dict[str, int]:
+        self._index()  # builds (and checks) the index even when nothing is wanted
         offsets: dict[str, int] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
