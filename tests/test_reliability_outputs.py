@@ -115,3 +115,17 @@ def test_a_topic_id_with_a_space_fails_the_stage_not_every_later_read(
         runner.run()
     for run in (tmp_path / "out").rglob("*.run"):
         Run.read_trec(run)  # whatever was written reads back
+
+
+@pytest.mark.parametrize("fill", [".inf", "-.inf", ".nan"])
+def test_a_fusion_fill_that_is_not_finite_is_refused_at_validate(fill: str) -> None:
+    fusion = pytest.importorskip("rankfw_fusion")
+    from rankfw.core.registry import load_registry
+
+    registry = load_registry(extra_plugins=[("fusion", fusion)], use_entry_points=False)
+    name = next(n for (kind, n), info in sorted(registry.components.items())
+                if kind == "fuser" and "fill" in info.cls.Config.model_fields)
+    text = ("dataset: {languages: [en], corpus: c.jsonl, topics: t.tsv}\nstages:\n"
+            f"  f: {{kind: fuse, component: {name}, inputs: [f], params: {{fill: {fill}}}}}\n")
+    with pytest.raises(InputError, match=r"stages\.f\.params\.fill: .*fill must be a finite number \(s\.yaml:3\)"):
+        parse_spec(text, registry, source="s.yaml")
