@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import rankfw.core.io as io
 from rankfw.cli import main
-from rankfw.core import InputError
+from rankfw.core import InputError, io
 from rankfw.core.registry import Registry
 from rankfw.spec import parse_spec
 
@@ -84,12 +83,12 @@ stages:
 @pytest.mark.parametrize(("edit", "expected"), [
     (("metrics: [nDCG@10]", "metrics: [nDCG@10, alpha_nDCG@10]"), r"metrics: measure 'alpha_nDCG@10' cannot be computed .*\(s\.yaml:2\)"),
     (("metrics: [nDCG@10]", "metrics: [NERR8@10]"), r"metrics: measure 'NERR8@10' cannot be computed"),
-    (("  first: {kind: retrieve, component: overlap}", "  first: {kind: retrieve, component: overlap, languages: [en]}\n"
-      "  second: {kind: retrieve, component: overlap}\n  fused: {kind: fuse, component: sum, inputs: [second, first]}"),
+    (("  first: {kind: retrieve, component: overlap}", ("  first: {kind: retrieve, component: overlap, languages: [en]}\n"
+      "  second: {kind: retrieve, component: overlap}\n  fused: {kind: fuse, component: sum, inputs: [second, first]}")),
      r"stages\.fused\.inputs\.1: 'first' does not run in de .*\(s\.yaml:6\)"),
-    (("  first: {kind: retrieve, component: overlap}", "  first: {kind: retrieve, component: overlap}\n"
+    (("  first: {kind: retrieve, component: overlap}", ("  first: {kind: retrieve, component: overlap}\n"
       "  idf: {kind: train, component: idf, per_language: true, languages: [de]}\n"
-      "  re: {kind: rerank, component: idf-overlap, inputs: [first], params: {model: 'stage:idf'}}"),
+      "  re: {kind: rerank, component: idf-overlap, inputs: [first], params: {model: 'stage:idf'}}")),
      r"stages\.re\.params\.model: 'idf' does not run in en"),
 ])
 def test_validate_refuses_what_the_run_would_die_on(edit: tuple[str, str], expected: str, registry: Registry) -> None:

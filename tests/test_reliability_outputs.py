@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 import rankfw_testplugin
+
 from rankfw.core import InputError, Run, StageError
 from rankfw.core.io import replace_dir
 from rankfw.core.registry import Registry

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-
 import rankfw_testplugin
+
 from rankfw.core import Run
 from rankfw.core.components import StageContext
 from rankfw.core.registry import Registry

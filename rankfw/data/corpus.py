@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from contextlib import closing
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from rankfw.core.errors import InputError, file_line
-from rankfw.core.io import atomic_open, atomic_write_json, cache_log, cached_file_digest, iter_lines, sqlite_damage
+from rankfw.core.io import (
+    atomic_open,
+    atomic_write_json,
+    cache_log,
+    cached_file_digest,
+    iter_lines,
+    sqlite_damage,
+)
 from rankfw.core.types import Corpus, Document
 from rankfw.data.irds import IrdsCorpus, is_irds
 

@@ -15,7 +15,16 @@ from pydantic import ValidationError
 from rankfw.core.errors import InputError
 from rankfw.core.registry import Registry
 from rankfw.spec.locate import SpecErrors
-from rankfw.spec.model import KIND_TO_COMPONENT, MAX_NAME, NAME, STAGE_REF, Pipeline, PipelineSpec, Stage, StageSpec
+from rankfw.spec.model import (
+    KIND_TO_COMPONENT,
+    MAX_NAME,
+    NAME,
+    STAGE_REF,
+    Pipeline,
+    PipelineSpec,
+    Stage,
+    StageSpec,
+)
 from rankfw.spec.plan import plan_stages
 from rankfw.spec.yamlio import YamlSyntaxError, load_yaml
 

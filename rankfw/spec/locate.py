@@ -11,7 +11,6 @@ from pydantic import BaseModel, ValidationError
 from rankfw.core.errors import InputError
 from rankfw.spec.model import DatasetSpec, ExecutorSpec, PipelineSpec, StageSpec
 
-
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
