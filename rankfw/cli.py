@@ -5,7 +5,6 @@ Exit codes: 0 ok, 1 a run failed, 2 bad input (spec, files, parameters).
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import sys
@@ -20,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rankfw import __version__
-from rankfw.core.errors import InputError, RankfwError, StageError
+from rankfw.core.errors import InputError, RankfwError, StageError, describe_os_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 err_console = Console(stderr=True)
@@ -48,22 +47,11 @@ def _handle_errors(func: F) -> F:
         except OSError as e:  # the environment: a full or read-only disk, a path that is a file, ...
             if os.environ.get("RANKFW_DEBUG"):
                 raise
-            err_console.print(f"[bold red]error:[/] {escape(_describe_os_error(e))}", highlight=False, soft_wrap=True)
-            sys.exit(2 if e.errno in _BAD_PATH else 1)
+            message, code = describe_os_error(e)
+            err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+            sys.exit(code)
 
     return wrapper  # type: ignore[return-value]
-
-
-_BAD_PATH = {errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENOENT, errno.ENAMETOOLONG, errno.ELOOP}
-"""OSErrors that mean a path the user gave is wrong (exit 2); others are the machine's (exit 1)."""
-
-
-def _describe_os_error(error: OSError) -> str:
-    """``PATH: reason``: which file the system refused, and why, in one line."""
-    reason = error.strerror or type(error).__name__
-    paths = [p for p in (error.filename, error.filename2) if p is not None]
-    where = " -> ".join(os.fsdecode(p) for p in paths)
-    return f"{where}: {reason}" if where else f"{reason} ({error})"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -301,11 +289,8 @@ def eval_command(run_file: Path, qrels_file: str, measures: tuple[str, ...], as_
     names = list(measures) or list(DEFAULT_METRICS)
     parse_measures(names)
     run, qrels = Run.read_trec(run_file), read_qrels(qrels_file)
-    if not run:
-        raise InputError("the run has no results: nothing to evaluate", str(run_file))
-    if not any(r > 0 for q in run if q in qrels for r in qrels[q].values()):
-        raise InputError(f"none of the run's {len(run)} queries has a relevant judgement in {qrels_file} "
-                         f"(e.g. run query {next(iter(run))!r}, qrels query {next(iter(qrels))!r})", str(run_file))
+    if not any(r > 0 for q in run if q in qrels for r in qrels[q].values()):  # an empty run too: no 0.0000
+        raise InputError(f"none of the run's {len(run)} queries has a relevant judgement in {qrels_file}", str(run_file))
     values = evaluate(run, qrels, names)
     if as_json:
         click.echo(json.dumps(values, indent=2))
