@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rankfw import __version__
-from rankfw.core.errors import InputError, RankfwError, StageError
+from rankfw.core.errors import InputError, RankfwError, StageError, describe_os_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 err_console = Console(stderr=True)
@@ -44,6 +44,12 @@ def _handle_errors(func: F) -> F:
         except RankfwError as e:
             err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             sys.exit(1)
+        except OSError as e:  # the environment: a full or read-only disk, a path that is a file, ...
+            if os.environ.get("RANKFW_DEBUG"):
+                raise
+            message, code = describe_os_error(e)
+            err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+            sys.exit(code)
 
     return wrapper  # type: ignore[return-value]
 
@@ -195,7 +201,10 @@ def eval_command(run_file: Path, qrels_file: str, measures: tuple[str, ...], as_
 
     names = list(measures) or list(DEFAULT_METRICS)
     parse_measures(names)
-    values = evaluate(Run.read_trec(run_file), read_qrels(qrels_file), names)
+    run, qrels = Run.read_trec(run_file), read_qrels(qrels_file)
+    if not any(r > 0 for q in run if q in qrels for r in qrels[q].values()):  # an empty run too: no 0.0000
+        raise InputError(f"none of the run's {len(run)} queries has a relevant judgement in {qrels_file}", str(run_file))
+    values = evaluate(run, qrels, names)
     if as_json:
         click.echo(json.dumps(values, indent=2))
     else:

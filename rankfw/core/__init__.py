@@ -42,6 +42,8 @@ _EXPORTS: dict[str, str] = {
     "default_cache_dir": "rankfw.core.io",
     "file_digest": "rankfw.core.io",
     "replace_dir": "rankfw.core.io",
+    "cache_log": "rankfw.core.io",
+    "sqlite_damage": "rankfw.core.io",
     "text_digest": "rankfw.core.io",
     # readers a component may need for its own sources
     "JsonlCorpus": "rankfw.data.corpus",
@@ -94,7 +96,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
         atomic_write_text,
         default_cache_dir,
         file_digest,
+        cache_log,
         replace_dir,
+        sqlite_damage,
         text_digest,
     )
     from rankfw.core.runs import Run

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -18,6 +19,9 @@ from rankfw.core.errors import InputError, file_line
 
 BOM = "\ufeff"
 """The UTF-8 byte order mark some editors (and Excel) put at the start of a text file."""
+
+cache_log = logging.getLogger("rankfw.cache")
+"""Where a rebuilt cache entry is reported (one warning line naming the entry)."""
 
 
 def default_cache_dir() -> Path:
@@ -56,14 +60,26 @@ def atomic_write_json(path: str | os.PathLike[str], data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
+def remove_path(path: Path) -> None:
+    """Delete a file, a directory tree or a symbolic link; a link is removed, never followed."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        path.unlink(missing_ok=True)
+    elif path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def replace_dir(tmp_dir: Path, target: Path) -> None:
-    """Move a finished directory ``tmp_dir`` into place at ``target`` (replacing an old one)."""
-    if target.exists():
+    """Move a finished directory ``tmp_dir`` into place at ``target`` (replacing an old one).
+
+    ``tmp_dir`` must be a sibling of ``target``. A ``target`` (or a leftover ``.NAME.old``) that
+    is a symbolic link is replaced as a link: what it points to is never written or deleted.
+    """
+    if target.is_symlink() or target.exists():
         old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
+        remove_path(old)
         os.replace(target, old)
         os.replace(tmp_dir, target)
-        shutil.rmtree(old, ignore_errors=True)
+        remove_path(old)
     else:
         os.replace(tmp_dir, target)
 
@@ -113,13 +129,53 @@ def text_digest(*parts: str) -> str:
 
 
 def cached_file_digest(path: Path, cache_dir: Path) -> str:
-    """The file's SHA-256, remembered by (path, size, mtime) so a large file is hashed once."""
+    """The file's SHA-256, remembered so that a large file is hashed once.
+
+    The memo is keyed by the path, size, mtime *and* inode, device and ctime: a file replaced with
+    the same size and mtime (``cp -p``, ``rsync -t``) still changes its ctime (which no program
+    can set back), so it is hashed again. A damaged memo is ignored and rewritten; one that cannot
+    be written (a read-only cache) only costs hashing again next time.
+    """
     stat = path.stat()
-    key = text_digest(str(path.resolve()), str(stat.st_size), str(stat.st_mtime_ns))
+    key = text_digest(str(path.resolve()), str(stat.st_size), str(stat.st_mtime_ns), str(stat.st_ino),
+                      str(stat.st_dev), str(stat.st_ctime_ns))
     memo = cache_dir / "digests" / key
-    if memo.exists():
-        return memo.read_text().strip()
+    with suppress(OSError, UnicodeDecodeError):
+        remembered = memo.read_text(encoding="utf-8").strip()
+        if _is_digest(remembered):
+            return remembered
+        cache_log.warning("cache entry %s: damaged digest memo; hashing %s again", memo, path)
     digest = file_digest(path)
-    atomic_write_text(memo, digest)
+    with suppress(OSError):
+        atomic_write_text(memo, digest + "\n")
     return digest
 
+
+def _is_digest(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def sqlite_damage(path: Path) -> str | None:
+    """Why the SQLite file at ``path`` is damaged (truncated, not SQLite), or ``None`` if it looks whole.
+
+    Cheap: reads the 100-byte header and compares the page count it records with the file size,
+    which catches a truncated or overwritten file without reading the database.
+    """
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except OSError as e:
+        return f"unreadable ({e.strerror})"
+    if size == 0:
+        return None  # SQLite's own empty database
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return "not an SQLite database"
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    change_counter, pages, valid_for = (int.from_bytes(header[i : i + 4], "big") for i in (24, 28, 92))
+    if change_counter == valid_for and pages and size < pages * page_size:
+        return f"truncated ({size} of {pages * page_size} bytes)"
+    if size % page_size:
+        return f"truncated ({size} bytes is not a whole number of {page_size}-byte pages)"
+    return None

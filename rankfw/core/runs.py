@@ -53,6 +53,15 @@ class Run(Mapping[str, list[Hit]]):
         n = sum(len(h) for h in self._hits.values())
         return f"Run({len(self._hits)} queries, {n} hits)"
 
+    def canonical(self) -> Run:
+        """The run as its TREC file reads back: queries in sorted qid order, queries without hits dropped.
+
+        A TREC file cannot hold a query without hits, so rankfw keeps a run in this form in memory
+        too (what a later stage receives is the same whether its input was just computed or read
+        back from disk after a resume).
+        """
+        return Run({q: self._hits[q] for q in sorted(self._hits) if self._hits[q]})
+
     def top(self, k: int) -> Run:
         """The first ``k`` hits of every query."""
         return Run({q: h[:k] for q, h in self._hits.items()})
@@ -70,17 +79,18 @@ class Run(Mapping[str, list[Hit]]):
         atomic_write_text(path, self.to_trec(tag))
 
     def to_trec(self, tag: str = "rankfw") -> str:
-        """The run as TREC run text."""
+        """The run as TREC run text, queries in sorted qid order (see :meth:`canonical`)."""
         lines = [
             f"{qid} Q0 {docid} {rank} {_format_score(score)} {tag}\n"
-            for qid, hits in self._hits.items()
+            for qid, hits in self.canonical().items()
             for rank, (docid, score) in enumerate(hits, start=1)
         ]
         return "".join(lines)
 
     @classmethod
     def read_trec(cls, path: str | os.PathLike[str]) -> Run:
-        """Read a TREC run file; hits are ordered by score (desc) then docid, as trec_eval does.
+        """Read a TREC run file; hits are ordered by score (desc) then docid, as trec_eval does,
+        queries by qid (the :meth:`canonical` form).
 
         A malformed line raises :class:`InputError` naming the file and line.
         """
@@ -107,7 +117,7 @@ class Run(Mapping[str, list[Hit]]):
             if docid in docs:
                 raise InputError(f"document {docid!r} appears twice for query {qid!r}", where)
             docs[docid] = value
-        return cls.from_scores(scores)
+        return cls.from_scores({q: scores[q] for q in sorted(scores)})
 
 
 def _rank_key(hit: Hit) -> tuple[float, str]:

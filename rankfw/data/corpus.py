@@ -3,14 +3,25 @@ docid index, and ir_datasets ids."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from rankfw.core.errors import InputError, file_line
-from rankfw.core.io import BOM, cached_file_digest, iter_lines, text_digest
+from rankfw.core.io import (
+    BOM,
+    atomic_open,
+    atomic_write_json,
+    cache_log,
+    cached_file_digest,
+    iter_lines,
+    sqlite_damage,
+    text_digest,
+)
 from rankfw.core.types import Corpus, Document
 from rankfw.data.formats import corpus_files, get_format
 from rankfw.data.irds import IrdsCorpus, is_irds
@@ -25,6 +36,10 @@ def source_digest(path: Path, cache_dir: Path) -> str:
         return cached_file_digest(path, cache_dir)
     parts = [(f.name, cached_file_digest(f, cache_dir)) for f in corpus_files(path)]
     return text_digest(*(x for part in parts for x in part))
+
+
+class _Damaged(Exception):
+    """A cache entry of a corpus that contradicts itself (rebuilt, never reported as the user's fault)."""
 
 
 class JsonlCorpus(Corpus):
@@ -84,17 +99,25 @@ class JsonlCorpus(Corpus):
 
     def __len__(self) -> int:
         if self._len is None:
-            (self._len,) = self._index().execute("SELECT COUNT(*) FROM docs").fetchone()
+            (self._len,) = self._query("SELECT COUNT(*) FROM docs", [])[0]
         return self._len
 
     def _offsets(self, wanted: list[str]) -> dict[str, int]:
-        db = self._index()
+        self._index()  # builds (and checks) the index even when nothing is wanted
         offsets: dict[str, int] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            offsets.update(db.execute(f"SELECT docid, offset FROM docs WHERE docid IN ({marks})", chunk))
+            offsets.update(self._query(f"SELECT docid, offset FROM docs WHERE docid IN ({marks})", chunk))
         return offsets
+
+    def _query(self, sql: str, args: list[str]) -> list[Any]:
+        """Rows of ``sql``; an index that SQLite finds damaged is rebuilt once (one log line)."""
+        try:
+            return self._index().execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as e:
+            self._rebuild(f"SQLite: {e}")
+            return self._index().execute(sql, args).fetchall()
 
     def missing(self, docids: Iterable[str]) -> list[str]:
         wanted = list(dict.fromkeys(docids))
@@ -105,8 +128,10 @@ class JsonlCorpus(Corpus):
         return not self.missing([str(docid)])  # the index alone, no text read
 
     def validate(self) -> None:
-        """Build (or reuse) the docid index, which checks every line of the file."""
+        """Build (or reuse) the docid index, which checks every line of the file; an empty corpus is an error."""
         self._index()
+        if len(self) == 0:
+            raise InputError("the corpus has no documents", str(self.path))
 
     def get_many(self, docids: Iterable[str]) -> dict[str, Document]:
         wanted = list(dict.fromkeys(docids))
@@ -114,34 +139,88 @@ class JsonlCorpus(Corpus):
         missing = [d for d in wanted if d not in offsets]
         if missing:
             raise InputError(f"{len(missing)} docid(s) not in the corpus, e.g. {missing[0]!r}", str(self.path))
+        try:
+            return self._read(wanted, offsets)
+        except _Damaged as e:  # the cache (index or decompressed copy) disagrees with itself
+            self._rebuild(str(e))
+            return self._read(wanted, self._offsets(wanted))
+
+    def _read(self, wanted: list[str], offsets: dict[str, int]) -> dict[str, Document]:
         out: dict[str, Document] = {}
         assert self._plain is not None
         with open(self._plain, "rb") as f:
             for docid in sorted(offsets, key=offsets.__getitem__):
                 f.seek(offsets[docid])
-                line = f.readline().decode("utf-8")
-                out[docid] = self._parse(line, str(self.path))
+                raw = f.readline()
+                try:
+                    doc = self._parse(raw.decode("utf-8"), str(self.path))
+                except (UnicodeDecodeError, InputError):
+                    doc = None
+                if doc is None or doc.docid != docid:
+                    if self._plain == self.path and doc is not None:
+                        raise InputError(f"the file changed while in use (document {docid!r} moved)", str(self.path))
+                    raise _Damaged(f"document {docid!r} is not at offset {offsets[docid]} of {self._plain}")
+                out[docid] = doc
         return {d: out[d] for d in wanted}
+
+    def _rebuild(self, reason: str) -> None:
+        """Drop this corpus's cache entry (with one log line) and build it again."""
+        folder = self._cache_dir / self.fingerprint
+        cache_log.warning("cache entry %s: %s; rebuilding it from %s", folder, reason, self.path)
+        if self._db is not None:
+            self._db.close()
+        self._db = None
+        for stale in (folder / "index.json", folder / "docids.sqlite", folder / "corpus.jsonl"):
+            stale.unlink(missing_ok=True)
+        self._index()
 
     def _index(self) -> sqlite3.Connection:
         if self._db is not None:
             return self._db
         folder = self._cache_dir / self.fingerprint
         folder.mkdir(parents=True, exist_ok=True)
+        db_path, marker = folder / "docids.sqlite", folder / "index.json"
+        damage = self._damage(folder, db_path, marker)
+        if damage:
+            cache_log.warning("cache entry %s: %s; rebuilding it from %s", folder, damage, self.path)
+            for stale in (marker, db_path, folder / "corpus.jsonl"):
+                stale.unlink(missing_ok=True)
         self._plain = self._plain_copy(folder)
-        db_path = folder / "docids.sqlite"
-        if not db_path.exists():
+        if not marker.exists():
+            db_path.unlink(missing_ok=True)
             self._build_index(db_path)
+            with closing(sqlite3.connect(db_path)) as db:
+                (count,) = db.execute("SELECT COUNT(*) FROM docs").fetchone()
+            atomic_write_json(marker, {"source": self.fingerprint, "plain_bytes": self._plain.stat().st_size,
+                                       "index_bytes": db_path.stat().st_size, "docs": count})
         self._db = sqlite3.connect(db_path, check_same_thread=False)
         return self._db
+
+    def _damage(self, folder: Path, db_path: Path, marker: Path) -> str | None:
+        """Why the cache entry (index, decompressed copy, marker) cannot be trusted; None if it can.
+
+        The marker is written last, so an entry without one was never finished. Checked on every
+        open, cheaply: sizes against the marker, and the SQLite header against the file size.
+        """
+        if not marker.exists():
+            return "unfinished" if db_path.exists() or (folder / "corpus.jsonl").exists() else None
+        try:
+            meta = json.loads(marker.read_text(encoding="utf-8"))
+            plain = self.path if self.path.is_file() and self.path.suffix != ".gz" else folder / "corpus.jsonl"
+            sizes = (plain.stat().st_size, db_path.stat().st_size)
+        except (OSError, ValueError) as e:
+            return f"unreadable ({e})"
+        if not isinstance(meta, dict) or meta.get("source") != self.fingerprint:
+            return "its marker does not name this corpus"
+        if sizes != (meta.get("plain_bytes"), meta.get("index_bytes")):
+            return f"sizes {sizes} differ from the recorded {(meta.get('plain_bytes'), meta.get('index_bytes'))}"
+        return sqlite_damage(db_path)
 
     def _plain_copy(self, folder: Path) -> Path:
         if self.path.is_file() and self.path.suffix != ".gz":
             return self.path
         plain = folder / "corpus.jsonl"
         if not plain.exists():
-            from rankfw.core.io import atomic_open
-
             with atomic_open(plain, "w") as out:
                 for path in self._files:
                     for _, line in iter_lines(path):

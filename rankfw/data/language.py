@@ -71,8 +71,8 @@ class LanguageData:
     def check_training(self) -> None:
         """Read the whole training file once (it reports its own malformed lines)."""
         if self.sources["train"] is not None:
-            for _ in read_training(self.sources["train"]):
-                pass
+            if not sum(1 for _ in read_training(self.sources["train"])):  # reads every line
+                raise InputError("no training examples (the file is empty)", self.sources["train"])
 
     @cached_property
     def heldout_qids(self) -> frozenset[str]:
@@ -90,6 +90,10 @@ class LanguageData:
     def _eval(self) -> tuple[Topics, Qrels]:
         topics = read_topics(self._required("topics"), self.formats.get("topics"), self.formats.get("topic_field") or "title")
         qrels = read_qrels(self.sources["qrels"], self.formats.get("qrels")) if self.sources["qrels"] else {}
+        if qrels and not any(r > 0 for q in topics if q in qrels for r in qrels[q].values()):
+            raise InputError(f"no relevant judgement for any of the {len(topics)} topics of {self.sources['topics']} "
+                             f"(e.g. topic {next(iter(topics))!r}, qrels query {next(iter(qrels))!r}): every measure would be 0",
+                             str(self.sources["qrels"]))
         return topics, qrels
 
     def _from_training(self, heldout: bool) -> tuple[Topics, Qrels]:

@@ -68,6 +68,8 @@ def read_qrels(source: str | os.PathLike[str], format: str | None = None) -> Qre
             grade = int(rel)
         except ValueError:
             raise InputError(f"relevance must be an integer, got {rel!r}", where) from None
+        if not -(2**63) <= grade < 2**63:  # ir_measures' evaluators hold grades in int64
+            raise InputError(f"relevance {rel} does not fit in a 64-bit integer", where)
         judged = qrels.setdefault(qid, {})
         if docid in judged:
             earlier = first_seen[(qid, docid)]

@@ -19,9 +19,16 @@ def parse_measures(names: Iterable[str]) -> list[object]:
     out = []
     for name in names:
         try:
-            out.append(ir_measures.parse_measure(name))
+            measure = ir_measures.parse_measure(name)
         except Exception:
             raise InputError(f"unknown measure {name!r} (ir_measures syntax, e.g. nDCG@10, R@100)", "metrics") from None
+        try:
+            supported = ir_measures.DefaultPipeline.supports(measure)
+        except Exception:  # a measure without a required parameter raises from supports()
+            supported = False
+        if not supported:
+            raise InputError(f"measure {name!r} cannot be computed by the installed ir_measures providers", "metrics")
+        out.append(measure)
     return out
 
 

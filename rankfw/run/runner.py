@@ -43,6 +43,7 @@ from rankfw.core.runs import Run
 from rankfw.data import read_parallel
 from rankfw.data.language import LanguageData
 from rankfw.executors.local import Executor, LocalExecutor
+from rankfw.run.checks import check_output_folder, check_run
 from rankfw.run.evaluate import evaluate, mean_over_languages
 from rankfw.spec import STAGE_REF, Pipeline, Stage, fill_language
 
@@ -140,6 +141,7 @@ class Runner:
         """Run every stage (or reuse it), then evaluate; returns reports and metrics."""
         self.check_inputs()
         self.out.mkdir(parents=True, exist_ok=True)
+        check_output_folder(self.out, self.pipeline.order)
         atomic_write_text(self.out / "spec.yaml", yaml.safe_dump(self.pipeline.raw, sort_keys=False, allow_unicode=True))
         reports = {}
         for name in self.pipeline.order:
@@ -287,6 +289,7 @@ class Runner:
             run = self.executor.fuse(component, runs, ctx)  # type: ignore[arg-type]
         if not isinstance(run, Run):
             raise TypeError(f"{stage.component.name}.{kind} returned {type(run).__name__}, not a rankfw Run")
+        run = check_run(stage.name, run, language)
         unknown = [q for q in run if q not in topics]
         if unknown:
             raise ValueError(f"the run names {len(unknown)} query id(s) that are not topics, e.g. {unknown[0]!r}")

@@ -10,33 +10,23 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from rankfw.core.errors import InputError
 from rankfw.core.registry import Registry
-from rankfw.spec.locate import LineIndex, SpecErrors
-from rankfw.spec.model import KIND_TO_COMPONENT, NAME, STAGE_REF, Pipeline, PipelineSpec, Stage, StageSpec
+from rankfw.spec.locate import SpecErrors
+from rankfw.spec.model import (
+    KIND_TO_COMPONENT,
+    MAX_NAME,
+    NAME,
+    STAGE_REF,
+    Pipeline,
+    PipelineSpec,
+    Stage,
+    StageSpec,
+)
 from rankfw.spec.plan import plan_stages
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _safe_load(text: str) -> Any:
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+from rankfw.spec.yamlio import YamlSyntaxError, load_yaml
 
 
 def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
@@ -48,8 +38,8 @@ def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
     if not all(parts):
         raise InputError("the key must be a dotted path such as dataset.root", f"--set {text}")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
+        parsed = load_yaml(value, f"--set {text}")[0] if value.strip() else ""
+    except YamlSyntaxError:
         parsed = value
     return parts, parsed
 
@@ -79,13 +69,7 @@ def load_spec(path: str | Path, registry: Registry, overrides: list[str] | tuple
 
 def parse_spec(text: str, registry: Registry, source: str = "<spec>", overrides: list[str] | tuple[str, ...] = ()) -> Pipeline:
     """Validate spec text (see :func:`load_spec`)."""
-    try:
-        raw = _safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise InputError(f"invalid YAML: {problem} ({where})") from None
+    raw, lines = load_yaml(text, source)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -93,20 +77,22 @@ def parse_spec(text: str, registry: Registry, source: str = "<spec>", overrides:
     parsed = [parse_override(o) for o in overrides]
     for keys, value in parsed:
         _apply_override(raw, keys, value)
-    errors = SpecErrors(source, LineIndex(text), {keys for keys, _ in parsed})
+    errors = SpecErrors(source, lines, {keys for keys, _ in parsed})
     try:
         spec = PipelineSpec.model_validate(copy.deepcopy(raw))
     except ValidationError as e:
         raise errors.from_validation(e) from None
     stages = {name: _build_stage(name, stage, spec, registry, errors) for name, stage in spec.stages.items()}
-    order = plan_stages(stages, errors)
+    order = plan_stages(stages, errors, spec.dataset.languages)
+    for stage in stages.values():
+        _check_training_data(stage, spec, errors)
     return Pipeline(spec, stages, order, source, raw)
 
 
 def _build_stage(name: str, stage: StageSpec, spec: PipelineSpec, registry: Registry, errors: SpecErrors) -> Stage:
     path = ("stages", name)
-    if not NAME.match(name):
-        raise errors.error(path, "stage names start with a letter and use letters, digits, '-' and '_'")
+    if not NAME.match(name) or len(name) > MAX_NAME:
+        raise errors.error(path, f"stage names start with a letter and use letters, digits, '-' and '_' (at most {MAX_NAME} characters)")
     for lang in stage.languages or []:
         if lang not in spec.dataset.languages:
             raise errors.error((*path, "languages"), f"{lang!r} is not one of dataset.languages {spec.dataset.languages}")
@@ -131,6 +117,17 @@ def _build_stage(name: str, stage: StageSpec, spec: PipelineSpec, registry: Regi
                 error = InputError(f"{error.message} [with {{lang}} = {language}]", error.where)
             raise error from None
     return Stage(name, stage, component, configs[0], model_refs)
+
+
+def _check_training_data(stage: Stage, spec: PipelineSpec, errors: SpecErrors) -> None:
+    """A train stage must get something to train on: dataset.train or dataset.parallel in one of
+    its languages, input runs, or a source of its own (a ``source`` param)."""
+    if stage.spec.kind != "train" or stage.spec.inputs or stage.spec.params.get("source"):
+        return
+    languages = stage.spec.languages or spec.dataset.languages
+    if not any(spec.dataset.source(field, lang) for field in ("train", "parallel") for lang in languages):
+        raise errors.error(("stages", stage.name), f"a train stage needs training data: set dataset.train (or "
+                           f"dataset.parallel) for one of its languages ({', '.join(languages)})")
 
 
 def fill_language(value: Any, language: str | None) -> Any:

@@ -11,29 +11,43 @@ from pydantic import BaseModel, ValidationError
 from rankfw.core.errors import InputError
 from rankfw.spec.model import DatasetSpec, ExecutorSpec, PipelineSpec, StageSpec
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
 
 class LineIndex:
-    """Maps a YAML path (tuple of keys / indexes) to the line it starts on."""
+    """Maps a YAML path (tuple of keys / indexes) to the line it starts on.
 
-    def __init__(self, text: str) -> None:
+    Built from a composed node graph (see :func:`rankfw.spec.yamlio.load_yaml`, which bounds its
+    size); keys merged in with ``<<: *base`` map to the line of the base's key.
+    """
+
+    def __init__(self, node: yaml.Node | None) -> None:
         self.lines: dict[tuple[Any, ...], int] = {}
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError:
-            node = None
         if node is not None:
-            self._walk(node, ())
+            self._walk(node, (), True)
 
-    def _walk(self, node: yaml.Node, path: tuple[Any, ...]) -> None:
-        self.lines[path] = node.start_mark.line + 1
+    def _walk(self, node: yaml.Node, path: tuple[Any, ...], explicit: bool) -> None:
+        if explicit or path not in self.lines:
+            self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
+            merged = []
             for key, value in node.value:
+                if key.tag == MERGE_TAG:
+                    merged.extend(value.value if isinstance(value, yaml.SequenceNode) else [value])
+                    continue
                 sub = (*path, key.value)
-                self._walk(value, sub)
-                self.lines[sub] = key.start_mark.line + 1
+                self._walk(value, sub, explicit)
+                if explicit or sub not in self.lines:
+                    self.lines[sub] = key.start_mark.line + 1
+            for base in merged:  # explicit keys win over merged ones, as in the data
+                if isinstance(base, yaml.MappingNode):
+                    for key, value in base.value:
+                        if (*path, key.value) not in self.lines:
+                            self._walk(value, (*path, key.value), False)
+                            self.lines.setdefault((*path, key.value), key.start_mark.line + 1)
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
-                self._walk(item, (*path, i))
+                self._walk(item, (*path, i), explicit)
 
     def line(self, path: tuple[Any, ...]) -> int | None:
         while path:

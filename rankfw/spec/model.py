@@ -17,6 +17,10 @@ KIND_TO_COMPONENT = {"retrieve": "retriever", "rerank": "reranker", "train": "tr
 TOPIC_SETS = ("eval", "train", "heldout")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
+PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_NAME = 100
+"""The longest spec or stage name (stage names become file names, with a prefix and suffix)."""
+
 Kind = Literal["retrieve", "rerank", "train", "fuse"]
 
 
@@ -88,7 +92,7 @@ class StageSpec(_Strict):
     inputs: list[str] = Field(default_factory=list)
     topics: Literal["eval", "train", "heldout"] = "eval"
     per_language: bool = False
-    languages: list[str] | None = None
+    languages: list[str] | None = Field(None, min_length=1, description="a subset of dataset.languages (omit for all)")
 
     @model_validator(mode="after")
     def _shape(self) -> StageSpec:
@@ -123,6 +127,13 @@ class PipelineSpec(_Strict):
     stages: dict[str, StageSpec] = Field(min_length=1)
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not PLAIN_NAME.match(value) or len(value) > MAX_NAME:
+            raise ValueError(f"the name must be a plain folder name (letters, digits, '.', '_', '-'; at most {MAX_NAME} characters), got {value!r}")
+        return value
+
     @field_validator("metrics")
     @classmethod
     def _metrics(cls, value: list[str]) -> list[str]:
@@ -130,9 +141,16 @@ class PipelineSpec(_Strict):
 
         for measure in value:
             try:
-                ir_measures.parse_measure(measure)
+                parsed = ir_measures.parse_measure(measure)
             except Exception:
                 raise ValueError(f"unknown measure {measure!r} (ir_measures syntax, e.g. nDCG@10, R@100, RR@10)") from None
+            try:
+                supported = ir_measures.DefaultPipeline.supports(parsed)
+            except Exception:  # a measure without a required parameter raises from supports()
+                supported = False
+            if not supported:
+                raise ValueError(f"measure {measure!r} cannot be computed by the installed ir_measures providers "
+                                 "(a parameter missing, or a provider not installed)")
         return value
 
     @property

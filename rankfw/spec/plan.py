@@ -9,8 +9,11 @@ from rankfw.spec.locate import SpecErrors
 from rankfw.spec.model import Stage
 
 
-def plan_stages(stages: dict[str, Stage], errors: SpecErrors) -> list[str]:
+def plan_stages(stages: dict[str, Stage], errors: SpecErrors, languages: list[str] | None = None) -> list[str]:
+    """Check the stage graph and order it (dependencies first, ties by name)."""
     for name, stage in stages.items():
+        if languages is not None:
+            _check_languages(name, stages, errors, languages)
         for i, dep in enumerate(stage.spec.inputs):
             if dep not in stages:
                 raise errors.error(("stages", name, "inputs", i), f"unknown stage {dep!r}{_suggest(dep, stages)}")
@@ -36,6 +39,21 @@ def plan_stages(stages: dict[str, Stage], errors: SpecErrors) -> list[str]:
         order.extend(ready)
         sorter.done(*ready)
     return order
+
+
+def _check_languages(name: str, stages: dict[str, Stage], errors: SpecErrors, languages: list[str]) -> None:
+    """A stage runs only in languages that its inputs (and per-language models) were made in."""
+    stage = stages[name]
+    mine = stage.spec.languages or languages
+    deps = [(("inputs", i), dep) for i, dep in enumerate(stage.spec.inputs) if dep in stages]
+    deps += [(("params", p), dep) for p, dep in stage.model_refs.items()
+             if dep in stages and stages[dep].spec.per_language]
+    for where, dep in deps:
+        theirs = stages[dep].spec.languages or languages
+        lacking = [lang for lang in mine if lang not in theirs]
+        if lacking:
+            raise errors.error(("stages", name, *where), f"{dep!r} does not run in {', '.join(lacking)} (its languages: "
+                               f"{', '.join(theirs)}); give this stage 'languages:' within those")
 
 
 def _suggest(name: str, stages: dict[str, Stage]) -> str:

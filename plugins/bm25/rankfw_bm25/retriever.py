@@ -25,7 +25,7 @@ class BM25Config(ComponentConfig):
     )
     k1: float = Field(0.9, ge=0, description="BM25 term-frequency saturation")
     b: float = Field(0.4, ge=0, le=1, description="BM25 length normalisation")
-    k: PositiveInt = Field(1000, description="hits per query")
+    k: PositiveInt = Field(1000, le=2**31 - 1, description="hits per query (Lucene takes a Java int)")
     fields: tuple[Literal["title", "text"], ...] = Field(
         ("title", "text"), min_length=1, description="document fields indexed, joined by a space (MIRACL: title text)"
     )

@@ -39,8 +39,8 @@ class FusionConfig(ComponentConfig):
     @field_validator("fill")
     @classmethod
     def _finite_fill(cls, value: float | None) -> float | None:
-        if value is not None and math.isnan(value):
-            raise ValueError("fill must be a number")
+        if value is not None and not math.isfinite(value):  # an infinite score cannot be written as TREC
+            raise ValueError("fill must be a finite number")
         return value
 
 
