@@ -62,36 +62,142 @@ _set_option = click.option(
 )
 
 
+def _split(values: tuple[str, ...]) -> list[str]:
+    """Repeated and comma-separated option values as one list."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+_FORCE_ALL = "\0all"
+
+
+def _run_options(func: F) -> F:
+    """The options shared by ``run`` and ``plan``: what to run, where, on which topics."""
+    options = [
+        click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: the spec's output)."),
+        _set_option,
+        click.option("--cache", type=click.Path(file_okay=False, path_type=Path), help="Cache folder (default $RANKFW_CACHE or ~/.cache/rankfw)."),
+        click.option("--only", multiple=True, metavar="STAGE[,STAGE]", help="Run only these stages (their missing inputs first)."),
+        click.option("--until", metavar="STAGE", help="Run every stage up to STAGE (in order), no further."),
+        click.option("--force", "force", multiple=True, is_flag=False, flag_value=_FORCE_ALL, metavar="[STAGE[,STAGE]]",
+                     help="Recompute these stages and what depends on them; alone: recompute every stage."),
+        click.option("--limit", type=click.IntRange(min=1), help="Only the first N topics of each language's topic set."),
+        click.option("--languages", metavar="xx,yy", help="Only these of the spec's languages."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _runner_args(spec: Path | None, force: tuple[str, ...], only: tuple[str, ...], until: str | None,
+                 limit: int | None, languages: str | None) -> tuple[Path, dict[str, Any]]:
+    """The spec path and the Runner's keyword arguments from the shared options (a spec file given
+    right after a bare ``--force`` is the spec, not a stage name)."""
+    values = [v for v in force if v != _FORCE_ALL]
+    everything = len(values) < len(force)
+    if spec is None:
+        files = [v for v in values if Path(v).is_file()]
+        if not files:
+            raise click.UsageError("Missing argument 'SPEC'.")
+        spec = Path(files[0])
+        values.remove(files[0])
+        everything = everything or not values
+    return spec, {
+        "force": everything,
+        "force_stages": _split(tuple(values)) or None,
+        "only": _split(only) or None,
+        "until": until,
+        "limit": limit,
+        "languages": _split((languages,)) if languages else None,
+    }
+
+
+def _quiet_libraries() -> None:
+    """Silence the progress bars of transformers / sentence-transformers / huggingface_hub / tqdm
+    ("Loading weights", "Writing model shards"): rankfw shows its own."""
+    for name, value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TQDM_DISABLE", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
+                        ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")):
+        os.environ.setdefault(name, value)
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: the spec's output).")
-@_set_option
-@click.option("--force", is_flag=True, help="Recompute every stage, ignoring finished outputs.")
-@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), help="Cache folder (default $RANKFW_CACHE or ~/.cache/rankfw).")
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@_run_options
+@click.option("--dry-run", is_flag=True, help="Say what would be computed and why (as 'rankfw plan'); write nothing.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default=None, help="Where batch work runs (default: the spec's executor, local).")
 @click.option("--ray-address", default=None, help="Address of a Ray cluster (with --executor ray).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors, warnings and the metrics.")
+@click.option("-v", "--verbose", is_flag=True, help="Also say why each unit is recomputed.")
 @_handle_errors
-def run(spec: Path, out: Path | None, overrides: tuple[str, ...], force: bool, cache: Path | None,
-        executor: str | None, ray_address: str | None) -> None:
-    """Run the pipeline SPEC: every stage in order, then print the metrics."""
+def run(spec: Path | None, out: Path | None, overrides: tuple[str, ...], cache: Path | None, only: tuple[str, ...],
+        until: str | None, force: tuple[str, ...], limit: int | None, languages: str | None, dry_run: bool,
+        executor: str | None, ray_address: str | None, quiet: bool, verbose: bool) -> None:
+    """Run the pipeline SPEC: every stage in order (or the chosen ones), then print the metrics."""
     from rankfw.core.registry import default_registry
     from rankfw.run.progress import RichProgress
     from rankfw.run.runner import Runner
     from rankfw.spec import load_spec
 
+    _quiet_libraries()
+    spec, kwargs = _runner_args(spec, force, only, until, limit, languages)
     extra = list(overrides)
     if executor:
         extra.append(f"executor.kind={executor}")
     if ray_address:
         extra.append(f"executor.address={ray_address}")
     pipeline = load_spec(spec, default_registry(), extra)
+    if dry_run:
+        _print_plan(Runner(pipeline, output_dir=out, cache_dir=cache, **kwargs))
+        return
     runner_executor = _make_executor(pipeline.spec.executor)
-    with RichProgress(err_console) as progress:
-        runner = Runner(pipeline, output_dir=out, cache_dir=cache, force=force, progress=progress,
-                        log=lambda m: err_console.print(escape(m), highlight=False, soft_wrap=True), executor=runner_executor)
+
+    def log(message: str) -> None:
+        warning = message.startswith("warning:")
+        if warning or (not quiet and (verbose or ": recomputing: " not in message)):
+            err_console.print(escape(message), highlight=False, soft_wrap=True, style="yellow" if warning else None)
+
+    with RichProgress(err_console, enabled=not quiet) as progress:
+        runner = Runner(pipeline, output_dir=out, cache_dir=cache, progress=progress, log=log, executor=runner_executor,
+                        **kwargs)
         result = runner.run()
     _print_metrics(result.metrics)
     click.echo(f"outputs in {result.output_dir}")
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@_run_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_handle_errors
+def plan(spec: Path | None, out: Path | None, overrides: tuple[str, ...], cache: Path | None, only: tuple[str, ...],
+         until: str | None, force: tuple[str, ...], limit: int | None, languages: str | None, as_json: bool) -> None:
+    """Say, for every unit of SPEC, whether a run would reuse it (cached) or compute it, and why
+    (what changed since the last run: params, code, input, data), with the last run's timings.
+    Writes nothing."""
+    from dataclasses import asdict
+
+    from rankfw.core.registry import default_registry
+    from rankfw.run.runner import Runner
+    from rankfw.spec import load_spec
+
+    spec, kwargs = _runner_args(spec, force, only, until, limit, languages)
+    runner = Runner(load_spec(spec, default_registry(), overrides), output_dir=out, cache_dir=cache, **kwargs)
+    if as_json:
+        runner.check_files()
+        click.echo(json.dumps([asdict(p) for p in runner.plan()], indent=2))
+        return
+    _print_plan(runner)
+
+
+def _print_plan(runner: Any) -> None:
+    from rankfw.run.plan import format_plan
+
+    runner.check_files()
+    for line in format_plan(runner.plan()):
+        click.echo(line)
 
 
 def _make_executor(spec: Any) -> Any:
@@ -272,22 +378,48 @@ def compare(paths: tuple[Path, ...], qrels_source: str | None, language: str | N
 @click.argument("run_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("qrels_file", metavar="QRELS")
 @click.option("-m", "--measure", "measures", multiple=True, help="ir_measures name (repeatable); default nDCG@10 and R@100.")
+@click.option("--topics", "topics_file", help="The topics the run was made for (TSV or irds: id); default: the run's queries.")
+@click.option("--per-query", is_flag=True, help="Also print each judged query's values.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_handle_errors
-def eval_command(run_file: Path, qrels_file: str, measures: tuple[str, ...], as_json: bool) -> None:
-    """Evaluate a TREC RUN file against QRELS (a TREC qrels file or an irds: id)."""
+def eval_command(run_file: Path, qrels_file: str, measures: tuple[str, ...], topics_file: str | None, per_query: bool,
+                 as_json: bool) -> None:
+    """Evaluate a TREC RUN file against QRELS (a TREC qrels file or an irds: id), over the judged
+    queries among the asked topics (--topics, else the run's queries); an asked judged query the
+    run misses counts 0 (trec_eval -c over the asked topics)."""
     from rankfw.core.runs import Run
-    from rankfw.data import read_qrels
-    from rankfw.run.evaluate import DEFAULT_METRICS, evaluate, parse_measures
+    from rankfw.data import read_qrels, read_topics
+    from rankfw.run.evaluate import DEFAULT_METRICS, evaluate_full, judged_qids, parse_measures
 
     names = list(measures) or list(DEFAULT_METRICS)
     parse_measures(names)
-    values = evaluate(Run.read_trec(run_file), read_qrels(qrels_file), names)
+    run = Run.read_trec(run_file)
+    qrels = read_qrels(qrels_file)
+    topics = list(read_topics(topics_file)) if topics_file else None
+    asked = set(topics) if topics is not None else set(run)
+    if not asked & judged_qids(qrels):
+        what = "the topics" if topics_file else "the run"
+        raise InputError(f"{what} and the qrels share no judged query id ({len(asked)} asked, "
+                         f"{len(judged_qids(qrels))} judged in {qrels_file})", str(topics_file or run_file))
+    result = evaluate_full(run, qrels, names, topics=topics)
+    err_console.print(f"scored {result.judged} judged queries of {result.asked} asked; "
+                      f"{result.missing} judged queries not found in the run (counted 0)", highlight=False)
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if as_json:
-        click.echo(json.dumps(values, indent=2))
-    else:
-        for name, value in values.items():
-            click.echo(f"{name}\t{value:.4f}")
+        data: dict[str, Any] = dict(result.means)
+        if per_query:
+            data = {"mean": result.means, "per_query": result.per_query}
+        click.echo(json.dumps(data, indent=2))
+        return
+    if per_query:  # trec_eval -q's layout: measure, qid (or "all"), value
+        for name in names:
+            for qid, value in sorted(result.per_query[name].items()):
+                click.echo(f"{name}\t{qid}\t{value:.4f}")
+            click.echo(f"{name}\tall\t{result.means[name]:.4f}")
+        return
+    for name, value in result.means.items():
+        click.echo(f"{name}\t{value:.4f}")
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ class Runner:
         stages = self.stages()
         reports = {}
         for i, stage in enumerate(stages, start=1):
-            reports[stage.name] = self._run_stage(stage, f"[{i}/{len(stages)}]")
+            reports[stage.name] = self._run_stage(stage, f"{i}/{len(stages)}")
         metrics = self.evaluate()
         atomic_write_json(self.layout.metrics, metrics)
         return RunResult(self.out, reports, metrics)
@@ -219,7 +219,7 @@ class Runner:
         what = "cached" if not report.computed else f"computed {', '.join(report.computed)}"
         if report.computed and report.cached:
             what += f" (cached {', '.join(report.cached)})"
-        self.log(f"{position} stage {stage.name} ({stage.spec.kind} {stage.component.name}): {what} [{report.seconds:.1f}s]")
+        self.log(f"stage {stage.name} ({stage.spec.kind} {stage.component.name}): {what} [{position}, {report.seconds:.1f}s]")
         return report
 
     def output_path(self, stage: Stage, unit: str) -> Path:
