@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from rankfw.core.components import Component, ComponentConfig, ProgressFactory, StageContext, TrainingInput
 from rankfw.core.errors import InputError, RankfwError, StageError
-from rankfw.core.io import replace_dir
+from rankfw.core.io import current_umask, replace_dir
 from rankfw.core.runs import Run
 from rankfw.run.layout import MODEL_UNIT
 from rankfw.spec import STAGE_REF, Stage, fill_language
@@ -131,19 +131,13 @@ def _train(runner: Runner, stage: Stage, language: str | None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; a model folder is shared like any other
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700; a model folder is shared like any other
         runner.executor.train(component(runner, stage, language), inputs, tmp, context(runner, stage, language))  # type: ignore[arg-type]
         replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _describe(error: BaseException, language: str | None) -> str:
