@@ -13,6 +13,7 @@ from rankfw.core.components import Component, ComponentConfig, ProgressFactory, 
 from rankfw.core.errors import InputError, RankfwError, StageError
 from rankfw.core.io import current_umask, replace_dir
 from rankfw.core.runs import Run
+from rankfw.run.keys import stage_topics
 from rankfw.run.layout import MODEL_UNIT
 from rankfw.spec import STAGE_REF, Stage, fill_language
 
@@ -114,7 +115,7 @@ def _train(runner: Runner, stage: Stage, language: str | None) -> Path:
     inputs = []
     for lang in langs:
         data = runner.data[lang]
-        topics, qrels = runner.topic_set(lang, stage.spec.topics) if stage.spec.inputs else ({}, {})
+        topics, qrels = runner.topic_set(lang, stage_topics(runner.pipeline, stage)) if stage.spec.inputs else ({}, {})
         inputs.append(
             TrainingInput(
                 language=lang,

@@ -34,6 +34,17 @@ from rankfw.spec import Pipeline, Stage, fill_language
 PARTS = ("component", "code", "params", "inputs", "data")
 
 
+def stage_topics(pipeline: Pipeline, stage: Stage) -> str:
+    """The topic set a stage reads: its own ``topics``; for a train stage that does not name one,
+    the topic set its input runs were made on (so a trainer on ``topics: train`` runs sees the
+    training questions and their judgements, never the evaluation qrels)."""
+    if stage.spec.kind == "train" and stage.spec.inputs and "topics" not in stage.spec.model_fields_set:
+        sets = {pipeline.stages[dep].spec.topics for dep in stage.spec.inputs}
+        if len(sets) == 1:
+            return sets.pop()
+    return stage.spec.topics
+
+
 @dataclass(frozen=True)
 class UnitKey:
     """A unit's key, its parts' digests, and what the inputs and data parts were made of."""
@@ -78,7 +89,7 @@ class KeyMaker:
         params = {
             "params": fill_language(stage.spec.params, language),
             "config": stage.config.model_dump(mode="json") if language is None or not _mentions(stage.spec.params) else None,
-            "topics": stage.spec.topics,
+            "topics": stage_topics(self.pipeline, stage),
             "per_language": stage.spec.per_language,
             "languages": langs if language is None else None,
         }
@@ -105,7 +116,7 @@ class KeyMaker:
         return stage.spec.kind in ("retrieve", "rerank") or (stage.spec.kind == "train" and bool(stage.spec.inputs))
 
     def _data(self, stage: Stage, lang: str) -> dict[str, Any]:
-        kind, topics = stage.spec.kind, stage.spec.topics
+        kind, topics = stage.spec.kind, stage_topics(self.pipeline, stage)
         if kind == "fuse":
             return {}
         used: list[str] = ["corpus"]

@@ -26,7 +26,7 @@ from rankfw.data.language import LanguageData
 from rankfw.executors.local import Executor, LocalExecutor
 from rankfw.run import done
 from rankfw.run.compute import compute_unit
-from rankfw.run.keys import KeyMaker, UnitKey
+from rankfw.run.keys import KeyMaker, UnitKey, stage_topics
 from rankfw.run.layout import MODEL_UNIT, Layout
 from rankfw.run.metrics import pipeline_metrics
 from rankfw.run.plan import Selection, UnitPlan, select
@@ -151,7 +151,7 @@ class Runner:
             if language not in self.languages_of(stage):
                 continue
             needed.add("corpus")
-            topics = stage.spec.topics if stage.produces_runs or stage.spec.inputs else None
+            topics = stage_topics(self.pipeline, stage) if stage.produces_runs or stage.spec.inputs else None
             needed |= {"topics", "qrels"} if topics == "eval" else {"train"} if topics else set()
             if stage.spec.kind == "train":
                 needed |= {"train", "parallel"}
@@ -167,7 +167,7 @@ class Runner:
                 continue
             needed = self.needed_sources(lang)
             data.corpus.validate()
-            for topic_set in sorted({s.spec.topics for s in used if s.produces_runs or s.spec.inputs}):
+            for topic_set in sorted({stage_topics(self.pipeline, s) for s in used if s.produces_runs or s.spec.inputs}):
                 data.topic_set(topic_set)
             if "train" in needed:
                 data.check_training()
