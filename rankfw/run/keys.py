@@ -60,6 +60,7 @@ class KeyMaker:
 
     def __init__(self, pipeline: Pipeline, data: dict[str, LanguageData], cache_dir: Path,
                  limit: int | None = None) -> None:
+        """``data`` holds the languages this run uses (a stage's other languages are left out)."""
         self.pipeline = pipeline
         self.data = data
         self.cache_dir = cache_dir
@@ -78,7 +79,7 @@ class KeyMaker:
         language = None if unit == MODEL_UNIT else unit
         info = stage.component
         inputs: dict[str, str] = {}
-        langs = [language] if language else list(self.pipeline.languages_of(stage))
+        langs = [language] if language else [lang for lang in self.pipeline.languages_of(stage) if lang in self.data]
         for dep in stage.spec.inputs:
             for lang in langs:
                 inputs[f"{dep} [{lang}]" if stage.spec.kind == "train" else dep] = self.unit(dep, lang).key
