@@ -187,3 +187,29 @@ def test_a_run_file_replaced_before_its_record_is_recomputed(
     # a model folder whose files changed is retrained
     (tmp_path / "out/stages/idf/models/en/idf.json").write_text("{}")
     assert _run(spec, registry, tmp_path / "cache") == {"idf": {"en"}}
+
+
+def test_examples_xquad_keys_do_not_cover_the_qrels(tmp_path: Path) -> None:
+    """``rankfw plan examples/xquad.yaml`` after editing only the qrels: every unit keeps its key,
+    so every stage is cached (checked on the keys: a full run takes most of an hour)."""
+    pytest.importorskip("rankfw_bm25")
+    from rankfw.core.registry import default_registry
+    from rankfw.testing import REPO
+
+    qrels = tmp_path / "qrels"
+    for lang in ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"):
+        (qrels / lang).mkdir(parents=True)
+        lines = (REPO / "data/xquad" / lang / "qrels.dev.txt").read_text().splitlines()
+        (qrels / lang / "qrels.dev.txt").write_text("\n".join(lines[::2]) + "\n")  # every other judgement dropped
+
+    def keys(*overrides: str) -> dict[tuple[str, str], str]:
+        pipeline = load_spec(REPO / "examples/xquad.yaml", default_registry(),
+                             ["dataset.root=" + str(REPO / "data/xquad"), *overrides])
+        runner = Runner(pipeline, output_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
+        return {(s.name, u): runner.key(s.name, u).key for s in runner.stages() for u in runner.units(s)}
+
+    before = keys()
+    after = keys(f"dataset.qrels={qrels}/{{lang}}/qrels.dev.txt")
+    assert len(before) == 10 * 11 + 5 and after == before
+    changed = keys(f"dataset.topics={qrels}/{{lang}}/qrels.dev.txt")  # the topics are read: keys change
+    assert {s for (s, _), k in changed.items() if k != before[(s, _)]} == {"bm25", "bi", "dense", "ce", "fused"}
