@@ -7,6 +7,7 @@ counts 0 (trec_eval ``-c`` over the asked topics); judged queries that were not 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,7 +61,7 @@ def evaluate_full(run: Run, qrels: Qrels, metrics: Iterable[str] = DEFAULT_METRI
     names = list(metrics)
     hits = run.scores() if topics is None else {q: dict(run[q]) for q in topics if q in run}
     asked = set(hits) if topics is None else set(topics)
-    judged = [q for q in asked if q in qrels and any(r > 0 for r in qrels[q].values())]
+    judged = sorted(q for q in asked if q in qrels and any(r > 0 for r in qrels[q].values()))
     scores = {q: hits[q] for q in judged if hits.get(q)}
     answered = len(hits)
     values = _per_query(scores, {q: qrels[q] for q in judged}, names)
@@ -71,7 +72,7 @@ def evaluate_full(run: Run, qrels: Qrels, metrics: Iterable[str] = DEFAULT_METRI
             for name in names:
                 values[name][qid] = 0.0
     n = len(judged)
-    means = {m: (sum(values[m].values()) / n if n else 0.0) for m in names}
+    means = {m: (math.fsum(values[m].values()) / n if n else 0.0) for m in names}  # exact: no order effects
     result = Evaluation(means, values, len(asked), n, missing, answered)
     if asked and n < len(asked) / 2:
         result.warnings.append(f"only {n} of the {len(asked)} asked queries are judged")
