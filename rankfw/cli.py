@@ -375,24 +375,36 @@ def compare(paths: tuple[Path, ...], qrels_source: str | None, language: str | N
 
 
 @main.command("eval")
-@click.argument("run_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("qrels_file", metavar="QRELS")
+@click.argument("run_file", metavar="RUN", type=click.Path(path_type=Path))
+@click.argument("qrels_file", metavar="[QRELS]", required=False)
 @click.option("-m", "--measure", "measures", multiple=True, help="ir_measures name (repeatable); default nDCG@10 and R@100.")
 @click.option("--topics", "topics_file", help="The topics the run was made for (TSV or irds: id); default: the run's queries.")
 @click.option("--per-query", is_flag=True, help="Also print each judged query's values.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_handle_errors
-def eval_command(run_file: Path, qrels_file: str, measures: tuple[str, ...], topics_file: str | None, per_query: bool,
+def eval_command(run_file: Path, qrels_file: str | None, measures: tuple[str, ...], topics_file: str | None, per_query: bool,
                  as_json: bool) -> None:
     """Evaluate a TREC RUN file against QRELS (a TREC qrels file or an irds: id), over the judged
     queries among the asked topics (--topics, else the run's queries); an asked judged query the
-    run misses counts 0 (trec_eval -c over the asked topics)."""
+    run misses counts 0 (trec_eval -c over the asked topics). RUN may be an output folder of
+    'rankfw run': every stage is scored with the topics and qrels of its spec.yaml."""
     from rankfw.core.runs import Run
     from rankfw.data import read_qrels, read_topics
     from rankfw.run.evaluate import DEFAULT_METRICS, evaluate_full, judged_qids, parse_measures
 
     names = list(measures) or list(DEFAULT_METRICS)
     parse_measures(names)
+    if run_file.is_dir():  # an output folder: every stage, with the topics and qrels of its spec.yaml
+        from rankfw.run.metrics import folder_metrics
+
+        metrics = folder_metrics(run_file, names, lambda m: err_console.print(escape(m), highlight=False, soft_wrap=True))
+        if as_json:
+            click.echo(json.dumps(metrics if per_query else {k: metrics[k] for k in ("measures", "stages", "queries")}, indent=2))
+        else:
+            _print_metrics(metrics)
+        return
+    if qrels_file is None:
+        raise InputError("a run file needs QRELS (a qrels file or an irds: id)", str(run_file))
     run = Run.read_trec(run_file)
     qrels = read_qrels(qrels_file)
     topics = list(read_topics(topics_file)) if topics_file else None

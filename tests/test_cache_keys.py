@@ -177,7 +177,7 @@ def test_a_run_file_replaced_before_its_record_is_recomputed(
     _run(other, registry, tmp_path / "cache", overrides=["stages.re.params.k=5"])
     shutil.copyfile(tmp_path / "other/stages/re/en.run", tmp_path / "out/stages/re/en.run")
     assert _run(spec, registry, tmp_path / "cache") == {"re": {"en"}}
-    assert "stage re [en]: recomputing: en.run changed on disk (size" in "\n".join(_run.log)  # type: ignore[attr-defined]
+    assert "warning: stage re [en]: recomputing: en.run changed on disk (size" in "\n".join(_run.log)  # type: ignore[attr-defined]
     assert {str(p.relative_to(tmp_path)): p.read_bytes() for p in (tmp_path / "out/stages").rglob("*.run")} == clean
     # a run file cut at a line end is not reused either
     run_file = tmp_path / "out/stages/first/en.run"

@@ -163,3 +163,8 @@ def test_outputs_get_the_umask_and_the_folder_can_move(
     values = json.loads(result.stdout)["values"]
     metrics = json.loads((tmp_path / "moved/metrics.json").read_text())
     assert values["re"]["en"]["nDCG@10"] == pytest.approx(metrics["stages"]["re"]["languages"]["en"]["nDCG@10"])
+    evaluated = CliRunner().invoke(main, ["eval", str(tmp_path / "moved"), "--json", "-m", "nDCG@10"])
+    assert evaluated.exit_code == 0, evaluated.output
+    again = json.loads(evaluated.stdout)["stages"]["re"]["languages"]["en"]["nDCG@10"]
+    assert again == pytest.approx(metrics["stages"]["re"]["languages"]["en"]["nDCG@10"])
+    assert "idf" not in json.loads(evaluated.stdout)["stages"]

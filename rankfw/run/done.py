@@ -28,6 +28,8 @@ class DoneCheck:
     reusable: bool
     reason: str
     seconds: float | None = None
+    damaged: bool = False
+    """The key matches but the output on disk is not what was recorded (missing, edited, cut)."""
 
 
 def output_signature(path: Path) -> dict[str, Any] | None:
@@ -80,12 +82,13 @@ def check(path: Path, key: UnitKey, output: Path) -> DoneCheck:
         return DoneCheck(False, "done record without an output signature", seconds)
     if expected.get("type") == "file":
         if not output.is_file():
-            return DoneCheck(False, f"{output.name} is missing", seconds)
+            return DoneCheck(False, f"{output.name} is missing", seconds, damaged=True)
         if output.stat().st_size != expected.get("size"):
-            return DoneCheck(False, f"{output.name} changed on disk (size {output.stat().st_size}, recorded {expected.get('size')})", seconds)
+            return DoneCheck(False, f"{output.name} changed on disk (size {output.stat().st_size}, recorded "
+                                    f"{expected.get('size')})", seconds, damaged=True)
     actual = output_signature(output)
     if actual is None:
-        return DoneCheck(False, f"{output.name} is missing", seconds)
+        return DoneCheck(False, f"{output.name} is missing", seconds, damaged=True)
     if actual != expected:
-        return DoneCheck(False, f"{output.name} changed on disk since it was recorded", seconds)
+        return DoneCheck(False, f"{output.name} changed on disk since it was recorded", seconds, damaged=True)
     return DoneCheck(True, "unchanged", seconds)

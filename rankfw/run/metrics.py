@@ -4,7 +4,10 @@ among the topics it was run on, per language and the mean; per-query values besi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
+
+from rankfw.core.errors import InputError
 
 from rankfw.core.runs import Run
 from rankfw.core.types import Qrels, Topics
@@ -46,3 +49,30 @@ def pipeline_metrics(
         if per_language:
             table[name] = {"languages": per_language, "mean": mean_over_languages(per_language)}
     return {"measures": list(measures), "stages": table, "per_query": per_query, "queries": counts}
+
+
+def folder_metrics(folder: Path, measures: Sequence[str], log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+    """The metrics of a finished output folder, from its run files and the topics and qrels its
+    ``spec.yaml`` names (works from any working directory and after the folder moved)."""
+    import yaml
+
+    from rankfw.data import read_qrels, read_topics
+    from rankfw.run.compare import systems_from_paths
+    from rankfw.spec import DatasetSpec
+
+    spec_file = folder / "spec.yaml"
+    if not spec_file.is_file():
+        raise InputError("no spec.yaml: not an output folder of 'rankfw run' (evaluate its run files with QRELS)", str(folder))
+    dataset = DatasetSpec.model_validate((yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}).get("dataset"))
+    systems = systems_from_paths([folder])
+    cache: dict[str, tuple[Topics, Qrels]] = {}
+
+    def topics(lang: str) -> tuple[Topics, Qrels]:
+        if lang not in cache:
+            source, qrels = dataset.source("topics", lang), dataset.source("qrels", lang)
+            cache[lang] = (read_topics(source) if source else {}, read_qrels(qrels) if qrels else {})
+        return cache[lang]
+
+    paths = {(s.name, lang): path for s in systems for lang, path in s.runs.items()}
+    stages = [(s.name, [lang for lang in s.runs if lang in dataset.languages]) for s in systems]
+    return pipeline_metrics(stages, lambda name, lang: Run.read_trec(paths[(name, lang)]), topics, measures, log)

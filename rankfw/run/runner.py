@@ -206,7 +206,9 @@ class Runner:
             if check.reusable and not forced:
                 report.cached.append(unit)
                 continue
-            if not forced and check.reason != "not computed yet":
+            if not forced and check.damaged:  # always said: the output was not what its record says
+                self.log(f"warning: stage {stage.name} [{unit}]: recomputing: {check.reason}")
+            elif not forced and check.reason != "not computed yet":
                 self.log(f"stage {stage.name} [{unit}]: recomputing: {check.reason}")
             t0 = time.perf_counter()
             output = compute_unit(self, stage, unit)
