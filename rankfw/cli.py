@@ -20,6 +20,16 @@ from rich.table import Table
 
 from rankfw import __version__
 from rankfw.core.errors import InputError, RankfwError, StageError
+from rankfw.run.options import (
+    make_executor,
+    print_metrics,
+    print_plan,
+    quiet_libraries,
+    run_log,
+    run_options,
+    runner_args,
+    set_option,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 err_console = Console(stderr=True)
@@ -56,76 +66,10 @@ def main() -> None:
 
 # --- run / validate ---------------------------------------------------------------------------
 
-_set_option = click.option(
-    "--set", "overrides", multiple=True, metavar="KEY=VALUE",
-    help="Override a spec value, e.g. --set stages.bm25.params.k=200 or --set dataset.root=DIR.",
-)
-
-
-def _split(values: tuple[str, ...]) -> list[str]:
-    """Repeated and comma-separated option values as one list."""
-    return [v.strip() for value in values for v in value.split(",") if v.strip()]
-
-
-_FORCE_ALL = "\0all"
-
-
-def _run_options(func: F) -> F:
-    """The options shared by ``run`` and ``plan``: what to run, where, on which topics."""
-    options = [
-        click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: the spec's output)."),
-        _set_option,
-        click.option("--cache", type=click.Path(file_okay=False, path_type=Path), help="Cache folder (default $RANKFW_CACHE or ~/.cache/rankfw)."),
-        click.option("--only", multiple=True, metavar="STAGE[,STAGE]", help="Run only these stages (their missing inputs first)."),
-        click.option("--until", metavar="STAGE", help="Run every stage up to STAGE (in order), no further."),
-        click.option("--force", "force", multiple=True, is_flag=False, flag_value=_FORCE_ALL, metavar="[STAGE[,STAGE]]",
-                     help="Recompute these stages and what depends on them; alone: recompute every stage."),
-        click.option("--limit", type=click.IntRange(min=1), help="Only the first N topics of each language's topic set."),
-        click.option("--languages", metavar="xx,yy", help="Only these of the spec's languages."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _runner_args(spec: Path | None, force: tuple[str, ...], only: tuple[str, ...], until: str | None,
-                 limit: int | None, languages: str | None) -> tuple[Path, dict[str, Any]]:
-    """The spec path and the Runner's keyword arguments from the shared options (a spec file given
-    right after a bare ``--force`` is the spec, not a stage name)."""
-    values = [v for v in force if v != _FORCE_ALL]
-    everything = len(values) < len(force)
-    if spec is None:
-        files = [v for v in values if Path(v).is_file()]
-        if not files:
-            raise click.UsageError("Missing argument 'SPEC'.")
-        spec = Path(files[0])
-        values.remove(files[0])
-        everything = everything or not values
-    return spec, {
-        "force": everything,
-        "force_stages": _split(tuple(values)) or None,
-        "only": _split(only) or None,
-        "until": until,
-        "limit": limit,
-        "languages": _split((languages,)) if languages else None,
-    }
-
-
-def _quiet_libraries() -> None:
-    """Silence the progress bars of transformers / sentence-transformers / huggingface_hub / tqdm
-    ("Loading weights", "Writing model shards"): rankfw shows its own."""
-    for name, value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TQDM_DISABLE", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
-                        ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")):
-        os.environ.setdefault(name, value)
-    if "transformers" in sys.modules:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path), required=False)
-@_run_options
+@run_options
 @click.option("--dry-run", is_flag=True, help="Say what would be computed and why (as 'rankfw plan'); write nothing.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default=None, help="Where batch work runs (default: the spec's executor, local).")
 @click.option("--ray-address", default=None, help="Address of a Ray cluster (with --executor ray).")
@@ -141,8 +85,8 @@ def run(spec: Path | None, out: Path | None, overrides: tuple[str, ...], cache: 
     from rankfw.run.runner import Runner
     from rankfw.spec import load_spec
 
-    _quiet_libraries()
-    spec, kwargs = _runner_args(spec, force, only, until, limit, languages)
+    quiet_libraries()
+    spec, kwargs = runner_args(spec, force, only, until, limit, languages)
     extra = list(overrides)
     if executor:
         extra.append(f"executor.kind={executor}")
@@ -150,26 +94,20 @@ def run(spec: Path | None, out: Path | None, overrides: tuple[str, ...], cache: 
         extra.append(f"executor.address={ray_address}")
     pipeline = load_spec(spec, default_registry(), extra)
     if dry_run:
-        _print_plan(Runner(pipeline, output_dir=out, cache_dir=cache, **kwargs))
+        print_plan(Runner(pipeline, output_dir=out, cache_dir=cache, **kwargs))
         return
-    runner_executor = _make_executor(pipeline.spec.executor)
-
-    def log(message: str) -> None:
-        warning = message.startswith("warning:")
-        if warning or (not quiet and (verbose or ": recomputing: " not in message)):
-            err_console.print(escape(message), highlight=False, soft_wrap=True, style="yellow" if warning else None)
-
+    runner_executor = make_executor(pipeline.spec.executor)
     with RichProgress(err_console, enabled=not quiet) as progress:
-        runner = Runner(pipeline, output_dir=out, cache_dir=cache, progress=progress, log=log, executor=runner_executor,
-                        **kwargs)
+        runner = Runner(pipeline, output_dir=out, cache_dir=cache, progress=progress, executor=runner_executor,
+                        log=run_log(err_console, quiet, verbose), **kwargs)
         result = runner.run()
-    _print_metrics(result.metrics)
+    print_metrics(console, result.metrics)
     click.echo(f"outputs in {result.output_dir}")
 
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path), required=False)
-@_run_options
+@run_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_handle_errors
 def plan(spec: Path | None, out: Path | None, overrides: tuple[str, ...], cache: Path | None, only: tuple[str, ...],
@@ -183,36 +121,18 @@ def plan(spec: Path | None, out: Path | None, overrides: tuple[str, ...], cache:
     from rankfw.run.runner import Runner
     from rankfw.spec import load_spec
 
-    spec, kwargs = _runner_args(spec, force, only, until, limit, languages)
+    spec, kwargs = runner_args(spec, force, only, until, limit, languages)
     runner = Runner(load_spec(spec, default_registry(), overrides), output_dir=out, cache_dir=cache, **kwargs)
     if as_json:
         runner.check_files()
         click.echo(json.dumps([asdict(p) for p in runner.plan()], indent=2))
         return
-    _print_plan(runner)
-
-
-def _print_plan(runner: Any) -> None:
-    from rankfw.run.plan import format_plan
-
-    runner.check_files()
-    for line in format_plan(runner.plan()):
-        click.echo(line)
-
-
-def _make_executor(spec: Any) -> Any:
-    if spec.kind == "local":
-        return None
-    try:
-        from rankfw.executors.ray import RayExecutor
-    except ImportError:
-        raise InputError("the ray executor needs Ray: pip install 'rankfw[ray]'", "executor.kind") from None
-    return RayExecutor(address=spec.address, num_workers=spec.num_workers, gpus_per_worker=spec.gpus_per_worker)
+    print_plan(runner)
 
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
-@_set_option
+@set_option
 @_handle_errors
 def validate(spec: Path, overrides: tuple[str, ...]) -> None:
     """Check SPEC without running it: syntax, components, params, inputs, cycles, data files."""
@@ -224,24 +144,6 @@ def validate(spec: Path, overrides: tuple[str, ...]) -> None:
     Runner(pipeline).check_files()
     order = " -> ".join(pipeline.order)
     click.echo(f"{spec}: ok ({len(pipeline.order)} stages: {order}; {len(pipeline.spec.dataset.languages)} languages)")
-
-
-def _print_metrics(metrics: dict[str, Any]) -> None:
-    stages = metrics.get("stages", {})
-    if not stages:
-        console.print("no qrels: nothing to evaluate")
-        return
-    languages = list(dict.fromkeys(lang for s in stages.values() for lang in s["languages"]))
-    for measure in metrics["measures"]:
-        table = Table(title=measure, title_justify="left")
-        table.add_column("stage")
-        for lang in languages:
-            table.add_column(lang, justify="right")
-        table.add_column("mean", justify="right", style="bold")
-        for name, values in stages.items():
-            cells = [f"{values['languages'][lang][measure]:.4f}" if lang in values["languages"] else "" for lang in languages]
-            table.add_row(name, *cells, f"{values['mean'][measure]:.4f}")
-        console.print(table)
 
 
 # --- plugins / components ---------------------------------------------------------------------
@@ -388,50 +290,17 @@ def eval_command(run_file: Path, qrels_file: str | None, measures: tuple[str, ..
     queries among the asked topics (--topics, else the run's queries); an asked judged query the
     run misses counts 0 (trec_eval -c over the asked topics). RUN may be an output folder of
     'rankfw run': every stage is scored with the topics and qrels of its spec.yaml."""
-    from rankfw.core.runs import Run
-    from rankfw.data import read_qrels, read_topics
-    from rankfw.run.evaluate import DEFAULT_METRICS, evaluate_full, judged_qids, parse_measures
+    from rankfw.run.options import eval_folder, eval_run
 
-    names = list(measures) or list(DEFAULT_METRICS)
-    parse_measures(names)
     if run_file.is_dir():  # an output folder: every stage, with the topics and qrels of its spec.yaml
-        from rankfw.run.metrics import folder_metrics
-
-        metrics = folder_metrics(run_file, names, lambda m: err_console.print(escape(m), highlight=False, soft_wrap=True))
+        metrics = eval_folder(run_file, list(measures), per_query, err_console)
         if as_json:
-            click.echo(json.dumps(metrics if per_query else {k: metrics[k] for k in ("measures", "stages", "queries")}, indent=2))
+            click.echo(json.dumps(metrics, indent=2))
         else:
-            _print_metrics(metrics)
+            print_metrics(console, metrics)
         return
-    if qrels_file is None:
-        raise InputError("a run file needs QRELS (a qrels file or an irds: id)", str(run_file))
-    run = Run.read_trec(run_file)
-    qrels = read_qrels(qrels_file)
-    topics = list(read_topics(topics_file)) if topics_file else None
-    asked = set(topics) if topics is not None else set(run)
-    if not asked & judged_qids(qrels):
-        what = "the topics" if topics_file else "the run"
-        raise InputError(f"{what} and the qrels share no judged query id ({len(asked)} asked, "
-                         f"{len(judged_qids(qrels))} judged in {qrels_file})", str(topics_file or run_file))
-    result = evaluate_full(run, qrels, names, topics=topics)
-    err_console.print(f"scored {result.judged} judged queries of {result.asked} asked; "
-                      f"{result.missing} judged queries not found in the run (counted 0)", highlight=False)
-    for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-    if as_json:
-        data: dict[str, Any] = dict(result.means)
-        if per_query:
-            data = {"mean": result.means, "per_query": result.per_query}
-        click.echo(json.dumps(data, indent=2))
-        return
-    if per_query:  # trec_eval -q's layout: measure, qid (or "all"), value
-        for name in names:
-            for qid, value in sorted(result.per_query[name].items()):
-                click.echo(f"{name}\t{qid}\t{value:.4f}")
-            click.echo(f"{name}\tall\t{result.means[name]:.4f}")
-        return
-    for name, value in result.means.items():
-        click.echo(f"{name}\t{value:.4f}")
+    for line in eval_run(run_file, qrels_file, list(measures), topics_file, per_query, as_json, err_console):
+        click.echo(line)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from rankfw.core.errors import InputError
-
 from rankfw.core.runs import Run
 from rankfw.core.types import Qrels, Topics
 from rankfw.run.evaluate import evaluate_full, mean_over_languages
