@@ -31,7 +31,7 @@ def compute_unit(runner: Runner, stage: Stage, unit: str) -> Path:
         run = _produce_run(runner, stage, language)
         path = runner.run_path(stage.name, language)
         run.write_trec(path, tag=stage.name)
-        runner.remember_run(stage.name, language, run)
+        runner.forget_run(stage.name, language)  # later stages read it back from the file, as a resumed run does
         return path
     except RankfwError as e:
         if isinstance(e, InputError) and e.where is None:

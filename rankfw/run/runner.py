@@ -249,8 +249,9 @@ class Runner:
             self._runs[(name, language)] = Run.read_trec(self.layout.run_path(name, language))
         return self._runs[(name, language)]
 
-    def remember_run(self, name: str, language: str, run: Run) -> None:
-        self._runs[(name, language)] = run
+    def forget_run(self, name: str, language: str) -> None:
+        """Drop a run read earlier (its file was just rewritten)."""
+        self._runs.pop((name, language), None)
 
     def _write_manifest(self, stage: Stage, timings: dict[str, float]) -> None:
         info = stage.component
