@@ -134,3 +134,14 @@ def test_eval_warns_when_few_asked_topics_are_judged(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "warning: only 1 of the 4 asked queries are judged" in result.stderr
     assert result.stdout.strip() == "RR@10\t1.0000"
+
+
+def test_a_run_whose_qrels_judge_none_of_its_topics_warns_and_scores_nothing(
+    tmp_path: Path, tiny: Path, registry: Registry, write_spec  # type: ignore[no-untyped-def]
+) -> None:
+    (tiny / "de" / "qrels.dev.txt").write_text("other 0 d1 1\n")
+    spec = write_spec(tmp_path / "s.yaml", tiny, tmp_path / "out", "  first: {kind: retrieve, component: overlap}\n")
+    log: list[str] = []
+    result = Runner(load_spec(spec, registry), cache_dir=tmp_path / "cache", log=log.append).run()
+    assert set(result.metrics["stages"]["first"]["languages"]) == {"en"}  # not a 0.0000 for de
+    assert [line for line in log if "[de]" in line] == ["warning: stage first [de]: none of the 2 asked queries is judged: not scored"]

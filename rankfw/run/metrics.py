@@ -37,11 +37,11 @@ def pipeline_metrics(
             if not qrels:
                 continue
             result = evaluate_full(runs(name, lang), qrels, measures, topics=asked)
-            for warning in result.warnings:
-                log(f"warning: stage {name} [{lang}]: {warning}")
             if not result.judged:
                 log(f"warning: stage {name} [{lang}]: none of the {result.asked} asked queries is judged: not scored")
                 continue
+            for warning in result.warnings:
+                log(f"warning: stage {name} [{lang}]: {warning}")
             per_language[lang] = result.means
             per_query.setdefault(name, {})[lang] = result.per_query
             counts.setdefault(name, {})[lang] = {"asked": result.asked, "judged": result.judged, "missing": result.missing}
