@@ -213,3 +213,13 @@ def test_examples_xquad_keys_do_not_cover_the_qrels(tmp_path: Path) -> None:
     assert len(before) == 10 * 11 + 5 and after == before
     changed = keys(f"dataset.topics={qrels}/{{lang}}/qrels.dev.txt")  # the topics are read: keys change
     assert {s for (s, _), k in changed.items() if k != before[(s, _)]} == {"bm25", "bi", "dense", "ce", "fused"}
+
+
+def test_a_done_marker_of_the_old_format_is_recomputed(tmp_path: Path, tiny: Path, registry: Registry, write_spec) -> None:  # type: ignore[no-untyped-def]
+    spec = write_spec(tmp_path / "s.yaml", tiny, tmp_path / "out", "  first: {kind: retrieve, component: overlap}\n")
+    _run(spec, registry, tmp_path / "cache")
+    (tmp_path / "out/stages/first/done/en.key").write_text("0" * 64 + "\n")  # a bare key, as older versions wrote
+    plan = {p.unit: p for p in Runner(load_spec(spec, registry), cache_dir=tmp_path / "cache").plan()}
+    assert (plan["en"].status, plan["en"].reason) == ("to compute", "done record in an older format")
+    assert plan["de"].status == "cached"
+    assert _run(spec, registry, tmp_path / "cache") == {"first": {"en"}}

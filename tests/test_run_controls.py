@@ -168,3 +168,18 @@ def test_outputs_get_the_umask_and_the_folder_can_move(
     again = json.loads(evaluated.stdout)["stages"]["re"]["languages"]["en"]["nDCG@10"]
     assert again == pytest.approx(metrics["stages"]["re"]["languages"]["en"]["nDCG@10"])
     assert "idf" not in json.loads(evaluated.stdout)["stages"]
+
+
+def test_library_progress_bars_are_silenced(monkeypatch: pytest.MonkeyPatch) -> None:
+    transformers_logging = pytest.importorskip("transformers.utils.logging")
+    from rankfw.run.options import quiet_libraries
+
+    for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE", "TRANSFORMERS_VERBOSITY"):
+        monkeypatch.delenv(name, raising=False)
+    transformers_logging.enable_progress_bar()
+    try:
+        quiet_libraries()
+        assert not transformers_logging.is_progress_bar_enabled()
+        assert os.environ["TQDM_DISABLE"] == "1" and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+    finally:
+        transformers_logging.enable_progress_bar()
