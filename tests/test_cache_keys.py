@@ -223,3 +223,24 @@ def test_a_done_marker_of_the_old_format_is_recomputed(tmp_path: Path, tiny: Pat
     assert (plan["en"].status, plan["en"].reason) == ("to compute", "done record in an older format")
     assert plan["de"].status == "cached"
     assert _run(spec, registry, tmp_path / "cache") == {"first": {"en"}}
+
+
+def test_code_digest_of_a_wheel_and_of_an_editable_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    import pydantic
+
+    import rankfw_testplugin
+    from rankfw.core.io import text_digest
+    from rankfw.run import code
+
+    wheel = metadata.distribution("pydantic")
+    assert code.code_digest(pydantic.BaseModel, "pydantic", tmp_path) == text_digest(
+        "wheel", "pydantic", wheel.version, wheel.read_text("RECORD") or "")
+    first = code.code_digest(rankfw_testplugin.IdfTrainer, "rankfw-testplugin", tmp_path)  # editable: its sources
+    source = Path(rankfw_testplugin.__file__).resolve()
+    assert first == text_digest("source", "rankfw_testplugin", "__init__.py", code.file_digest(source))
+    code._MEMO.clear()
+    code._LOADED.clear()
+    monkeypatch.setattr(code, "file_digest", lambda path: (_ for _ in ()).throw(AssertionError(f"read {path}")))
+    assert code.code_digest(rankfw_testplugin.IdfTrainer, "rankfw-testplugin", tmp_path) == first  # from the memo file
