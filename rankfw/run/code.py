@@ -20,7 +20,8 @@ from typing import Any
 from rankfw.core.io import atomic_write_json, file_digest, text_digest
 
 _MEMO: dict[str, tuple[int, int, str]] = {}
-_LOADED: set[Path] = set()
+_LOADED: dict[Path, dict[str, tuple[int, int, str]]] = {}
+"""memo file -> what it held when read (or last written)"""
 
 
 def code_digest(cls: type, distribution: str | None, cache_dir: Path | None) -> str:
@@ -49,9 +50,10 @@ def code_digest(cls: type, distribution: str | None, cache_dir: Path | None) -> 
             _MEMO[str(path)] = (stat.st_size, stat.st_mtime_ns, digest)
             changed = True
         parts += [str(path.relative_to(root)), digest]
-    if changed and memo_file is not None:
+    if memo_file is not None and (changed or any(_LOADED[memo_file].get(str(p)) != _MEMO[str(p)] for p in files)):
         with suppress(OSError):  # a read-only cache only costs the next run a re-hash
             atomic_write_json(memo_file, {p: list(v) for p, v in _MEMO.items()})
+            _LOADED[memo_file] = dict(_MEMO)
     return text_digest("source", top, *parts)
 
 
@@ -88,7 +90,9 @@ def _source_files(module: Any) -> list[Path]:
 def _load_memo(memo_file: Path | None) -> None:
     if memo_file is None or memo_file in _LOADED:
         return
-    _LOADED.add(memo_file)
+    held: dict[str, tuple[int, int, str]] = {}
     with suppress(OSError, ValueError, TypeError):
         for path, (size, mtime, digest) in json.loads(memo_file.read_text(encoding="utf-8")).items():
-            _MEMO.setdefault(path, (int(size), int(mtime), str(digest)))
+            held[path] = (int(size), int(mtime), str(digest))
+            _MEMO.setdefault(path, held[path])
+    _LOADED[memo_file] = held
