@@ -20,6 +20,16 @@ from rich.table import Table
 
 from rankfw import __version__
 from rankfw.core.errors import InputError, RankfwError, StageError, describe_os_error
+from rankfw.run.options import (
+    make_executor,
+    print_metrics,
+    print_plan,
+    quiet_libraries,
+    run_log,
+    run_options,
+    runner_args,
+    set_option,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 err_console = Console(stderr=True)
@@ -62,57 +72,73 @@ def main() -> None:
 
 # --- run / validate ---------------------------------------------------------------------------
 
-_set_option = click.option(
-    "--set", "overrides", multiple=True, metavar="KEY=VALUE",
-    help="Override a spec value, e.g. --set stages.bm25.params.k=200 or --set dataset.root=DIR.",
-)
-
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: the spec's output).")
-@_set_option
-@click.option("--force", is_flag=True, help="Recompute every stage, ignoring finished outputs.")
-@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), help="Cache folder (default $RANKFW_CACHE or ~/.cache/rankfw).")
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@run_options
+@click.option("--dry-run", is_flag=True, help="Say what would be computed and why (as 'rankfw plan'); write nothing.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default=None, help="Where batch work runs (default: the spec's executor, local).")
 @click.option("--ray-address", default=None, help="Address of a Ray cluster (with --executor ray).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors, warnings and the metrics.")
+@click.option("-v", "--verbose", is_flag=True, help="Also say why each unit is recomputed.")
 @_handle_errors
-def run(spec: Path, out: Path | None, overrides: tuple[str, ...], force: bool, cache: Path | None,
-        executor: str | None, ray_address: str | None) -> None:
-    """Run the pipeline SPEC: every stage in order, then print the metrics."""
+def run(spec: Path | None, out: Path | None, overrides: tuple[str, ...], cache: Path | None, only: tuple[str, ...],
+        until: str | None, force: tuple[str, ...], limit: int | None, languages: str | None, dry_run: bool,
+        executor: str | None, ray_address: str | None, quiet: bool, verbose: bool) -> None:
+    """Run the pipeline SPEC: every stage in order (or the chosen ones), then print the metrics."""
     from rankfw.core.registry import default_registry
     from rankfw.run.progress import RichProgress
     from rankfw.run.runner import Runner
     from rankfw.spec import load_spec
 
+    quiet_libraries()
+    spec, kwargs = runner_args(spec, force, only, until, limit, languages)
     extra = list(overrides)
     if executor:
         extra.append(f"executor.kind={executor}")
     if ray_address:
         extra.append(f"executor.address={ray_address}")
     pipeline = load_spec(spec, default_registry(), extra)
-    runner_executor = _make_executor(pipeline.spec.executor)
-    with RichProgress(err_console) as progress:
-        runner = Runner(pipeline, output_dir=out, cache_dir=cache, force=force, progress=progress,
-                        log=lambda m: err_console.print(escape(m), highlight=False, soft_wrap=True), executor=runner_executor)
+    if dry_run:
+        print_plan(Runner(pipeline, output_dir=out, cache_dir=cache, **kwargs))
+        return
+    runner_executor = make_executor(pipeline.spec.executor)
+    with RichProgress(err_console, enabled=not quiet) as progress:
+        runner = Runner(pipeline, output_dir=out, cache_dir=cache, progress=progress, executor=runner_executor,
+                        log=run_log(err_console, quiet, verbose), **kwargs)
         result = runner.run()
-    _print_metrics(result.metrics)
+    print_metrics(console, result.metrics)
     click.echo(f"outputs in {result.output_dir}")
 
 
-def _make_executor(spec: Any) -> Any:
-    if spec.kind == "local":
-        return None
-    try:
-        from rankfw.executors.ray import RayExecutor
-    except ImportError:
-        raise InputError("the ray executor needs Ray: pip install 'rankfw[ray]'", "executor.kind") from None
-    return RayExecutor(address=spec.address, num_workers=spec.num_workers, gpus_per_worker=spec.gpus_per_worker)
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@run_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_handle_errors
+def plan(spec: Path | None, out: Path | None, overrides: tuple[str, ...], cache: Path | None, only: tuple[str, ...],
+         until: str | None, force: tuple[str, ...], limit: int | None, languages: str | None, as_json: bool) -> None:
+    """Say, for every unit of SPEC, whether a run would reuse it (cached) or compute it, and why
+    (what changed since the last run: params, code, input, data), with the last run's timings.
+    Writes nothing."""
+    from dataclasses import asdict
+
+    from rankfw.core.registry import default_registry
+    from rankfw.run.runner import Runner
+    from rankfw.spec import load_spec
+
+    spec, kwargs = runner_args(spec, force, only, until, limit, languages)
+    runner = Runner(load_spec(spec, default_registry(), overrides), output_dir=out, cache_dir=cache, **kwargs)
+    if as_json:
+        runner.check_files()
+        click.echo(json.dumps([asdict(p) for p in runner.plan()], indent=2))
+        return
+    print_plan(runner)
 
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
-@_set_option
+@set_option
 @click.option("--offline", is_flag=True, help="Fail (exit 2) when an irds: dataset or a hub model is not in the local cache.")
 @_handle_errors
 def validate(spec: Path, overrides: tuple[str, ...], offline: bool) -> None:
@@ -131,24 +157,6 @@ def validate(spec: Path, overrides: tuple[str, ...], offline: bool) -> None:
         err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     order = " -> ".join(pipeline.order)
     click.echo(f"{spec}: ok ({len(pipeline.order)} stages: {order}; {len(pipeline.spec.dataset.languages)} languages)")
-
-
-def _print_metrics(metrics: dict[str, Any]) -> None:
-    stages = metrics.get("stages", {})
-    if not stages:
-        console.print("no qrels: nothing to evaluate")
-        return
-    languages = list(dict.fromkeys(lang for s in stages.values() for lang in s["languages"]))
-    for measure in metrics["measures"]:
-        table = Table(title=measure, title_justify="left")
-        table.add_column("stage")
-        for lang in languages:
-            table.add_column(lang, justify="right")
-        table.add_column("mean", justify="right", style="bold")
-        for name, values in stages.items():
-            cells = [f"{values['languages'][lang][measure]:.4f}" if lang in values["languages"] else "" for lang in languages]
-            table.add_row(name, *cells, f"{values['mean'][measure]:.4f}")
-        console.print(table)
 
 
 # --- plugins / components ---------------------------------------------------------------------
@@ -188,28 +196,30 @@ def plugins_list(as_json: bool) -> None:
 
 
 @main.command("eval")
-@click.argument("run_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("qrels_file", metavar="QRELS")
+@click.argument("run_file", metavar="RUN", type=click.Path(path_type=Path))
+@click.argument("qrels_file", metavar="[QRELS]", required=False)
 @click.option("-m", "--measure", "measures", multiple=True, help="ir_measures name (repeatable); default nDCG@10 and R@100.")
+@click.option("--topics", "topics_file", help="The topics the run was made for (TSV or irds: id); default: the run's queries.")
+@click.option("--per-query", is_flag=True, help="Also print each judged query's values.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_handle_errors
-def eval_command(run_file: Path, qrels_file: str, measures: tuple[str, ...], as_json: bool) -> None:
-    """Evaluate a TREC RUN file against QRELS (a TREC qrels file or an irds: id)."""
-    from rankfw.core.runs import Run
-    from rankfw.data import read_qrels
-    from rankfw.run.evaluate import DEFAULT_METRICS, evaluate, parse_measures
+def eval_command(run_file: Path, qrels_file: str | None, measures: tuple[str, ...], topics_file: str | None, per_query: bool,
+                 as_json: bool) -> None:
+    """Evaluate a TREC RUN file against QRELS (a TREC qrels file or an irds: id), over the judged
+    queries among the asked topics (--topics, else the run's queries); an asked judged query the
+    run misses counts 0 (trec_eval -c over the asked topics). RUN may be an output folder of
+    'rankfw run': every stage is scored with the topics and qrels of its spec.yaml."""
+    from rankfw.run.options import eval_folder, eval_run
 
-    names = list(measures) or list(DEFAULT_METRICS)
-    parse_measures(names)
-    run, qrels = Run.read_trec(run_file), read_qrels(qrels_file)
-    if not any(r > 0 for q in run if q in qrels for r in qrels[q].values()):  # an empty run too: no 0.0000
-        raise InputError(f"none of the run's {len(run)} queries has a relevant judgement in {qrels_file}", str(run_file))
-    values = evaluate(run, qrels, names)
-    if as_json:
-        click.echo(json.dumps(values, indent=2))
-    else:
-        for name, value in values.items():
-            click.echo(f"{name}\t{value:.4f}")
+    if run_file.is_dir():  # an output folder: every stage, with the topics and qrels of its spec.yaml
+        metrics = eval_folder(run_file, list(measures), per_query, err_console)
+        if as_json:
+            click.echo(json.dumps(metrics, indent=2))
+        else:
+            print_metrics(console, metrics)
+        return
+    for line in eval_run(run_file, qrels_file, list(measures), topics_file, per_query, as_json, err_console):
+        click.echo(line)
 
 
 from rankfw import cli_compare, cli_components  # noqa: E402,F401  (register `compare`, `components`)

@@ -73,4 +73,5 @@ def test_compare_run_files_need_qrels(tmp_path: Path, xquad: Path) -> None:
     assert result.exit_code == 2 and "run files need --qrels" in result.stderr
     ok = CliRunner().invoke(main, ["compare", str(run), "--qrels", str(xquad / "en/qrels.dev.txt"), "--json"])
     assert ok.exit_code == 0, ok.output
-    assert json.loads(ok.stdout)["values"]["a"]["all"]["nDCG@10"] == pytest.approx(1 / 258)
+    # scored over the asked query (the run's), not diluted by the 257 judged queries never asked
+    assert json.loads(ok.stdout)["values"]["a"]["all"]["nDCG@10"] == pytest.approx(1.0)

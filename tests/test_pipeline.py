@@ -11,6 +11,7 @@ from rankfw.core import InputError, Run, StageError
 from rankfw.core.registry import Registry
 from rankfw.data import read_qrels
 from rankfw.data.language import is_heldout
+from rankfw.run import done
 from rankfw.run.evaluate import evaluate
 from rankfw.run.runner import Runner
 from rankfw.spec import load_spec
@@ -116,6 +117,8 @@ def test_run_with_unknown_docids_is_an_input_error(tmp_path: Path, xquad: Path, 
     _run(spec, registry, tmp_path / "cache")
     run_file = tmp_path / "out/stages/first/en.run"
     run_file.write_text(run_file.read_text().replace("xq-", "zz-", 1))
+    runner = Runner(load_spec(spec, registry), cache_dir=tmp_path / "cache")
+    done.write_record(tmp_path / "out/stages/first/done/en.key", runner.key("first", "en"), run_file, 1.0)  # bless the edit
     (tmp_path / "out/stages/re/done/en.key").unlink()
     with pytest.raises(InputError, match="not in the corpus, e.g. 'zz-"):
         _run(spec, registry, tmp_path / "cache")

@@ -72,10 +72,11 @@ def test_a_run_file_is_reranked_and_fused(tmp_path: Path, tiny: Path, run_regist
 
     again = Runner(load_spec(_spec(tmp_path, tiny, runs, write_spec), run_registry), cache_dir=tmp_path / "cache").run()
     assert again.stages["first"].cached == ["en", "de"]
-    # a changed run file (same path and params) recomputes the stage and what depends on it
+    # a changed run file (same path and params) recomputes that language of the stage and what depends on it
     _write_runs(runs, {"de": GOOD.replace("q1 Q0 d3 1 9.0", "q1 Q0 d3 1 1.0")})
     third = Runner(load_spec(_spec(tmp_path, tiny, runs, write_spec), run_registry), cache_dir=tmp_path / "cache").run()
-    assert third.stages["first"].computed == ["en", "de"] and third.stages["re"].computed == ["en", "de"]
+    assert third.stages["first"].computed == ["de"] and third.stages["re"].computed == ["de"]
+    assert third.stages["first"].cached == ["en"] and third.stages["re"].cached == ["en"]
     de = Run.read_trec(third.output_dir / "stages" / "first" / "de.run")
     assert [d for d, _ in de["q1"]] == ["d1", "d2", "d4"]  # d3 fell below d4: cut by k
 

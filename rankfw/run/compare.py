@@ -3,7 +3,7 @@ baseline (randomization or t-test), Holm-Bonferroni correction across languages 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -12,7 +12,7 @@ import numpy as np
 from rankfw.core.errors import InputError
 from rankfw.core.runs import Run
 from rankfw.core.types import Qrels
-from rankfw.run.evaluate import evaluate_per_query
+from rankfw.run.evaluate import evaluate_per_query, judged_qids
 from rankfw.run.systems import System, qrels_from_output, systems_from_paths
 
 __all__ = ["Comparison", "System", "compare", "holm", "paired_test", "qrels_from_output", "systems_from_paths"]
@@ -123,10 +123,12 @@ def compare(
     alpha: float = 0.05,
     resamples: int = 10_000,
     seed: int = 0,
+    topics: Mapping[str, Collection[str]] | None = None,
 ) -> Comparison:
     """Evaluate every system on every language it shares with ``qrels`` and test it against the
-    baseline on the per-query values (queries the system did not answer count 0). The baseline
-    comes first in the result, the other systems in the order given."""
+    baseline on the per-query values, over the judged queries among the asked topics (``topics``
+    per language, else every query that some system answers; a query a system did not answer
+    counts 0). The baseline comes first in the result, the other systems in the order given."""
     base = baseline or systems[0].name
     by_name = {s.name: s for s in systems}
     if base not in by_name:
@@ -137,12 +139,16 @@ def compare(
         raise InputError("the systems share no language with judgements", "compare")
     result = Comparison(list(measures), languages, base, test, alpha, resamples=resamples if test == "randomization" else 0)
     per_query: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+    runs = {(s.name, lang): Run.read_trec(s.runs[lang]) for s in systems for lang in languages}
     for system in systems:
         per_query[system.name] = {}
         result.values[system.name] = {}
         for lang in languages:
-            judged = sorted(q for q, docs in qrels[lang].items() if any(r > 0 for r in docs.values()))
-            values = evaluate_per_query(Run.read_trec(system.runs[lang]), qrels[lang], measures)
+            asked = set(topics[lang]) if topics and lang in topics else {q for s in systems for q in runs[(s.name, lang)]}
+            judged = sorted(judged_qids(qrels[lang]) & asked)
+            if not judged:
+                raise InputError(f"the runs and the qrels share no judged query id in language {lang!r}", "compare")
+            values = evaluate_per_query(runs[(system.name, lang)], qrels[lang], measures, topics=asked)
             per_query[system.name][lang] = {m: np.array([values[m].get(q, 0.0) for q in judged]) for m in measures}
             result.values[system.name][lang] = {m: float(per_query[system.name][lang][m].mean()) for m in measures}
         result.values[system.name]["mean"] = {

@@ -1,51 +1,38 @@
-"""Runs a validated spec: stages in dependency order, cached by content hash, resumable.
+"""Runs a validated spec: stages in dependency order, each unit cached by its own key, resumable.
 
-Output folder layout::
-
-    OUT/spec.yaml                      the spec as run (after --set overrides)
-    OUT/stages/NAME/LANG.run           a run stage's TREC run, one per language
-    OUT/stages/NAME/model/             a train stage's model (models/LANG/ when per_language)
-    OUT/stages/NAME/done/UNIT.key      the cache key each finished unit was made with
-    OUT/stages/NAME/manifest.json      what produced the stage: component, version, params, timings
-    OUT/metrics.json                   every measure per stage, language and mean
-
-A unit (one language of a run stage, or one model) whose key is unchanged is not recomputed; every
-file is written atomically, so a run killed at any point resumes from what was finished.
+A unit (one language of a run stage, or one model) whose key is unchanged and whose output still
+matches its done record is not recomputed; every file is written atomically, so a run killed at
+any point resumes from what was finished. See :mod:`rankfw.run.layout` for the output folder,
+:mod:`rankfw.run.keys` for what a key covers and :mod:`rankfw.run.done` for the done records.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
+import itertools
 import time
-import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from rankfw.core.components import (
-    Component,
-    ComponentConfig,
-    ProgressFactory,
-    Retriever,
-    StageContext,
-    TrainingInput,
-    silent_progress,
-)
-from rankfw.core.errors import InputError, RankfwError, StageError
-from rankfw.core.io import atomic_write_json, atomic_write_text, default_cache_dir, replace_dir, text_digest
+from rankfw.core.components import ProgressFactory, Retriever, silent_progress
+from rankfw.core.errors import InputError
+from rankfw.core.io import atomic_write_json, atomic_write_text, default_cache_dir
 from rankfw.core.runs import Run
+from rankfw.core.types import Qrels, Topics
 from rankfw.data import read_parallel
 from rankfw.data.language import LanguageData
 from rankfw.executors.local import Executor, LocalExecutor
-from rankfw.run.checks import check_output_folder, check_run
-from rankfw.run.evaluate import evaluate, mean_over_languages
-from rankfw.spec import STAGE_REF, Pipeline, Stage, fill_language
+from rankfw.run import done
+from rankfw.run.checks import check_output_folder
+from rankfw.run.compute import component, compute_unit
+from rankfw.run.keys import KeyMaker, UnitKey, stage_topics
+from rankfw.run.layout import MODEL_UNIT, Layout
+from rankfw.run.metrics import pipeline_metrics
+from rankfw.run.plan import Selection, UnitPlan, select
+from rankfw.run.spec_copy import portable_spec
+from rankfw.spec import STAGE_REF, Pipeline, Stage
 
 
 @dataclass
@@ -68,7 +55,13 @@ class RunResult:
 
 
 class Runner:
-    """Executes a :class:`Pipeline` into an output folder."""
+    """Executes a :class:`Pipeline` into an output folder.
+
+    ``only`` runs those stages (their missing inputs first), ``until`` every stage up to that one;
+    ``force`` recomputes every chosen stage, ``force_stages`` those stages and their dependents;
+    ``limit`` keeps the first N topics of each language's topic set (scored over those); and
+    ``languages`` keeps those of the spec's languages.
+    """
 
     def __init__(
         self,
@@ -79,22 +72,72 @@ class Runner:
         progress: ProgressFactory | None = None,
         log: Callable[[str], None] = lambda message: None,
         executor: Executor | None = None,
+        only: list[str] | None = None,
+        until: str | None = None,
+        force_stages: list[str] | None = None,
+        limit: int | None = None,
+        languages: list[str] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.spec = pipeline.spec
         self.out = Path(output_dir) if output_dir else self.spec.output_dir
+        self.layout = Layout(self.out)
         self.cache_dir = Path(cache_dir or self.spec.cache or default_cache_dir())
         self.force = force
         self.progress = progress or silent_progress
         self.log = log
         self.executor: Executor = executor or LocalExecutor()
-        self.data = {
-            lang: LanguageData.from_spec(self.spec.dataset, lang, self.cache_dir) for lang in self.spec.dataset.languages
-        }
-        self._keys: dict[str, str] = {}
+        if limit is not None and limit <= 0:
+            raise InputError(f"--limit must be a positive number of topics, got {limit}", "--limit")
+        self.limit = limit
+        spec_languages = self.spec.dataset.languages
+        for lang in languages or []:
+            if lang not in spec_languages:
+                raise InputError(f"{lang!r} is not one of dataset.languages {spec_languages}", "--languages")
+        self.languages = [lang for lang in spec_languages if languages is None or lang in languages]
+        self.selection: Selection = select(pipeline, only, until, force, force_stages)
+        self.data = {lang: LanguageData.from_spec(self.spec.dataset, lang, self.cache_dir) for lang in self.languages}
+        self.keys = KeyMaker(pipeline, self.data, self.cache_dir, limit,
+                              lambda stage, lang: component(self, stage, lang).data_fingerprint())
         self._runs: dict[tuple[str, str], Run] = {}
 
-    # --- public -------------------------------------------------------------------------------
+    # --- what runs ----------------------------------------------------------------------------
+
+    def languages_of(self, stage: Stage) -> list[str]:
+        """The stage's languages, restricted to ``languages``."""
+        return [lang for lang in self.pipeline.languages_of(stage) if lang in self.data]
+
+    def units(self, stage: Stage) -> list[str]:
+        """A train stage's units: one model, or one per language; a run stage's: its languages."""
+        langs = self.languages_of(stage)
+        if stage.spec.kind == "train" and not stage.spec.per_language:
+            return [MODEL_UNIT] if langs else []
+        return langs
+
+    def stages(self) -> list[Stage]:
+        """The stages this run touches, in order."""
+        return [self.pipeline.stages[name] for name in self.selection.stages]
+
+    def key(self, name: str, unit: str) -> UnitKey:
+        """The cache key of ``unit`` of stage ``name`` (see :mod:`rankfw.run.keys`)."""
+        return self.keys.unit(name, unit)
+
+    def plan(self) -> list[UnitPlan]:
+        """For every unit this run touches: cached or to compute, and why. Writes nothing."""
+        plans = []
+        for stage in self.stages():
+            for unit in self.units(stage):
+                check = self._check(stage, unit)
+                forced = self.selection.forced.get(stage.name)
+                if forced:
+                    plans.append(UnitPlan(stage.name, unit, "to compute", forced, check.seconds))
+                elif check.reusable:
+                    plans.append(UnitPlan(stage.name, unit, "cached", "unchanged", check.seconds))
+                else:
+                    plans.append(UnitPlan(stage.name, unit, "to compute", check.reason, check.seconds))
+        return plans
+
+    # --- inputs -------------------------------------------------------------------------------
 
     def check_files(self) -> None:
         """Fail when a dataset file that a stage needs is missing (cheap: reads nothing)."""
@@ -102,234 +145,122 @@ class Runner:
             data.check_files(self.needed_sources(lang))
 
     def needed_sources(self, language: str) -> set[str]:
-        """The dataset sources the stages use in ``language``: the corpus for any stage, topics and
-        qrels for the eval topics, training data for trainers and the train / heldout topics,
-        parallel text for trainers."""
+        """The dataset sources the chosen stages use in ``language``: the corpus for any stage,
+        topics and qrels for the eval topics, training data for trainers and the train / heldout
+        topics, parallel text for trainers."""
         needed: set[str] = set()
-        for stage in self.pipeline.stages.values():
-            if language not in self.pipeline.languages_of(stage):
+        for stage in self.stages():
+            if language not in self.languages_of(stage):
                 continue
             needed.add("corpus")
-            topics = stage.spec.topics if stage.produces_runs or stage.spec.inputs else None
+            topics = stage_topics(self.pipeline, stage) if stage.produces_runs or stage.spec.inputs else None
             needed |= {"topics", "qrels"} if topics == "eval" else {"train"} if topics else set()
             if stage.spec.kind == "train":
                 needed |= {"train", "parallel"}
         return needed
 
     def check_inputs(self) -> None:
-        """Read every input the stages need (corpus index, topics, qrels, training data, parallel
-        text), so that bad input fails before anything is written to the output folder."""
+        """Read every input the chosen stages need, so that bad input fails before anything is
+        written to the output folder."""
         self.check_files()
-        stages = list(self.pipeline.stages.values())
         for lang, data in self.data.items():
-            used = [s for s in stages if lang in self.pipeline.languages_of(s)]
-            needed = self.needed_sources(lang)
+            used = [s for s in self.stages() if lang in self.languages_of(s)]
             if not used:
                 continue
+            needed = self.needed_sources(lang)
             data.corpus.validate()
-            for topic_set in sorted({s.spec.topics for s in used if s.produces_runs or s.spec.inputs}):
+            for topic_set in sorted({stage_topics(self.pipeline, s) for s in used if s.produces_runs or s.spec.inputs}):
                 data.topic_set(topic_set)
             for stage in used:  # a retriever's own inputs (e.g. a run file), before anything runs
                 if stage.spec.kind == "retrieve" and stage.component.cls.check is not Retriever.check:
-                    self._component(stage, lang).check(data.topic_set(stage.spec.topics)[0], data.corpus, lang)  # type: ignore[attr-defined]
+                    own = component(self, stage, lang)
+                    own.check(self.topic_set(lang, stage.spec.topics)[0], data.corpus, lang)  # type: ignore[attr-defined]
             if "train" in needed:
                 data.check_training()
             if "parallel" in needed and data.sources["parallel"]:
                 read_parallel(data.sources["parallel"])
 
+    def topic_set(self, language: str, name: str) -> tuple[Topics, Qrels]:
+        """Topics and qrels of a topic set, cut to the first ``limit`` topics."""
+        topics, qrels = self.data[language].topic_set(name)
+        if self.limit is not None:
+            topics = dict(itertools.islice(topics.items(), self.limit))
+        return topics, qrels
+
+    # --- running ------------------------------------------------------------------------------
+
     def run(self) -> RunResult:
-        """Run every stage (or reuse it), then evaluate; returns reports and metrics."""
+        """Run the chosen stages (or reuse them), then evaluate; returns reports and metrics."""
         self.check_inputs()
         self.out.mkdir(parents=True, exist_ok=True)
         check_output_folder(self.out, self.pipeline.order)
-        atomic_write_text(self.out / "spec.yaml", yaml.safe_dump(self.pipeline.raw, sort_keys=False, allow_unicode=True))
+        atomic_write_text(self.layout.spec, portable_spec(self.pipeline.raw, self.spec.dataset))
+        stages = self.stages()
         reports = {}
-        for name in self.pipeline.order:
-            reports[name] = self._run_stage(self.pipeline.stages[name])
+        for i, stage in enumerate(stages, start=1):
+            reports[stage.name] = self._run_stage(stage, f"{i}/{len(stages)}")
         metrics = self.evaluate()
-        atomic_write_json(self.out / "metrics.json", metrics)
+        atomic_write_json(self.layout.metrics, metrics)
         return RunResult(self.out, reports, metrics)
 
-    def key(self, name: str) -> str:
-        """The stage's cache key: component, version, params, inputs' keys and data fingerprints."""
-        if name not in self._keys:
-            stage = self.pipeline.stages[name]
-            langs = self.pipeline.languages_of(stage)
-            payload = {
-                "kind": stage.spec.kind,
-                "component": stage.component.name,
-                "distribution": stage.component.distribution,
-                "version": stage.component.version,
-                "params": stage.config.model_dump(mode="json"),
-                "topics": stage.spec.topics,
-                "per_language": stage.spec.per_language,
-                "inputs": [self.key(dep) for dep in stage.spec.inputs],
-                "refs": {param: self.key(dep) for param, dep in sorted(stage.model_refs.items())},
-                "data": {lang: self.data[lang].fingerprint for lang in langs},
-            }
-            if stage.component.cls.data_fingerprint is not Component.data_fingerprint:
-                payload["own_data"] = {lang: self._component(stage, lang).data_fingerprint() for lang in langs}
-            self._keys[name] = text_digest(json.dumps(payload, sort_keys=True, default=str))
-        return self._keys[name]
+    def _run_stage(self, stage: Stage, position: str) -> StageReport:
+        report = StageReport(stage.name)
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        forced = self.selection.forced.get(stage.name)
+        for unit in self.units(stage):
+            check = self._check(stage, unit)
+            if check.reusable and not forced:
+                report.cached.append(unit)
+                continue
+            if not forced and check.damaged:  # always said: the output was not what its record says
+                self.log(f"warning: stage {stage.name} [{unit}]: recomputing: {check.reason}")
+            elif not forced and check.reason != "not computed yet":
+                self.log(f"stage {stage.name} [{unit}]: recomputing: {check.reason}")
+            t0 = time.perf_counter()
+            output = compute_unit(self, stage, unit)
+            timings[unit] = round(time.perf_counter() - t0, 3)
+            done.write_record(self.layout.done_path(stage.name, unit), self.key(stage.name, unit), output, timings[unit])
+            report.computed.append(unit)
+        report.seconds = time.perf_counter() - started
+        if report.computed or not self.layout.manifest(stage.name).exists():
+            self._write_manifest(stage, timings)
+        what = "cached" if not report.computed else f"computed {', '.join(report.computed)}"
+        if report.computed and report.cached:
+            what += f" (cached {', '.join(report.cached)})"
+        self.log(f"stage {stage.name} ({stage.spec.kind} {stage.component.name}): {what} [{position}, {report.seconds:.1f}s]")
+        return report
 
-    def stage_dir(self, name: str) -> Path:
-        return self.out / "stages" / name
+    def output_path(self, stage: Stage, unit: str) -> Path:
+        """A unit's output: its run file, or its model folder."""
+        if stage.spec.kind == "train":
+            return self.layout.model_path(stage.name, unit, stage.spec.per_language)
+        return self.layout.run_path(stage.name, unit)
 
     def model_path(self, name: str, language: str | None) -> Path:
         """Where train stage ``name`` keeps its model (per language when it trains per language)."""
-        stage = self.pipeline.stages[name]
-        if stage.spec.per_language:
-            if language is None:
-                raise InputError(f"stage {name!r} trains one model per language; use it from a per-language stage", f"stages.{name}")
-            return self.stage_dir(name) / "models" / language
-        return self.stage_dir(name) / "model"
+        return self.layout.model_path(name, language, self.pipeline.stages[name].spec.per_language)
 
     def run_path(self, name: str, language: str) -> Path:
-        return self.stage_dir(name) / f"{language}.run"
+        return self.layout.run_path(name, language)
 
-    # --- stages -------------------------------------------------------------------------------
+    def stage_dir(self, name: str) -> Path:
+        return self.layout.stage_dir(name)
 
-    def _run_stage(self, stage: Stage) -> StageReport:
-        report = StageReport(stage.name)
-        started = time.perf_counter()
-        key = self.key(stage.name)
-        units = self._units(stage)
-        timings: dict[str, float] = {}
-        for unit in units:
-            if not self.force and self._unit_done(stage.name, unit, key):
-                report.cached.append(unit)
-                continue
-            t0 = time.perf_counter()
-            self._compute(stage, unit)
-            self._mark_done(stage.name, unit, key)
-            timings[unit] = round(time.perf_counter() - t0, 3)
-            report.computed.append(unit)
-        report.seconds = time.perf_counter() - started
-        if report.computed or not (self.stage_dir(stage.name) / "manifest.json").exists():
-            self._write_manifest(stage, key, timings)
-        what = "cached" if not report.computed else f"computed {', '.join(report.computed)}"
-        self.log(f"stage {stage.name} ({stage.spec.kind} {stage.component.name}): {what} [{report.seconds:.1f}s]")
-        return report
-
-    def _units(self, stage: Stage) -> list[str]:
-        if stage.spec.kind == "train":
-            return list(self.pipeline.languages_of(stage)) if stage.spec.per_language else ["model"]
-        return list(self.pipeline.languages_of(stage))
-
-    def _unit_done(self, name: str, unit: str, key: str) -> bool:
-        marker = self.stage_dir(name) / "done" / f"{unit}.key"
-        if not marker.is_file() or marker.read_text().strip() != key:
-            return False
-        stage = self.pipeline.stages[name]
-        if stage.spec.kind == "train":
-            output = self.model_path(name, None if unit == "model" else unit)
-            return output.is_dir()
-        return self.run_path(name, unit).is_file()
-
-    def _mark_done(self, name: str, unit: str, key: str) -> None:
-        atomic_write_text(self.stage_dir(name) / "done" / f"{unit}.key", key + "\n")
-
-    def _context(self, stage: Stage, language: str | None) -> StageContext:
-        work = self.stage_dir(stage.name) / "work"
-        work.mkdir(parents=True, exist_ok=True)
-        prefix = f"{stage.name}" + (f" [{language}]" if language else "") + ": "
-        return StageContext(stage.name, language, work, self.cache_dir, self.progress_for(prefix), self.log)
-
-    def progress_for(self, prefix: str) -> ProgressFactory:
-        with_prefix = getattr(self.progress, "with_prefix", None)
-        return with_prefix(prefix) if with_prefix else self.progress
-
-    def _component(self, stage: Stage, language: str | None) -> Component:
-        params = dict(fill_language(stage.spec.params, language))  # a copy: the spec is never changed
-        for param, dep in stage.model_refs.items():
-            params[param] = str(self.model_path(dep, language if self.pipeline.stages[dep].spec.per_language else None))
-        try:
-            resolved = params != stage.spec.params
-            config: ComponentConfig = stage.component.cls.Config.model_validate(params) if resolved else stage.config
-        except Exception as e:
-            raise StageError(stage.name, f"parameters after resolving {STAGE_REF} references: {e}") from None
-        return stage.component.cls(config)
-
-    def _compute(self, stage: Stage, unit: str) -> None:
-        language = None if unit == "model" else unit
-        try:
-            if stage.spec.kind == "train":
-                self._train(stage, language)
-            else:
-                assert language is not None
-                run = self._produce_run(stage, language)
-                run.write_trec(self.run_path(stage.name, language), tag=stage.name)
-                self._runs[(stage.name, language)] = run
-        except RankfwError as e:
-            if isinstance(e, InputError) and e.where is None:
-                raise InputError(e.message, f"stages.{stage.name}" + (f" [{language}]" if language else "")) from None
-            raise
-        except KeyboardInterrupt:
-            raise
-        except Exception as e:
-            raise StageError(stage.name, _describe(e, language)) from e
-
-    def _produce_run(self, stage: Stage, language: str) -> Run:
-        data = self.data[language]
-        topics, _ = data.topic_set(stage.spec.topics)
-        ctx = self._context(stage, language)
-        component = self._component(stage, language)
-        kind = stage.spec.kind
-        if kind == "retrieve":
-            run = self.executor.retrieve(component, topics, data.corpus, ctx)  # type: ignore[arg-type]
-        elif kind == "rerank":
-            candidates = self.input_run(stage.spec.inputs[0], language)
-            unknown = data.corpus.missing(candidates.docids())
-            if unknown:
-                raise InputError(f"the run names {len(unknown)} docid(s) that are not in the corpus, e.g. {unknown[0]!r}",
-                                 str(self.run_path(stage.spec.inputs[0], language)))
-            run = self.executor.rerank(component, topics, candidates, data.corpus, ctx)  # type: ignore[arg-type]
-        else:
-            runs = [self.input_run(dep, language) for dep in stage.spec.inputs]
-            run = self.executor.fuse(component, runs, ctx)  # type: ignore[arg-type]
-        if not isinstance(run, Run):
-            raise TypeError(f"{stage.component.name}.{kind} returned {type(run).__name__}, not a rankfw Run")
-        run = check_run(stage.name, run, language)
-        unknown = [q for q in run if q not in topics]
-        if unknown:
-            raise ValueError(f"the run names {len(unknown)} query id(s) that are not topics, e.g. {unknown[0]!r}")
-        return run
+    def _check(self, stage: Stage, unit: str) -> done.DoneCheck:
+        return done.check(self.layout.done_path(stage.name, unit), self.key(stage.name, unit), self.output_path(stage, unit))
 
     def input_run(self, name: str, language: str) -> Run:
         """The run of stage ``name`` for ``language`` (read from its TREC file once)."""
         if (name, language) not in self._runs:
-            self._runs[(name, language)] = Run.read_trec(self.run_path(name, language))
+            self._runs[(name, language)] = Run.read_trec(self.layout.run_path(name, language))
         return self._runs[(name, language)]
 
-    def _train(self, stage: Stage, language: str | None) -> None:
-        langs = [language] if language else self.pipeline.languages_of(stage)
-        inputs = []
-        for lang in langs:
-            data = self.data[lang]
-            topics, qrels = data.topic_set(stage.spec.topics) if stage.spec.inputs else ({}, {})
-            inputs.append(
-                TrainingInput(
-                    language=lang,
-                    corpus=data.corpus,
-                    training=data.sources["train"],
-                    parallel=data.sources["parallel"],
-                    topics=topics,
-                    qrels=qrels,
-                    runs={dep: self.input_run(dep, lang) for dep in stage.spec.inputs},
-                    excluded_qids=data.heldout_qids,
-                )
-            )
-        target = self.model_path(stage.name, language)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-        try:
-            self.executor.train(self._component(stage, language), inputs, tmp, self._context(stage, language))  # type: ignore[arg-type]
-            replace_dir(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    def forget_run(self, name: str, language: str) -> None:
+        """Drop a run read earlier (its file was just rewritten)."""
+        self._runs.pop((name, language), None)
 
-    def _write_manifest(self, stage: Stage, key: str, timings: dict[str, float]) -> None:
+    def _write_manifest(self, stage: Stage, timings: dict[str, float]) -> None:
         info = stage.component
         manifest = {
             "stage": stage.name,
@@ -341,34 +272,26 @@ class Runner:
             "config": stage.config.model_dump(mode="json"),
             "model_references": {p: f"{STAGE_REF}{d}" for p, d in stage.model_refs.items()}
             | {p: v for p, v in stage.spec.params.items() if p in ("model", "teacher", "student") and isinstance(v, str)},
-            "inputs": {dep: str(self.stage_dir(dep)) for dep in stage.dependencies},
-            "key": key,
+            "inputs": {dep: f"../{dep}" for dep in stage.dependencies},
+            "keys": {unit: self.key(stage.name, unit).key for unit in self.units(stage)},
+            "code": self.key(stage.name, self.units(stage)[0]).parts["code"] if self.units(stage) else None,
             "seconds": timings,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        atomic_write_json(self.stage_dir(stage.name) / "manifest.json", manifest)
+        atomic_write_json(self.layout.manifest(stage.name), manifest)
 
     # --- evaluation ---------------------------------------------------------------------------
 
     def evaluate(self) -> dict[str, Any]:
-        """Every measure for every run stage on the eval topics: per language and the mean."""
-        table: dict[str, Any] = {}
+        """Every measure for every finished run stage on the eval topics (the chosen ones and any
+        other whose outputs are up to date): per language, the mean, and per query."""
+        scored: list[tuple[str, Sequence[str]]] = []
         for name in self.pipeline.order:
             stage = self.pipeline.stages[name]
             if not stage.produces_runs or stage.spec.topics != "eval":
                 continue
-            per_language = {}
-            for lang in self.pipeline.languages_of(stage):
-                _, qrels = self.data[lang].topic_set("eval")
-                if qrels:
-                    per_language[lang] = evaluate(self.input_run(name, lang), qrels, self.spec.metrics)
-            if per_language:
-                table[name] = {"languages": per_language, "mean": mean_over_languages(per_language)}
-        return {"measures": list(self.spec.metrics), "stages": table}
-
-
-def _describe(error: BaseException, language: str | None) -> str:
-    frames = traceback.extract_tb(error.__traceback__)
-    where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
-    lang = f"[{language}] " if language else ""
-    return f"{lang}{type(error).__name__}: {error}{where}"
+            chosen = name in self.selection.stages
+            langs = [lang for lang in self.languages_of(stage) if chosen or self._check(stage, lang).reusable]
+            if langs:
+                scored.append((name, langs))
+        return pipeline_metrics(scored, self.input_run, lambda lang: self.topic_set(lang, "eval"), self.spec.metrics, self.log)

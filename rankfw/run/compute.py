@@ -1,0 +1,150 @@
+"""Computing one unit: build the component, call it through the executor, put the output in place."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rankfw.core.components import Component, ComponentConfig, ProgressFactory, StageContext, TrainingInput
+from rankfw.core.errors import InputError, RankfwError, StageError
+from rankfw.core.io import current_umask, replace_dir
+from rankfw.core.runs import Run
+from rankfw.run.checks import check_run
+from rankfw.run.keys import stage_topics
+from rankfw.run.layout import MODEL_UNIT
+from rankfw.spec import STAGE_REF, Stage, fill_language
+
+if TYPE_CHECKING:
+    from rankfw.run.runner import Runner
+
+
+def compute_unit(runner: Runner, stage: Stage, unit: str) -> Path:
+    """Compute ``unit`` of ``stage`` into its place in the output folder; returns that path."""
+    language = None if unit == MODEL_UNIT else unit
+    try:
+        if stage.spec.kind == "train":
+            return _train(runner, stage, language)
+        assert language is not None
+        run = _produce_run(runner, stage, language)
+        path = runner.run_path(stage.name, language)
+        run.write_trec(path, tag=stage.name)
+        runner.forget_run(stage.name, language)  # later stages read it back from the file, as a resumed run does
+        return path
+    except RankfwError as e:
+        if isinstance(e, InputError) and e.where is None:
+            raise InputError(e.message, f"stages.{stage.name}" + (f" [{language}]" if language else "")) from None
+        raise
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:
+        raise StageError(stage.name, _describe(e, language)) from e
+
+
+def context(runner: Runner, stage: Stage, language: str | None) -> StageContext:
+    """The stage's context: its work folder, the cache, progress bars labelled with stage and language."""
+    work = runner.layout.work_dir(stage.name)
+    work.mkdir(parents=True, exist_ok=True)
+    label = stage.name + (f" [{language}]" if language else "")
+    with_prefix = getattr(runner.progress, "with_prefix", None)
+    factory = with_prefix(f"{label}: ") if with_prefix else runner.progress
+    return StageContext(stage.name, language, work, runner.cache_dir, _strip_stage(factory, stage.name, language), runner.log)
+
+
+def _strip_stage(factory: ProgressFactory, stage: str, language: str | None) -> ProgressFactory:
+    """Drop a stage name (and language) that a component put at the start of a bar's description,
+    since the bar's prefix already shows them (no ``bi [de]: bi: encode``)."""
+    heads = [f"{stage} [{language}]: ", f"{stage} [{language}] ", f"{stage}: "] if language else [f"{stage}: "]
+
+    def progress(description: str, total: float | None = None) -> Any:
+        for head in heads:
+            if description.startswith(head) and len(description) > len(head):
+                description = description[len(head):]
+                break
+        return factory(description, total)
+
+    return progress
+
+
+def component(runner: Runner, stage: Stage, language: str | None) -> Component:
+    """The stage's component for ``language``, with ``stage:NAME`` params resolved to model folders."""
+    params = dict(fill_language(stage.spec.params, language))  # a copy: the spec is never changed
+    for param, dep in stage.model_refs.items():
+        per_language = runner.pipeline.stages[dep].spec.per_language
+        params[param] = str(runner.model_path(dep, language if per_language else None))
+    try:
+        resolved = params != stage.spec.params
+        config: ComponentConfig = stage.component.cls.Config.model_validate(params) if resolved else stage.config
+    except Exception as e:
+        raise StageError(stage.name, f"parameters after resolving {STAGE_REF} references: {e}") from None
+    return stage.component.cls(config)
+
+
+def _produce_run(runner: Runner, stage: Stage, language: str) -> Run:
+    data = runner.data[language]
+    topics, _ = runner.topic_set(language, stage.spec.topics)
+    ctx = context(runner, stage, language)
+    comp = component(runner, stage, language)
+    kind = stage.spec.kind
+    if kind == "retrieve":
+        run = runner.executor.retrieve(comp, topics, data.corpus, ctx)  # type: ignore[arg-type]
+    elif kind == "rerank":
+        candidates = runner.input_run(stage.spec.inputs[0], language)
+        if runner.limit is not None:
+            candidates = Run({q: candidates[q] for q in candidates if q in topics})
+        unknown = data.corpus.missing(candidates.docids())
+        if unknown:
+            raise InputError(f"the run names {len(unknown)} docid(s) that are not in the corpus, e.g. {unknown[0]!r}",
+                             str(runner.run_path(stage.spec.inputs[0], language)))
+        run = runner.executor.rerank(comp, topics, candidates, data.corpus, ctx)  # type: ignore[arg-type]
+    else:
+        runs = [runner.input_run(dep, language) for dep in stage.spec.inputs]
+        run = runner.executor.fuse(comp, runs, ctx)  # type: ignore[arg-type]
+    if not isinstance(run, Run):
+        raise TypeError(f"{stage.component.name}.{kind} returned {type(run).__name__}, not a rankfw Run")
+    run = check_run(stage.name, run, language)
+    unknown_q = [q for q in run if q not in topics]
+    if unknown_q:
+        raise ValueError(f"the run names {len(unknown_q)} query id(s) that are not topics, e.g. {unknown_q[0]!r}")
+    return run
+
+
+def _train(runner: Runner, stage: Stage, language: str | None) -> Path:
+    langs = [language] if language else runner.languages_of(stage)
+    inputs = []
+    for lang in langs:
+        data = runner.data[lang]
+        topics, qrels = runner.topic_set(lang, stage_topics(runner.pipeline, stage)) if stage.spec.inputs else ({}, {})
+        inputs.append(
+            TrainingInput(
+                language=lang,
+                corpus=data.corpus,
+                training=data.sources["train"],
+                parallel=data.sources["parallel"],
+                topics=topics,
+                qrels=qrels,
+                runs={dep: runner.input_run(dep, lang) for dep in stage.spec.inputs},
+                excluded_qids=data.heldout_qids,
+            )
+        )
+    target = runner.model_path(stage.name, language)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700; a model folder is shared like any other
+        runner.executor.train(component(runner, stage, language), inputs, tmp, context(runner, stage, language))  # type: ignore[arg-type]
+        replace_dir(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _describe(error: BaseException, language: str | None) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    lang = f"[{language}] " if language else ""
+    return f"{lang}{type(error).__name__}: {error}{where}"

@@ -1,0 +1,185 @@
+"""Cache keys per unit: exactly what the unit reads, so that only what changed is recomputed.
+
+A unit is (stage, language), or (stage, ``model``) for a trainer over several languages. Its key
+is a hash of five parts, each kept in its done record so that ``rankfw plan`` can say which one
+changed:
+
+- ``component``: the stage kind, component name and its distribution;
+- ``code``: a digest of the component's code (:mod:`rankfw.run.code`);
+- ``params``: the validated params (``{lang}`` filled in), the topic set, ``per_language`` and
+  ``--limit``;
+- ``inputs``: the keys of the units it reads (input runs of the same language, model references);
+- ``data``: fingerprints of the sources it reads: a retrieve or rerank stage the language's corpus
+  and the topics of its topic set (the topics file for ``eval``; the training file and the holdout
+  fraction for ``train`` / ``heldout``); a fuse stage none; a trainer what its ``TrainingInput``
+  exposes (corpus, training file and holdout, parallel text, and the topics and qrels of its topic
+  set when it has input runs). Qrels of the evaluation topics enter no run stage's key: metrics are
+  recomputed from the runs on every run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rankfw.core.components import Component
+from rankfw.core.io import text_digest
+from rankfw.data import is_irds
+from rankfw.data.corpus import source_digest
+from rankfw.data.language import LanguageData
+from rankfw.run.code import code_digest
+from rankfw.run.layout import MODEL_UNIT
+from rankfw.spec import Pipeline, Stage, fill_language
+
+PARTS = ("component", "code", "params", "inputs", "data")
+
+
+def stage_topics(pipeline: Pipeline, stage: Stage) -> str:
+    """The topic set a stage reads: its own ``topics``; for a train stage that does not name one,
+    the topic set its input runs were made on (so a trainer on ``topics: train`` runs sees the
+    training questions and their judgements, never the evaluation qrels)."""
+    if stage.spec.kind == "train" and stage.spec.inputs and "topics" not in stage.spec.model_fields_set:
+        sets = {pipeline.stages[dep].spec.topics for dep in stage.spec.inputs}
+        if len(sets) == 1:
+            return sets.pop()
+    return stage.spec.topics
+
+
+@dataclass(frozen=True)
+class UnitKey:
+    """A unit's key, its parts' digests, and what the inputs and data parts were made of."""
+
+    key: str
+    parts: dict[str, str]
+    inputs: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class KeyMaker:
+    """Computes (and remembers) the key of every unit of a pipeline."""
+
+    def __init__(self, pipeline: Pipeline, data: dict[str, LanguageData], cache_dir: Path,
+                 limit: int | None = None, own_data: Callable[[Stage, str], str | None] | None = None) -> None:
+        """``data`` holds the languages this run uses (a stage's other languages are left out);
+        ``own_data(stage, language)`` is the fingerprint of what a component reads itself."""
+        self.own_data = own_data
+        self.pipeline = pipeline
+        self.data = data
+        self.cache_dir = cache_dir
+        self.limit = limit
+        self._keys: dict[tuple[str, str], UnitKey] = {}
+        self._code: dict[str, str] = {}
+        self._sources: dict[tuple[str, str], str | None] = {}
+
+    def unit(self, name: str, unit: str) -> UnitKey:
+        """The key of ``unit`` (a language or ``model``) of stage ``name``."""
+        if (name, unit) not in self._keys:
+            self._keys[(name, unit)] = self._make(self.pipeline.stages[name], unit)
+        return self._keys[(name, unit)]
+
+    def _make(self, stage: Stage, unit: str) -> UnitKey:
+        language = None if unit == MODEL_UNIT else unit
+        info = stage.component
+        inputs: dict[str, str] = {}
+        langs = [language] if language else [lang for lang in self.pipeline.languages_of(stage) if lang in self.data]
+        for dep in stage.spec.inputs:
+            for lang in langs:
+                inputs[f"{dep} [{lang}]" if stage.spec.kind == "train" else dep] = self.unit(dep, lang).key
+        for param, dep in sorted(stage.model_refs.items()):
+            dep_unit = language if self.pipeline.stages[dep].spec.per_language and language else MODEL_UNIT
+            inputs[f"{param}=stage:{dep}"] = self.unit(dep, dep_unit).key
+        data = {f"{source} [{lang}]": value for lang in langs for source, value in self._data(stage, lang).items()}
+        params = {
+            "params": fill_language(stage.spec.params, language),
+            "config": stage.config.model_dump(mode="json") if language is None or not _mentions(stage.spec.params) else None,
+            "topics": stage_topics(self.pipeline, stage),
+            "per_language": stage.spec.per_language,
+            "languages": langs if language is None else None,
+        }
+        if self.limit is not None and self._reads_topics(stage):
+            params["limit"] = self.limit
+        parts = {
+            "component": _digest({"kind": stage.spec.kind, "component": info.name, "distribution": info.distribution}),
+            "code": self._code_digest(stage),
+            "params": _digest(params),
+            "inputs": _digest(inputs),
+            "data": _digest(data),
+        }
+        return UnitKey(text_digest(*(f"{p}={parts[p]}" for p in PARTS)), parts, inputs, data)
+
+    def _code_digest(self, stage: Stage) -> str:
+        info = stage.component
+        ident = f"{info.cls.__module__}.{info.cls.__qualname__}"
+        if ident not in self._code:
+            self._code[ident] = text_digest(ident, info.version, code_digest(info.cls, info.distribution, self.cache_dir))
+        return self._code[ident]
+
+    @staticmethod
+    def _reads_topics(stage: Stage) -> bool:
+        return stage.spec.kind in ("retrieve", "rerank") or (stage.spec.kind == "train" and bool(stage.spec.inputs))
+
+    def _data(self, stage: Stage, lang: str) -> dict[str, Any]:
+        kind, topics = stage.spec.kind, stage_topics(self.pipeline, stage)
+        if kind == "fuse":
+            return {}
+        used: list[str] = ["corpus"]
+        if kind == "train":
+            used += ["train", "parallel"]
+        if self._reads_topics(stage):
+            used += ["topics"] if topics == "eval" else ["train"]
+            if kind == "train" and topics == "eval":
+                used.append("qrels")
+        out: dict[str, Any] = {}
+        for source in dict.fromkeys(used):
+            digest = self._source(lang, source)
+            if digest is not None:
+                out[source] = digest
+        if "train" in out:
+            out["holdout"] = self.data[lang].holdout
+        chosen = {k: v for k, v in self.data[lang].formats.items() if v is not None and v != "title"}
+        if chosen:  # formats set in the spec (a detected format follows from the content hashed above)
+            out["formats"] = chosen
+        if self.own_data is not None and stage.component.cls.data_fingerprint is not Component.data_fingerprint:
+            out["own"] = self.own_data(stage, lang)  # data the component reads itself, e.g. a run file
+        return out
+
+    def _source(self, lang: str, name: str) -> str | None:
+        if (lang, name) not in self._sources:
+            source = self.data[lang].sources.get(name)
+            if source is None:
+                value = None
+            elif is_irds(source):
+                value = source
+            else:
+                value = source_digest(Path(source), self.cache_dir / "corpus")
+            self._sources[(lang, name)] = value
+        return self._sources[(lang, name)]
+
+
+def changed_parts(old: dict[str, Any], new: UnitKey) -> str:
+    """Why a unit's key differs from its done record's: the parts that changed, with the inputs and
+    data entries named (e.g. ``data: corpus [de]``)."""
+    parts = old.get("parts") or {}
+    reasons = []
+    for part in PARTS:
+        if parts.get(part) == new.parts[part]:
+            continue
+        if part in ("inputs", "data"):
+            before: dict[str, Any] = old.get(part) or {}
+            after: dict[str, Any] = getattr(new, part)
+            names = sorted(n for n in set(before) | set(after) if before.get(n) != after.get(n))
+            reasons.append(f"{part} changed ({', '.join(names)})" if names else f"{part} changed")
+        else:
+            reasons.append(f"{part} changed")
+    return "; ".join(reasons) or "key changed"
+
+
+def _mentions(value: Any) -> bool:
+    return "{lang}" in json.dumps(value)
+
+
+def _digest(value: Any) -> str:
+    return text_digest(json.dumps(value, sort_keys=True, default=str))

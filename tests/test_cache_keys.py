@@ -1,0 +1,246 @@
+"""Cache keys per unit: a new language, an edited qrels or corpus file, a changed param or a
+changed line of a plugin's code recompute exactly the units that read it; done records bind the
+key to the output's content (issue 18 item 1)."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from rankfw.core.registry import Registry, load_registry
+from rankfw.run.runner import Runner
+from rankfw.spec import load_spec
+
+PER_LANGUAGE = """\
+  first: {kind: retrieve, component: overlap, params: {k: 30}}
+  idf: {kind: train, component: idf, per_language: true}
+  re: {kind: rerank, component: idf-overlap, inputs: [first], params: {model: "stage:idf", k: 20}}
+  fused: {kind: fuse, component: sum, inputs: [first, re]}
+"""
+
+# the shape of examples/xquad.yaml: eval / heldout / train topic sets, a trainer on train-topic runs
+# (its topics left at the default), a trainer on held-out runs, model references, fusion
+XQUAD_LIKE = """\
+  bm25:       {kind: retrieve, component: overlap, params: {k: 30}}
+  bm25_ho:    {kind: retrieve, component: overlap, params: {k: 30}, topics: heldout}
+  bm25_train: {kind: retrieve, component: overlap, params: {k: 20}, topics: train}
+  base:  {kind: train, component: idf}
+  ft:    {kind: train, component: idf, inputs: [bm25_train], params: {base: "stage:base"}}
+  re:    {kind: rerank, component: idf-overlap, inputs: [bm25], params: {model: "stage:ft", k: 20}}
+  re_ho: {kind: rerank, component: idf-overlap, inputs: [bm25_ho], topics: heldout, params: {model: "stage:ft", k: 20}}
+  tune:  {kind: train, component: idf, inputs: [bm25_ho, re_ho], topics: heldout}
+  fused: {kind: fuse, component: sum, inputs: [bm25, re]}
+"""
+
+
+def _data(tmp_path: Path, xquad: Path, languages: tuple[str, ...] = ("en", "de", "es")) -> Path:
+    root = tmp_path / "data"
+    for lang in languages:
+        (root / lang).mkdir(parents=True)
+        for name in ("corpus.jsonl", "topics.dev.tsv", "qrels.dev.txt", "train.jsonl.gz"):
+            shutil.copyfile(xquad / lang / name, root / lang / name)
+    return root
+
+
+def _run(spec: Path, registry: Registry, cache: Path, **kwargs) -> dict[str, set[str]]:  # type: ignore[no-untyped-def]
+    """Run; return stage -> the units computed."""
+    log: list[str] = []
+    runner = Runner(load_spec(spec, registry, kwargs.pop("overrides", [])), cache_dir=cache, log=log.append, **kwargs)
+    result = runner.run()
+    _run.log = log  # type: ignore[attr-defined]
+    return {name: set(r.computed) for name, r in result.stages.items() if r.computed}
+
+
+def test_adding_a_language_computes_only_its_units(tmp_path: Path, xquad: Path, registry: Registry, write_spec) -> None:  # type: ignore[no-untyped-def]
+    data = _data(tmp_path, xquad)
+    spec = write_spec(tmp_path / "s.yaml", data, tmp_path / "out", PER_LANGUAGE, languages="[en]")
+    _run(spec, registry, tmp_path / "cache")
+    en = (tmp_path / "out/stages/fused/en.run").read_bytes()
+    spec = write_spec(tmp_path / "s.yaml", data, tmp_path / "out", PER_LANGUAGE, languages="[en, de]")
+    assert _run(spec, registry, tmp_path / "cache") == {"first": {"de"}, "idf": {"de"}, "re": {"de"}, "fused": {"de"}}
+    assert (tmp_path / "out/stages/fused/en.run").read_bytes() == en
+
+
+def test_editing_qrels_recomputes_no_stage_and_plan_says_so(tmp_path: Path, xquad: Path, registry: Registry, write_spec) -> None:  # type: ignore[no-untyped-def]
+    data = _data(tmp_path, xquad, ("en", "de"))
+    spec = write_spec(tmp_path / "s.yaml", data, tmp_path / "out", XQUAD_LIKE, extra="  holdout: 0.2\n")
+    _run(spec, registry, tmp_path / "cache")
+    before = _run.log  # type: ignore[attr-defined]
+    qrels = data / "de" / "qrels.dev.txt"
+    lines = qrels.read_text().splitlines()
+    qrels.write_text("\n".join(lines[: len(lines) // 2]) + "\n")  # half the judgements gone
+    runner = Runner(load_spec(spec, registry), cache_dir=tmp_path / "cache")
+    plan = runner.plan()
+    assert len(plan) == 6 * 2 + 3 and all(p.status == "cached" for p in plan), [p for p in plan if p.status != "cached"]
+    assert _run(spec, registry, tmp_path / "cache") == {}
+    assert before and any("[9/9" in line for line in before)
+    metrics = runner.evaluate()  # but the metrics follow the new qrels
+    assert metrics["queries"]["bm25"]["de"]["judged"] == len(lines) // 2
+
+
+def test_editing_one_corpus_recomputes_that_language_and_its_dependents(
+    tmp_path: Path, xquad: Path, registry: Registry, write_spec  # type: ignore[no-untyped-def]
+) -> None:
+    data = _data(tmp_path, xquad, ("en", "de"))
+    spec = write_spec(tmp_path / "s.yaml", data, tmp_path / "out", PER_LANGUAGE + "  all: {kind: train, component: idf}\n")
+    _run(spec, registry, tmp_path / "cache")
+    corpus = data / "de" / "corpus.jsonl"
+    corpus.write_text(corpus.read_text().replace("Die ", "Der ", 1))
+    plan = {(p.stage, p.unit): p for p in Runner(load_spec(spec, registry), cache_dir=tmp_path / "cache").plan()}
+    assert plan[("first", "de")].reason == "data changed (corpus [de])"
+    assert plan[("re", "de")].reason.startswith("inputs changed (first, model=stage:idf)")
+    assert plan[("all", "model")].reason == "data changed (corpus [de])"
+    assert _run(spec, registry, tmp_path / "cache") == {"first": {"de"}, "idf": {"de"}, "re": {"de"}, "fused": {"de"}, "all": {"model"}}
+
+
+def test_changing_a_param_recomputes_that_stage_and_its_dependents(
+    tmp_path: Path, xquad: Path, registry: Registry, write_spec  # type: ignore[no-untyped-def]
+) -> None:
+    spec = write_spec(tmp_path / "s.yaml", _data(tmp_path, xquad, ("en", "de")), tmp_path / "out", PER_LANGUAGE)
+    _run(spec, registry, tmp_path / "cache")
+    plan = Runner(load_spec(spec, registry, ["stages.re.params.k=10"]), cache_dir=tmp_path / "cache").plan()
+    assert {(p.stage, p.reason) for p in plan if p.status == "to compute"} == {
+        ("re", "params changed"), ("fused", "inputs changed (re)")}
+    assert _run(spec, registry, tmp_path / "cache", overrides=["stages.re.params.k=10"]) == {"re": {"en", "de"}, "fused": {"en", "de"}}
+
+
+PLUGIN = '''\
+"""A throwaway plugin written by the test."""
+from rankfw.core import ComponentConfig, Reranker, Run, hookimpl
+
+
+class Scaled(Reranker):
+    description = "input scores times a factor (test)"
+
+    class Config(ComponentConfig):
+        pass
+
+    def rerank(self, topics, run, corpus, ctx):
+        return Run.from_scores({q: {d: s * 2.0 for d, s in hits} for q, hits in run.items()})
+
+
+@hookimpl
+def register_rerankers(register):
+    register("scaled", Scaled)
+'''
+
+
+def _plugin_registry(root: Path, test_registry: Registry) -> Registry:
+    importlib.invalidate_caches()
+    module = importlib.import_module("rankfw_throwaway")
+    module = importlib.reload(module)
+    import rankfw_testplugin
+
+    return load_registry(extra_plugins=[("testplugin", rankfw_testplugin), ("throwaway", module)], use_entry_points=False)
+
+
+def test_editing_one_line_of_a_plugins_rerank_recomputes_that_stage(
+    tmp_path: Path, xquad: Path, registry: Registry, write_spec, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    package = tmp_path / "plugin" / "rankfw_throwaway"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path / "plugin"))
+    monkeypatch.delitem(sys.modules, "rankfw_throwaway", raising=False)
+    spec = write_spec(tmp_path / "s.yaml", _data(tmp_path, xquad, ("en",)), tmp_path / "out", """\
+  first: {kind: retrieve, component: overlap, params: {k: 20}}
+  scaled: {kind: rerank, component: scaled, inputs: [first]}
+  fused: {kind: fuse, component: sum, inputs: [scaled]}
+""", languages="[en]")
+    _run(spec, _plugin_registry(tmp_path, registry), tmp_path / "cache")
+    assert _run(spec, _plugin_registry(tmp_path, registry), tmp_path / "cache") == {}
+    first = (tmp_path / "out/stages/first/en.run").read_text().splitlines()[0].split()
+    (package / "__init__.py").write_text(PLUGIN.replace("s * 2.0", "s * 3.25"))
+    plugins = _plugin_registry(tmp_path, registry)
+    plan = {p.stage: p for p in Runner(load_spec(spec, plugins), cache_dir=tmp_path / "cache").plan()}
+    assert plan["scaled"].reason == "code changed" and plan["first"].status == "cached"
+    assert _run(spec, plugins, tmp_path / "cache") == {"scaled": {"en"}, "fused": {"en"}}
+    top = (tmp_path / "out/stages/scaled/en.run").read_text().splitlines()[0].split()
+    assert top[2] == first[2] and float(top[4]) == pytest.approx(float(first[4]) * 3.25)
+
+
+def test_a_run_file_replaced_before_its_record_is_recomputed(
+    tmp_path: Path, xquad: Path, registry: Registry, write_spec  # type: ignore[no-untyped-def]
+) -> None:
+    """A kill between replacing a run file (new params) and writing its done record leaves the old
+    record beside the other params' file: the original spec must not reuse it."""
+    data = _data(tmp_path, xquad, ("en",))
+    spec = write_spec(tmp_path / "s.yaml", data, tmp_path / "out", PER_LANGUAGE, languages="[en]")
+    _run(spec, registry, tmp_path / "cache")
+    clean = {str(p.relative_to(tmp_path)): p.read_bytes() for p in (tmp_path / "out/stages").rglob("*.run")}
+    clean_first = (tmp_path / "out/stages/first/en.run").read_bytes()
+    other = write_spec(tmp_path / "o.yaml", data, tmp_path / "other", PER_LANGUAGE, languages="[en]")
+    _run(other, registry, tmp_path / "cache", overrides=["stages.re.params.k=5"])
+    shutil.copyfile(tmp_path / "other/stages/re/en.run", tmp_path / "out/stages/re/en.run")
+    assert _run(spec, registry, tmp_path / "cache") == {"re": {"en"}}
+    assert "warning: stage re [en]: recomputing: en.run changed on disk (size" in "\n".join(_run.log)  # type: ignore[attr-defined]
+    assert {str(p.relative_to(tmp_path)): p.read_bytes() for p in (tmp_path / "out/stages").rglob("*.run")} == clean
+    # a run file cut at a line end is not reused either
+    run_file = tmp_path / "out/stages/first/en.run"
+    run_file.write_bytes(b"".join(run_file.read_bytes().splitlines(keepends=True)[:-3]))
+    assert _run(spec, registry, tmp_path / "cache") == {"first": {"en"}}
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out/stages/first").rglob("*.run")} == {"en.run": clean_first}
+    # a model folder whose files changed is retrained
+    (tmp_path / "out/stages/idf/models/en/idf.json").write_text("{}")
+    assert _run(spec, registry, tmp_path / "cache") == {"idf": {"en"}}
+
+
+def test_examples_xquad_keys_do_not_cover_the_qrels(tmp_path: Path) -> None:
+    """``rankfw plan examples/xquad.yaml`` after editing only the qrels: every unit keeps its key,
+    so every stage is cached (checked on the keys: a full run takes most of an hour)."""
+    pytest.importorskip("rankfw_bm25")
+    from rankfw.core.registry import default_registry
+    from rankfw.testing import REPO
+
+    qrels = tmp_path / "qrels"
+    for lang in ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"):
+        (qrels / lang).mkdir(parents=True)
+        lines = (REPO / "data/xquad" / lang / "qrels.dev.txt").read_text().splitlines()
+        (qrels / lang / "qrels.dev.txt").write_text("\n".join(lines[::2]) + "\n")  # every other judgement dropped
+
+    def keys(*overrides: str) -> dict[tuple[str, str], str]:
+        pipeline = load_spec(REPO / "examples/xquad.yaml", default_registry(),
+                             ["dataset.root=" + str(REPO / "data/xquad"), *overrides])
+        runner = Runner(pipeline, output_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
+        return {(s.name, u): runner.key(s.name, u).key for s in runner.stages() for u in runner.units(s)}
+
+    before = keys()
+    after = keys(f"dataset.qrels={qrels}/{{lang}}/qrels.dev.txt")
+    assert len(before) == 10 * 11 + 5 and after == before
+    changed = keys(f"dataset.topics={qrels}/{{lang}}/qrels.dev.txt")  # the topics are read: keys change
+    assert {s for (s, _), k in changed.items() if k != before[(s, _)]} == {"bm25", "bi", "dense", "ce", "fused"}
+
+
+def test_a_done_marker_of_the_old_format_is_recomputed(tmp_path: Path, tiny: Path, registry: Registry, write_spec) -> None:  # type: ignore[no-untyped-def]
+    spec = write_spec(tmp_path / "s.yaml", tiny, tmp_path / "out", "  first: {kind: retrieve, component: overlap}\n")
+    _run(spec, registry, tmp_path / "cache")
+    (tmp_path / "out/stages/first/done/en.key").write_text("0" * 64 + "\n")  # a bare key, as older versions wrote
+    plan = {p.unit: p for p in Runner(load_spec(spec, registry), cache_dir=tmp_path / "cache").plan()}
+    assert (plan["en"].status, plan["en"].reason) == ("to compute", "done record in an older format")
+    assert plan["de"].status == "cached"
+    assert _run(spec, registry, tmp_path / "cache") == {"first": {"en"}}
+
+
+def test_code_digest_of_a_wheel_and_of_an_editable_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    import pydantic
+
+    import rankfw_testplugin
+    from rankfw.core.io import text_digest
+    from rankfw.run import code
+
+    wheel = metadata.distribution("pydantic")
+    assert code.code_digest(pydantic.BaseModel, "pydantic", tmp_path) == text_digest(
+        "wheel", "pydantic", wheel.version, wheel.read_text("RECORD") or "")
+    first = code.code_digest(rankfw_testplugin.IdfTrainer, "rankfw-testplugin", tmp_path)  # editable: its sources
+    source = Path(rankfw_testplugin.__file__).resolve()
+    assert first == text_digest("source", "rankfw_testplugin", "__init__.py", code.file_digest(source))
+    code._MEMO.clear()
+    code._LOADED.clear()
+    monkeypatch.setattr(code, "file_digest", lambda path: (_ for _ in ()).throw(AssertionError(f"read {path}")))
+    assert code.code_digest(rankfw_testplugin.IdfTrainer, "rankfw-testplugin", tmp_path) == first  # from the memo file
