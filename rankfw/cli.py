@@ -20,6 +20,7 @@ from rich.table import Table
 
 from rankfw import __version__
 from rankfw.core.errors import InputError, RankfwError, StageError
+from rankfw.core.kinds import COMPONENT_KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 err_console = Console(stderr=True)
@@ -153,7 +154,8 @@ def plugins_list(as_json: bool) -> None:
     from rankfw.core.registry import default_registry
 
     registry = default_registry()
-    components = [info.as_dict() for _, info in sorted(registry.components.items())]
+    order = {kind: i for i, kind in enumerate(COMPONENT_KINDS)}  # kinds in the kind table's order
+    components = [info.as_dict() for _, info in sorted(registry.components.items(), key=lambda kv: (order[kv[0][0]], kv[0][1]))]
     broken = [b.as_dict() for b in [*registry.broken, *registry.conflict_errors()]]
     if as_json:
         click.echo(json.dumps({"components": components, "broken": broken}, indent=2))
@@ -178,7 +180,7 @@ def components() -> None:
 
 @components.command("show")
 @click.argument("name")
-@click.option("--kind", type=click.Choice(["retriever", "reranker", "trainer", "fuser"]), help="When several kinds share the name.")
+@click.option("--kind", type=click.Choice(list(COMPONENT_KINDS)), help="When several kinds share the name.")
 @_handle_errors
 def components_show(name: str, kind: str | None) -> None:
     """The component NAME: description, citation, its Config as JSON schema and its defaults."""

@@ -24,6 +24,8 @@ _EXPORTS: dict[str, str] = {
     "StageContext": "rankfw.core.components",
     "Trainer": "rankfw.core.components",
     "TrainingInput": "rankfw.core.components",
+    "KINDS": "rankfw.core.kinds",
+    "Kind": "rankfw.core.kinds",
     # data types and runs
     "Corpus": "rankfw.core.types",
     "Document": "rankfw.core.types",
@@ -88,6 +90,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     )
     from rankfw.core.errors import InputError, RankfwError, StageError
     from rankfw.core.hookspecs import hookimpl
+    from rankfw.core.kinds import KINDS, Kind
     from rankfw.core.io import (
         atomic_open,
         atomic_write_json,

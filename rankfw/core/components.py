@@ -174,11 +174,3 @@ class Trainer(Component):
         this returns, so an interrupted training never leaves a half-written model behind.
         """
 
-
-COMPONENT_KINDS: dict[str, type[Component]] = {
-    "retriever": Retriever,
-    "reranker": Reranker,
-    "fuser": Fuser,
-    "trainer": Trainer,
-}
-"""Component kind -> the base class its components must subclass."""

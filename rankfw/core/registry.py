@@ -28,20 +28,14 @@ from typing import Any
 import pluggy
 
 from rankfw.core import hookspecs
-from rankfw.core.components import COMPONENT_KINDS, Component, ComponentConfig
+from rankfw.core.components import Component, ComponentConfig
 from rankfw.core.errors import InputError
+from rankfw.core.kinds import BASES, HOOKS
 from rankfw.core.rules import NAME_PATTERN, PluginGuard, check_component, check_hooks  # noqa: F401
 
 ENTRY_POINT_GROUP = "rankfw"
 LOAD_PLUGINS_ENV = "RANKFW_LOAD_PLUGINS"
 
-HOOKS: dict[str, str] = {
-    "retriever": "register_retrievers",
-    "reranker": "register_rerankers",
-    "trainer": "register_trainers",
-    "fuser": "register_fusers",
-}
-"""Component kind -> the hook that registers it."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +136,7 @@ class Registry:
             self._add(info)
 
     def _registrar(self, kind: str, plugin: str, distribution: str, version: str, found: list[ComponentInfo]) -> Any:
-        base = COMPONENT_KINDS[kind]
+        base = BASES[kind]
 
         def register(name: str, cls: type[Component]) -> None:
             check_component(kind, base, name, cls)
