@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import inspect
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+import rankfw_testplugin
 from pydantic import ValidationError
 
-import rankfw_testplugin
 from rankfw.core import InputError, Run, StageContext, hookspecs
 from rankfw.core.kinds import BY_SPEC, HOOKS, KINDS, kind_of
 from rankfw.executors.local import LocalExecutor, call_component, invoke
@@ -60,8 +61,16 @@ def test_call_component_dispatches_by_kind_and_checks_the_core_guarantees(tmp_pa
     with pytest.raises(InputError, match="1 docid\\(s\\) that are not in the corpus, e.g. 'zz'") as raised:
         call_component("rerank", ex, reranker, ctx, sources=["first/en.run"], topics=topics, corpus=corpus, runs=[bad])
     assert raised.value.where == "first/en.run"
-    with pytest.raises(ValueError, match="query id\\(s\\) that are not topics, e.g. 'q2'"):
-        call_component("fuse", ex, rankfw_testplugin.SumFuser(), ctx, topics={"q1": "cats"}, corpus=corpus, runs=[first])
+    with pytest.raises(InputError, match="query id\\(s\\) that are not topics, e.g. 'q2'") as raised:
+        call_component("fuse", ex, rankfw_testplugin.SumFuser(), ctx, sources=["a.run"], topics={"q1": "cats"}, runs=[first])
+    assert raised.value.where == "a.run"
+
+    class Stranger(rankfw_testplugin.SumFuser):
+        def fuse(self, runs: Sequence[Run], ctx: StageContext) -> Run:
+            return Run.from_scores({"q9": {"d1": 1.0}})
+
+    with pytest.raises(ValueError, match="query id\\(s\\) that are not topics, e.g. 'q9'"):
+        call_component("fuse", ex, Stranger(), ctx, topics=topics, runs=[first])
     with pytest.raises(TypeError, match="not a Reranker"):
         invoke("rerank", rankfw_testplugin.SumFuser(), ctx, topics=topics, run=first, corpus=corpus)
 

@@ -5,6 +5,14 @@ A component is a class with a pydantic ``Config`` (its parameters, extra keys fo
 ``cls(config)`` and calls it on whole batches: all topics of one language at a time.
 Components never know which executor runs them, nor where the output folder is beyond
 ``StageContext.work_dir``.
+
+``Component[C]`` is generic over its Config, so ``self.config`` has the plugin's own type::
+
+    class MyReranker(Reranker[MyConfig]):
+        Config = MyConfig
+
+Two parameter names mean the same in every component: ``depth`` is how many hits of each input
+run a component uses, ``k`` how many hits per query it returns (``None``: all).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -99,35 +107,57 @@ class StageContext:
         )
 
 
-class Component(ABC):
-    """Base of every component. Subclasses set ``Config``, ``description`` and maybe ``citation``."""
+C = TypeVar("C", bound=ComponentConfig)
+"""The Config type of a component."""
+
+
+class Component(ABC, Generic[C]):
+    """Base of every component. Subclasses set ``Config``, ``description`` and maybe ``citation``;
+    ``self.config`` is an instance of ``Config`` (the class's defaults when none is given)."""
 
     Config: ClassVar[type[ComponentConfig]] = ComponentConfig
     description: ClassVar[str] = ""
     citation: ClassVar[str] = ""
+    config: C
 
-    def __init__(self, config: ComponentConfig | None = None) -> None:
-        self.config = config if config is not None else self.Config()
+    def __init__(self, config: C | None = None) -> None:
+        self.config = config if config is not None else self.Config()  # type: ignore[assignment]
 
 
-class Retriever(Component):
-    """First-stage retrieval: all topics of one language in, a Run out."""
+class Retriever(Component[C]):
+    """First-stage retrieval: all topics of one language in, a Run out.
+
+    The core guarantees: ``topics`` is non-empty (qid -> query text) and ``corpus`` is the
+    language's validated corpus. The core checks afterwards that the result is a Run whose qids
+    are all in ``topics``; a component need not check any of this itself.
+    """
 
     @abstractmethod
     def retrieve(self, topics: Topics, corpus: Corpus, ctx: StageContext) -> Run:
         """Rank ``corpus`` for every topic; return a Run holding every qid of ``topics``."""
 
 
-class Reranker(Component):
-    """Re-ranking: topics, a candidate Run and the corpus in, a new Run out."""
+class Reranker(Component[C]):
+    """Re-ranking: topics, a candidate Run and the corpus in, a new Run out.
+
+    The core guarantees: every qid of ``run`` is in ``topics`` and every docid of ``run`` is in
+    ``corpus`` (so ``topics[qid]`` and ``corpus.get_many(run.docids())`` cannot fail); under Ray a
+    call sees a shard of the queries. The core checks afterwards that the result is a Run whose
+    qids are all in ``topics``; a component need not check any of this itself.
+    """
 
     @abstractmethod
     def rerank(self, topics: Topics, run: Run, corpus: Corpus, ctx: StageContext) -> Run:
         """Re-score the candidates of ``run`` (every qid of ``run``; docids in ``corpus``)."""
 
 
-class Fuser(Component):
-    """Rank fusion: several Runs of the same topics in, one Run out."""
+class Fuser(Component[C]):
+    """Rank fusion: several Runs of the same topics in, one Run out.
+
+    The core guarantees: at least one run, in the order of the spec's ``inputs``, each over the
+    stage's topics (the inputs run on the same topic set). The core checks afterwards that the
+    result is a Run whose qids are all topics of the stage.
+    """
 
     @abstractmethod
     def fuse(self, runs: Sequence[Run], ctx: StageContext) -> Run:
@@ -163,8 +193,13 @@ class TrainingInput:
         return read_parallel(self.parallel) if self.parallel is not None else []
 
 
-class Trainer(Component):
-    """Training: data in, a model folder out (HF / sentence-transformers layout, safetensors)."""
+class Trainer(Component[C]):
+    """Training: data in, a model folder out (HF / sentence-transformers layout, safetensors).
+
+    The core guarantees: one :class:`TrainingInput` per language the stage trains on; its
+    examples never include a held-out query; ``runs`` hold every input stage's run for that
+    language (qids in ``topics``, docids in ``corpus``); ``output_dir`` exists and is empty.
+    """
 
     @abstractmethod
     def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:

@@ -51,25 +51,39 @@ def call_component(
     ``data`` holds what the stage has (``topics``, ``corpus``, ``runs`` - the input stages' runs,
     ``inputs``, ``output_dir``); a kind that passes one ``run`` gets ``runs[0]``. ``sources``
     names where each input run came from, for the error when one names a docid the corpus lacks.
-    Returns what the method returns; a run-producing kind's result must be a Run over topics only.
+    Before the call it checks :func:`check_input_runs`; after it, that a run-producing kind
+    returned a Run over topics only (:func:`check_run`). Returns what the method returns.
     """
     row = kind_of(kind)
     if "run" in row.passes and "run" not in data and data.get("runs"):
         data["run"] = data["runs"][0]
     args = _passes(row, data)
-    corpus = args.get("corpus")
-    if corpus is not None:
-        for i, run in enumerate([args["run"]] if "run" in args else args.get("runs", [])):
-            unknown = corpus.missing(run.docids())
-            if unknown:
-                where = sources[i] if i < len(sources) else None
-                raise InputError(
-                    f"the run names {len(unknown)} docid(s) that are not in the corpus, e.g. {unknown[0]!r}", where
-                )
+    check_input_runs(data.get("runs") or ([data["run"]] if "run" in data else []), data.get("topics"),
+                     args.get("corpus"), sources)
     result = getattr(executor, row.method)(component, *args.values(), ctx)
     if row.produces_run:
         check_run(result, data.get("topics"), f"{type(component).__name__}.{row.method}")
     return result
+
+
+def check_input_runs(
+    runs: Sequence[Run], topics: Topics | None, corpus: Corpus | None, sources: Sequence[str] = ()
+) -> None:
+    """What the core guarantees a component about its input runs: every qid is in ``topics`` and
+    (for a kind that passes the corpus) every docid is in ``corpus``; else an InputError naming
+    the run's source."""
+    for i, run in enumerate(runs):
+        where = sources[i] if i < len(sources) else None
+        strangers = [q for q in run if q not in topics] if topics is not None else []
+        if strangers:
+            raise InputError(
+                f"the run names {len(strangers)} query id(s) that are not topics, e.g. {strangers[0]!r}", where
+            )
+        unknown = corpus.missing(run.docids()) if corpus is not None else []
+        if unknown:
+            raise InputError(
+                f"the run names {len(unknown)} docid(s) that are not in the corpus, e.g. {unknown[0]!r}", where
+            )
 
 
 def check_run(run: object, topics: Topics | None, what: str) -> Run:

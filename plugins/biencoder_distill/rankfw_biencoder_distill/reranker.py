@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rankfw.core import Corpus, InputError, Reranker, Run, StageContext, Topics
+from rankfw.core import Corpus, Reranker, Run, StageContext, Topics
 from rankfw_biencoder_distill.params import EncoderConfig, EncoderUser
 
 CITATION = (
@@ -13,7 +13,7 @@ CITATION = (
 )
 
 
-class BiEncoderReranker(EncoderUser, Reranker):
+class BiEncoderReranker(EncoderUser[EncoderConfig], Reranker[EncoderConfig]):
     """Re-scores each candidate by the inner product of query and passage embeddings."""
 
     Config: ClassVar[type[EncoderConfig]] = EncoderConfig
@@ -22,9 +22,6 @@ class BiEncoderReranker(EncoderUser, Reranker):
 
     def rerank(self, topics: Topics, run: Run, corpus: Corpus, ctx: StageContext) -> Run:
         """Score every (query, candidate) pair of ``run``; candidates keep their set, not their order."""
-        missing = [q for q in run if q not in topics]
-        if missing:
-            raise InputError(f"{len(missing)} query id(s) of the input run have no topic, e.g. {missing[0]!r}", ctx.stage)
         qids = [q for q in run if run[q]]
         docids = sorted({d for q in qids for d, _ in run[q]})
         docs = corpus.get_many(docids)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from rankfw.core import Document, InputError, StageContext, Trainer, TrainingExample, TrainingInput
 from rankfw.models import resolve_model
@@ -40,13 +40,12 @@ class TranslateTrainConfig(LoopConfig):
     max_examples: int | None = Field(None, gt=0, description="use at most this many English examples (after the skipped)")
 
 
-class TranslateTrainTrainer(Trainer):
+class TranslateTrainTrainer(Trainer[TranslateTrainConfig]):
     """Cross-encoder trained on English retrieval data machine-translated into every target language."""
 
     Config = TranslateTrainConfig
     description = "Cross-encoder trained on English data translated by NMT (or a parallel file) into each language"
     citation = TRAIN_CITATION
-    config: TranslateTrainConfig
 
     def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
         """Translate the English examples into every language, then train one cross-encoder on all."""
@@ -129,7 +128,8 @@ class FinetuneConfig(LoopConfig):
     negatives: Literal["file", "run", "both"] = Field(
         "both", description="hard negatives from the training file, the input stages' runs, or both"
     )
-    run_depth: int = Field(30, gt=0, description="run negatives: the top N hits that are not positives")
+    depth: int = Field(30, gt=0, description="run negatives: the top N hits that are not positives (old key: run_depth)",
+                       validation_alias=AliasChoices("depth", "run_depth"))
     skip_examples: int = Field(
         0, ge=0, description="skip each language's first N examples (e.g. the ones translate-train used)"
     )
@@ -138,13 +138,12 @@ class FinetuneConfig(LoopConfig):
     )
 
 
-class FinetuneCrossEncoderTrainer(Trainer):
+class FinetuneCrossEncoderTrainer(Trainer[FinetuneConfig]):
     """Fine-tunes a cross-encoder on in-language training data (MIRACL-train format)."""
 
     Config = FinetuneConfig
     description = "Cross-encoder fine-tuned on in-language training data with file and/or BM25-run hard negatives"
     citation = TRAIN_CITATION
-    config: FinetuneConfig
 
     def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
         """Build groups from every language's examples (plus run negatives) and train one model."""
@@ -156,7 +155,7 @@ class FinetuneCrossEncoderTrainer(Trainer):
             if cfg.negatives in ("run", "both"):
                 if not inp.runs and cfg.negatives == "run":
                     raise InputError("negatives: run needs an input stage (e.g. bm25 with topics: train)", ctx.stage)
-                examples = with_run_negatives(examples, inp, cfg.run_depth, keep_file=cfg.negatives == "both")
+                examples = with_run_negatives(examples, inp, cfg.depth, keep_file=cfg.negatives == "both")
             lang_groups = groups_from_examples(examples)
             counts[inp.language] = len(lang_groups)
             groups.extend(lang_groups)
