@@ -18,17 +18,19 @@ run a component uses, ``k`` how many hits per query it returns (``None``: all).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from rankfw.core.io import file_digest
 from rankfw.core.runs import Run
 from rankfw.core.types import Corpus, Qrels, Topics, TrainingExample
-from rankfw.data import read_parallel, read_training
+from rankfw.data import is_irds, read_parallel, read_training
 
 
 class ComponentConfig(BaseModel):
@@ -164,33 +166,74 @@ class Fuser(Component[C]):
         """Fuse ``runs`` (in the order the spec lists its inputs) into one run."""
 
 
-@dataclass
 class TrainingInput:
-    """One language's data for a trainer.
+    """One language's data for a trainer, through methods only (no paths).
 
-    ``training`` and ``parallel`` are sources (a path or an ``irds:`` id, or ``None`` when the
-    spec's dataset has none); ``runs`` holds the runs of the stage's input stages for this language,
-    computed on ``topics`` (with ``qrels``) of the topic set the stage names.
+    - :meth:`examples`: the training examples (MIRACL train format), held-out queries removed:
+      the one place that filter lives, so no trainer can see a held-out qid;
+    - :meth:`parallel_pairs` / :meth:`parallel_digest`: the parallel text and its content digest;
+    - ``runs``: the runs of the stage's input stages for this language (read-only), computed on
+      ``topics`` (with ``qrels``) of the topic set the stage names.
+
+    The pipeline builds it (``training`` and ``parallel`` are the dataset's sources: a path or an
+    ``irds:`` id, or ``None`` when the dataset has none; ``excluded_qids`` the held-out queries).
     """
 
-    language: str
-    corpus: Corpus
-    training: str | None = None
-    parallel: str | None = None
-    topics: Topics = field(default_factory=dict)
-    qrels: Qrels = field(default_factory=dict)
-    runs: dict[str, Run] = field(default_factory=dict)
-    excluded_qids: frozenset[str] = frozenset()
+    __slots__ = ("language", "corpus", "topics", "qrels", "_runs", "_training", "_parallel", "_excluded")
 
-    def examples(self) -> Iterator[TrainingExample]:
-        """The training examples (MIRACL train format), minus the held-out queries."""
-        if self.training is None:
+    def __init__(
+        self,
+        language: str,
+        corpus: Corpus,
+        training: str | None = None,
+        parallel: str | None = None,
+        topics: Topics | None = None,
+        qrels: Qrels | None = None,
+        runs: Mapping[str, Run] | None = None,
+        excluded_qids: frozenset[str] = frozenset(),
+    ) -> None:
+        self.language = language
+        self.corpus = corpus
+        self.topics: Topics = topics if topics is not None else {}
+        self.qrels: Qrels = qrels if qrels is not None else {}
+        self._runs = MappingProxyType(dict(runs or {}))
+        self._training = None if training is None else str(training)
+        self._parallel = None if parallel is None else str(parallel)
+        self._excluded = frozenset(excluded_qids)
+
+    @property
+    def runs(self) -> Mapping[str, Run]:
+        """Input stage name -> its run for this language (read-only)."""
+        return self._runs
+
+    def has_training(self) -> bool:
+        """Whether the dataset has training data for this language."""
+        return self._training is not None
+
+    def examples(self, source: str | None = None) -> Iterator[TrainingExample]:
+        """The training examples, minus the held-out queries: the dataset's, or those of ``source``
+        (a path or ``irds:`` id a component's own parameters name) when given."""
+        source = source if source is not None else self._training
+        if source is None:
             return iter(())
-        return (ex for ex in read_training(self.training) if ex.query_id not in self.excluded_qids)
+        return (ex for ex in read_training(source) if ex.query_id not in self._excluded)
+
+    def has_parallel(self) -> bool:
+        """Whether the dataset has parallel text for this language."""
+        return self._parallel is not None
 
     def parallel_pairs(self) -> list[tuple[str, str]]:
         """The parallel text as ``(english, target)`` pairs ([] when there is none)."""
-        return read_parallel(self.parallel) if self.parallel is not None else []
+        return read_parallel(self._parallel) if self._parallel is not None else []
+
+    def parallel_digest(self) -> str | None:
+        """A content digest of the parallel text (for cache keys); ``None`` when there is none."""
+        if self._parallel is None:
+            return None
+        return self._parallel if is_irds(self._parallel) else file_digest(self._parallel)
+
+    def __repr__(self) -> str:
+        return f"TrainingInput({self.language!r}, {len(self.topics)} topics, runs={list(self._runs)})"
 
 
 class Trainer(Component[C]):

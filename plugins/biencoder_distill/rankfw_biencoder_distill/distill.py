@@ -79,7 +79,7 @@ class DistillTrainer(Trainer[DistillConfig]):
         for inp in inputs:
             if inp.language == "en":
                 continue
-            if inp.parallel is None:
+            if not inp.has_parallel():
                 ctx.log(f"{ctx.stage}: {inp.language}: no parallel text, skipped")
                 continue
             lang_pairs = inp.parallel_pairs()

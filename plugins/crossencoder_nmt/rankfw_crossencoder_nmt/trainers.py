@@ -52,25 +52,23 @@ class TranslateTrainTrainer(Trainer[TranslateTrainConfig]):
         cfg = self.config
         source_lang = cfg.translator.source_language
         by_lang = {i.language: i for i in inputs}
-        source = cfg.source or (by_lang[source_lang].training if source_lang in by_lang else None)
-        if source is None:
+        # whose examples() reads the English data, held-out queries removed (an explicit English
+        # 'source' without an English input: the first input's held-out ids apply, as on a parallel collection)
+        carrier = by_lang.get(source_lang) or (inputs[0] if cfg.source and inputs else None)
+        if carrier is None or not (cfg.source or carrier.has_training()):
             raise InputError(
                 f"no English training data: set 'source' or give the stage a {source_lang!r} input with training data",
                 f"{ctx.stage}.params.source",
             )
-        from rankfw_crossencoder_nmt.sources import read_examples
-
-        excluded = by_lang[source_lang].excluded_qids if source_lang in by_lang and not cfg.source else frozenset()
-        kept = (ex for ex in read_examples(source) if ex.query_id not in excluded)
-        english = select_examples(kept, cfg.skip_examples, cfg.max_examples)
+        english = select_examples(carrier.examples(cfg.source), cfg.skip_examples, cfg.max_examples)
+        source = cfg.source or f"dataset.train [{source_lang}]"
         targets = cfg.languages if cfg.languages is not None else [i.language for i in inputs]
         groups: list[TrainGroup] = groups_from_examples(english) if cfg.include_source else []
         report: dict[str, Any] = {"source": source, "english_examples": len(english), "languages": {}}
         for lang in targets:
             if lang == source_lang:
                 continue
-            parallel = by_lang[lang].parallel if lang in by_lang else None
-            translator = make_translator(cfg.translator, lang, parallel, ctx.cache_dir)
+            translator = make_translator(cfg.translator, lang, by_lang.get(lang), ctx.cache_dir)
             texts = [t for ex in english for t in _texts(ex)]
             done = translate_texts(texts, translator, ctx.for_language(lang))
             translated = [t for ex in english if (t := translate_example(ex, done, cfg.on_missing)) is not None]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rankfw.core import text_digest
+from rankfw.core import TrainingInput, text_digest
 
 
 class TranslatorConfig(BaseModel):
@@ -39,7 +39,7 @@ class TranslatorConfig(BaseModel):
 class Translator(ABC):
     """Translates English texts into one target language; ``None`` marks a text it cannot translate."""
 
-    def __init__(self, config: TranslatorConfig, language: str, parallel: str | None = None) -> None:
+    def __init__(self, config: TranslatorConfig, language: str, parallel: str | TrainingInput | None = None) -> None:
         self.config = config
         self.language = language
         self.parallel = parallel
