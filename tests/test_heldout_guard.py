@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import rankfw_testplugin
+
 from rankfw.core import StageContext, TrainingInput
 from rankfw.data import JsonlCorpus, read_training
 

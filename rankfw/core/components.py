@@ -20,7 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -179,7 +179,7 @@ class TrainingInput:
     ``irds:`` id, or ``None`` when the dataset has none; ``excluded_qids`` the held-out queries).
     """
 
-    __slots__ = ("language", "corpus", "topics", "qrels", "_runs", "_training", "_parallel", "_excluded")
+    __slots__ = ("_excluded", "_parallel", "_runs", "_training", "corpus", "language", "qrels", "topics")
 
     def __init__(
         self,
