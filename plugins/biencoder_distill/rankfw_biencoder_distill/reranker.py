@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from rankfw.core import Corpus, Reranker, Run, StageContext, Topics
 from rankfw_biencoder_distill.params import EncoderConfig, EncoderUser
 
@@ -13,15 +15,23 @@ CITATION = (
 )
 
 
-class BiEncoderReranker(EncoderUser[EncoderConfig], Reranker[EncoderConfig]):
+class BiEncoderRerankConfig(EncoderConfig):
+    """The encoder's parameters plus how many hits are used and kept."""
+
+    depth: int | None = Field(None, gt=0, description="top hits of the input run re-scored per query (None: all)")
+    k: int | None = Field(None, gt=0, description="hits kept per query (None: all re-scored)")
+
+
+class BiEncoderReranker(EncoderUser[BiEncoderRerankConfig], Reranker[BiEncoderRerankConfig]):
     """Re-scores each candidate by the inner product of query and passage embeddings."""
 
-    Config: ClassVar[type[EncoderConfig]] = EncoderConfig
+    Config: ClassVar[type[BiEncoderRerankConfig]] = BiEncoderRerankConfig
     description: ClassVar[str] = "bi-encoder reranker (sentence-transformers model; each distinct passage encoded once)"
     citation: ClassVar[str] = CITATION
 
     def rerank(self, topics: Topics, run: Run, corpus: Corpus, ctx: StageContext) -> Run:
-        """Score every (query, candidate) pair of ``run``; candidates keep their set, not their order."""
+        """Score the top ``depth`` candidates of every query of ``run``; keep ``k`` by that score."""
+        run = run.top(self.config.depth) if self.config.depth else run
         qids = [q for q in run if run[q]]
         docids = sorted({d for q in qids for d, _ in run[q]})
         docs = corpus.get_many(docids)
@@ -36,4 +46,4 @@ class BiEncoderReranker(EncoderUser[EncoderConfig], Reranker[EncoderConfig]):
             cand = [d for d, _ in run[qid]]
             values = passages[[row[d] for d in cand]] @ queries[qi]
             scores[qid] = dict(zip(cand, values.tolist(), strict=True))
-        return Run.from_scores(scores)
+        return Run.from_scores(scores, k=self.config.k)
