@@ -86,3 +86,19 @@ def test_the_ray_actor_calls_through_the_same_dispatch(tmp_path: Path) -> None:
     actor = ray_executor._ComponentActor(cls, cls.Config(), corpus, _ctx(tmp_path), "retrieve")
     out = actor({"qid": ["q1", "q2"], "payload": [pickle.dumps({"topics": "cats"}), pickle.dumps({"topics": "bark"})]})
     assert list(out["qid"]) == ["q1", "q2"] and pickle.loads(out["payload"][0])[0][0] == "d1"
+
+
+def test_the_key_value_store_round_trips_and_rebuilds_a_damaged_file(tmp_path: Path) -> None:
+    from rankfw.core import KeyValueStore
+
+    store = KeyValueStore(tmp_path / "kv.sqlite", "TEXT")
+    store.put_many([("a", "1"), ("b", None)])
+    store.put_many([("a", "2")])
+    assert store.get_many(["a", "b", "c"]) == {"a": "2", "b": None}
+    store.close()
+    (tmp_path / "kv.sqlite").write_bytes(b"not a database, just junk" * 100)
+    lines: list[str] = []
+    again = KeyValueStore(tmp_path / "kv.sqlite", "TEXT", log=lines.append)
+    assert again.get_many(["a"]) == {} and len(lines) == 1 and "kv.sqlite" in lines[0]
+    again.put_many([("a", "3")])
+    assert again.get_many(["a"]) == {"a": "3"}

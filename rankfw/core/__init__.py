@@ -43,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "atomic_write_text": "rankfw.core.io",
     "default_cache_dir": "rankfw.core.io",
     "file_digest": "rankfw.core.io",
+    "KeyValueStore": "rankfw.core.store",
     "replace_dir": "rankfw.core.io",
     "text_digest": "rankfw.core.io",
     # readers a component may need for its own sources
@@ -101,6 +102,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
         text_digest,
     )
     from rankfw.core.runs import Run
+    from rankfw.core.store import KeyValueStore
     from rankfw.core.types import Corpus, Document, Qrels, Topics, TrainingExample
     from rankfw.data.corpus import JsonlCorpus, open_corpus
     from rankfw.data.irds import is_irds, load_irds

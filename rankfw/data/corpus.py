@@ -11,6 +11,7 @@ from typing import Any
 
 from rankfw.core.errors import InputError, file_line
 from rankfw.core.io import cached_file_digest, iter_lines
+from rankfw.core.store import connect
 from rankfw.core.types import Corpus, Document
 from rankfw.data.irds import IrdsCorpus, is_irds
 
@@ -122,7 +123,7 @@ class JsonlCorpus(Corpus):
         db_path = folder / "docids.sqlite"
         if not db_path.exists():
             self._build_index(db_path)
-        self._db = sqlite3.connect(db_path, check_same_thread=False)
+        self._db = connect(db_path)
         return self._db
 
     def _plain_copy(self, folder: Path) -> Path:
@@ -140,7 +141,7 @@ class JsonlCorpus(Corpus):
     def _build_index(self, db_path: Path) -> None:
         tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
-        db = sqlite3.connect(tmp)
+        db = connect(tmp)
         db.execute("CREATE TABLE docs (docid TEXT PRIMARY KEY, offset INTEGER, line INTEGER)")
         assert self._plain is not None
         try:
