@@ -19,7 +19,7 @@ from rankfw.models.refs import (
     refuse_pickled_weights,
     resolve_model,
 )
-from rankfw.models.training import freeze_bottom_layers
+from rankfw.models.training import TrainerConfig, freeze_bottom_layers
 
 __all__ = [
     "BUNDLED_MODELS",
@@ -28,6 +28,7 @@ __all__ = [
     "SAFE_LOADING",
     "STAGE_PREFIX",
     "ModelRef",
+    "TrainerConfig",
     "check_model_reference",
     "dequantize_q4_0",
     "freeze_bottom_layers",
