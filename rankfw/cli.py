@@ -30,6 +30,7 @@ from rankfw.run.options import (
     runner_args,
     set_option,
 )
+from rankfw.core.kinds import COMPONENT_KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 err_console = Console(stderr=True)
@@ -174,7 +175,8 @@ def plugins_list(as_json: bool) -> None:
     from rankfw.core.registry import default_registry
 
     registry = default_registry()
-    components = [info.as_dict() for _, info in sorted(registry.components.items())]
+    order = {kind: i for i, kind in enumerate(COMPONENT_KINDS)}  # kinds in the kind table's order
+    components = [info.as_dict() for _, info in sorted(registry.components.items(), key=lambda kv: (order[kv[0][0]], kv[0][1]))]
     broken = [b.as_dict() for b in [*registry.broken, *registry.conflict_errors()]]
     if as_json:
         click.echo(json.dumps({"components": components, "broken": broken}, indent=2))

@@ -200,3 +200,22 @@ def test_bundled_e5_ranks_a_german_answer_first(tmp_path: Path) -> None:
     scores = (query @ passages.T)[0]
     assert int(np.argmax(scores)) == 1
     assert float(np.linalg.norm(passages[0])) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_model_identity_follows_content_not_names_or_times(tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    from rankfw.models import model_identity
+
+    a = tmp_path / "a"
+    a.mkdir()
+    (a / "config.json").write_text("{}")
+    (a / "model.safetensors").write_bytes(b"weights")
+    copy = tmp_path / "copy"
+    shutil.copytree(a, copy)
+    os.utime(copy / "model.safetensors", (1, 1))
+    assert model_identity(str(a)) == model_identity(str(copy)) == model_identity(str(a), tmp_path / "memo")
+    (copy / "model.safetensors").write_bytes(b"retrained")
+    assert model_identity(str(copy)) != model_identity(str(a))
+    assert model_identity("intfloat/multilingual-e5-small") == "intfloat/multilingual-e5-small"

@@ -195,18 +195,10 @@ def test_a_component_error_reaches_the_caller_as_itself(local_ray: None, english
 
 def _tiny_models(folder: Path) -> tuple[Path, Path]:
     """A tiny sentence-transformers bi-encoder and a tiny BERT cross-encoder (random weights)."""
-    import torch
-    from rankfw_biencoder_distill.testing import build_tiny_model
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+    from rankfw.testing.tiny_models import tiny_cross_encoder, tiny_sentence_transformer
 
-    bi = build_tiny_model(folder / "bi")
-    hf = folder / "bi" / "hf"
-    torch.manual_seed(1)
-    config = BertConfig.from_pretrained(hf, num_labels=1)
-    ce = folder / "ce"
-    BertForSequenceClassification(config).save_pretrained(ce)
-    AutoTokenizer.from_pretrained(hf).save_pretrained(ce)
-    return bi, ce
+    bi = tiny_sentence_transformer(folder / "bi")
+    return bi, tiny_cross_encoder(folder, bert=folder / "bi" / "hf", seed=1)
 
 
 PIPELINE = """\
@@ -337,12 +329,12 @@ stages:
 def test_dense_retriever_encodes_its_corpus_on_ray_with_the_local_result(local_ray: None, english) -> None:  # type: ignore[no-untyped-def]
     """The dense retriever encodes the corpus through ctx.map_batches: under Ray on the actor pool."""
     from rankfw_biencoder_distill import DenseRetriever
-    from rankfw_biencoder_distill.testing import build_tiny_model
+    from rankfw.testing.tiny_models import tiny_sentence_transformer
 
     from rankfw.executors.ray import RayExecutor
 
     corpus, topics, folder = english
-    model = build_tiny_model(folder / "dense-model")
+    model = tiny_sentence_transformer(folder / "dense-model")
     config = DenseRetriever.Config(model=str(model), k=20, device="cpu", cache_embeddings=False)
     local = LocalExecutor().retrieve(DenseRetriever(config), topics, corpus, _context(folder / "local", "dense"))
     on_ray = RayExecutor(num_workers=2).retrieve(DenseRetriever(config), topics, corpus, _context(folder / "ray", "dense"))

@@ -42,7 +42,7 @@ class _Fake:
         self.dist = types.SimpleNamespace(name=dist, version="9.9")
 
     def load(self) -> Any:
-        if isinstance(self._module, Exception):
+        if isinstance(self._module, BaseException):
             raise self._module
         return self._module
 
@@ -89,3 +89,61 @@ def test_load_plugins_env_restricts_distributions(monkeypatch: pytest.MonkeyPatc
     assert only_dup.names("retriever") == []
     monkeypatch.setenv(reg.LOAD_PLUGINS_ENV, "")
     assert load_registry().components == {}
+
+
+def test_a_misspelt_hook_makes_the_plugin_broken_naming_the_closest_hook(registry: reg.Registry) -> None:
+    misspelt = _plugin("misspelt", register_reranker=lambda register: register("never", _other_reranker()))
+    registry.add_plugin(misspelt, "misspelt", "rankfw-misspelt", "1.0")
+    (broken,) = registry.broken
+    assert broken.distribution == "rankfw-misspelt"
+    assert broken.error.startswith("RuleError: unknown hook 'register_reranker'; did you mean 'register_rerankers'?")
+    assert "never" not in registry.names("reranker")
+    good_after = _plugin("later", register_fusers=lambda register: register("later-sum", rankfw_testplugin.SumFuser))
+    registry.add_plugin(good_after, "later")  # the broken plugin was unregistered: it does not taint the next
+    assert "later-sum" in registry.names("fuser") and len(registry.broken) == 1
+
+
+def _raises(error: BaseException) -> Any:
+    def hook(register: Any) -> None:
+        register("half", rankfw_testplugin.OverlapRetriever)  # registered before it fails: never usable
+        raise error
+
+    return hook
+
+
+@pytest.mark.parametrize("error", [SystemExit(3), KeyboardInterrupt(), GeneratorExit()])
+def test_any_base_exception_at_import_or_in_a_hook_makes_the_plugin_broken(
+    monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> None:
+    in_hook = _plugin("in_hook", register_retrievers=_raises(error))
+    fakes = [_Fake("at_import", error, "dist-import"), _Fake("in_hook", in_hook, "dist-hook"),
+             _Fake("good", rankfw_testplugin, "rankfw-testplugin")]
+    monkeypatch.setattr(reg, "_entry_points", lambda: fakes)
+    monkeypatch.delenv(reg.LOAD_PLUGINS_ENV, raising=False)
+    registry = load_registry()
+    broken = {b.distribution: b for b in registry.broken}
+    name = type(error).__name__
+    assert broken["dist-import"].error.startswith(name) and broken["dist-hook"].error.startswith(name)
+    assert registry.names("retriever") == ["overlap", "runfile"]  # the test plugin's and the built-in one
+    with pytest.raises(InputError, match=rf"^unknown retriever 'half' \(plugin 'in_hook' is broken: {name}"):
+        registry.get("retriever", "half")
+    with pytest.raises(InputError, match=r"unknown retriever 'nothing' \(plugin 'at_import' is broken: .*plugin 'in_hook'"):
+        registry.get("retriever", "nothing")  # no plugin claimed it: every broken plugin is named
+
+
+def test_a_real_ctrl_c_while_plugins_load_still_stops_rankfw(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+    import time
+
+    class _Interrupted(_Fake):
+        def load(self) -> Any:
+            os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl-C, delivered as a signal
+            time.sleep(5)
+            raise AssertionError("SIGINT was not delivered")
+
+    monkeypatch.setattr(reg, "_entry_points", lambda: [_Interrupted("slow", None)])
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        load_registry()
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is put back

@@ -91,7 +91,7 @@ BAD_RUNS = {
     "a NaN score": ({"q1": [("d1", math.nan)]}, "not finite"),
     "an infinite score": ({"q1": [("d1", math.inf), ("d2", 1.0)]}, "not finite"),
     "a docid with a space": ({"q1": [("d 1", 1.0)]}, "document id 'd 1'"),
-    "a qid with a no-break space": ({"q\u00a01": [("d1", 1.0)]}, "query id 'q\\xa01'"),
+    "a qid with a no-break space": ({"q\u00a01": [("d1", 1.0)]}, "'q\\xa01'"),  # not a topic either: the core says so first
     "a docid twice": ({"q1": [("d1", 2.0), ("d1", 1.0)]}, "ranked twice"),
 }
 

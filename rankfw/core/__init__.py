@@ -24,6 +24,8 @@ _EXPORTS: dict[str, str] = {
     "StageContext": "rankfw.core.components",
     "Trainer": "rankfw.core.components",
     "TrainingInput": "rankfw.core.components",
+    "KINDS": "rankfw.core.kinds",
+    "Kind": "rankfw.core.kinds",
     # data types and runs
     "Corpus": "rankfw.core.types",
     "Document": "rankfw.core.types",
@@ -41,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "atomic_write_text": "rankfw.core.io",
     "default_cache_dir": "rankfw.core.io",
     "file_digest": "rankfw.core.io",
+    "KeyValueStore": "rankfw.core.store",
     "replace_dir": "rankfw.core.io",
     "cache_log": "rankfw.core.io",
     "sqlite_damage": "rankfw.core.io",
@@ -90,6 +93,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     )
     from rankfw.core.errors import InputError, RankfwError, StageError
     from rankfw.core.hookspecs import hookimpl
+    from rankfw.core.kinds import KINDS, Kind
     from rankfw.core.io import (
         atomic_open,
         atomic_write_json,
@@ -102,6 +106,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
         text_digest,
     )
     from rankfw.core.runs import Run
+    from rankfw.core.store import KeyValueStore
     from rankfw.core.types import Corpus, Document, Qrels, Topics, TrainingExample
     from rankfw.data.corpus import JsonlCorpus, open_corpus
     from rankfw.data.irds import is_irds, load_irds

@@ -5,22 +5,32 @@ A component is a class with a pydantic ``Config`` (its parameters, extra keys fo
 ``cls(config)`` and calls it on whole batches: all topics of one language at a time.
 Components never know which executor runs them, nor where the output folder is beyond
 ``StageContext.work_dir``.
+
+``Component[C]`` is generic over its Config, so ``self.config`` has the plugin's own type::
+
+    class MyReranker(Reranker[MyConfig]):
+        Config = MyConfig
+
+Two parameter names mean the same in every component: ``depth`` is how many hits of each input
+run a component uses, ``k`` how many hits per query it returns (``None``: all).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from types import MappingProxyType
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from rankfw.core.io import file_digest
 from rankfw.core.runs import Run
 from rankfw.core.types import Corpus, Qrels, Topics, TrainingExample
-from rankfw.data import read_parallel, read_training
+from rankfw.data import is_irds, read_parallel, read_training
 
 
 class ComponentConfig(BaseModel):
@@ -99,15 +109,21 @@ class StageContext:
         )
 
 
-class Component(ABC):
-    """Base of every component. Subclasses set ``Config``, ``description`` and maybe ``citation``."""
+C = TypeVar("C", bound=ComponentConfig)
+"""The Config type of a component."""
+
+
+class Component(ABC, Generic[C]):
+    """Base of every component. Subclasses set ``Config``, ``description`` and maybe ``citation``;
+    ``self.config`` is an instance of ``Config`` (the class's defaults when none is given)."""
 
     Config: ClassVar[type[ComponentConfig]] = ComponentConfig
     description: ClassVar[str] = ""
     citation: ClassVar[str] = ""
+    config: C
 
-    def __init__(self, config: ComponentConfig | None = None) -> None:
-        self.config = config if config is not None else self.Config()
+    def __init__(self, config: C | None = None) -> None:
+        self.config = config if config is not None else self.Config()  # type: ignore[assignment]
 
     def data_fingerprint(self) -> str | None:
         """Optional: a content hash of data the component reads itself (not through the corpus or
@@ -115,8 +131,13 @@ class Component(ABC):
         return None
 
 
-class Retriever(Component):
-    """First-stage retrieval: all topics of one language in, a Run out."""
+class Retriever(Component[C]):
+    """First-stage retrieval: all topics of one language in, a Run out.
+
+    The core guarantees: ``topics`` is non-empty (qid -> query text) and ``corpus`` is the
+    language's validated corpus. The core checks afterwards that the result is a Run whose qids
+    are all in ``topics``; a component need not check any of this itself.
+    """
 
     @abstractmethod
     def retrieve(self, topics: Topics, corpus: Corpus, ctx: StageContext) -> Run:
@@ -127,53 +148,110 @@ class Retriever(Component):
         (raise :class:`~rankfw.core.errors.InputError`); the pipeline calls it when overridden."""
 
 
-class Reranker(Component):
-    """Re-ranking: topics, a candidate Run and the corpus in, a new Run out."""
+class Reranker(Component[C]):
+    """Re-ranking: topics, a candidate Run and the corpus in, a new Run out.
+
+    The core guarantees: every qid of ``run`` is in ``topics`` and every docid of ``run`` is in
+    ``corpus`` (so ``topics[qid]`` and ``corpus.get_many(run.docids())`` cannot fail); under Ray a
+    call sees a shard of the queries. The core checks afterwards that the result is a Run whose
+    qids are all in ``topics``; a component need not check any of this itself.
+    """
 
     @abstractmethod
     def rerank(self, topics: Topics, run: Run, corpus: Corpus, ctx: StageContext) -> Run:
         """Re-score the candidates of ``run`` (every qid of ``run``; docids in ``corpus``)."""
 
 
-class Fuser(Component):
-    """Rank fusion: several Runs of the same topics in, one Run out."""
+class Fuser(Component[C]):
+    """Rank fusion: several Runs of the same topics in, one Run out.
+
+    The core guarantees: at least one run, in the order of the spec's ``inputs``, each over the
+    stage's topics (the inputs run on the same topic set). The core checks afterwards that the
+    result is a Run whose qids are all topics of the stage.
+    """
 
     @abstractmethod
     def fuse(self, runs: Sequence[Run], ctx: StageContext) -> Run:
         """Fuse ``runs`` (in the order the spec lists its inputs) into one run."""
 
 
-@dataclass
 class TrainingInput:
-    """One language's data for a trainer.
+    """One language's data for a trainer, through methods only (no paths).
 
-    ``training`` and ``parallel`` are sources (a path or an ``irds:`` id, or ``None`` when the
-    spec's dataset has none); ``runs`` holds the runs of the stage's input stages for this language,
-    computed on ``topics`` (with ``qrels``) of the topic set the stage names.
+    - :meth:`examples`: the training examples (MIRACL train format), held-out queries removed:
+      the one place that filter lives, so no trainer can see a held-out qid;
+    - :meth:`parallel_pairs` / :meth:`parallel_digest`: the parallel text and its content digest;
+    - ``runs``: the runs of the stage's input stages for this language (read-only), computed on
+      ``topics`` (with ``qrels``) of the topic set the stage names.
+
+    The pipeline builds it (``training`` and ``parallel`` are the dataset's sources: a path or an
+    ``irds:`` id, or ``None`` when the dataset has none; ``excluded_qids`` the held-out queries).
     """
 
-    language: str
-    corpus: Corpus
-    training: str | None = None
-    parallel: str | None = None
-    topics: Topics = field(default_factory=dict)
-    qrels: Qrels = field(default_factory=dict)
-    runs: dict[str, Run] = field(default_factory=dict)
-    excluded_qids: frozenset[str] = frozenset()
+    __slots__ = ("_excluded", "_parallel", "_runs", "_training", "corpus", "language", "qrels", "topics")
 
-    def examples(self) -> Iterator[TrainingExample]:
-        """The training examples (MIRACL train format), minus the held-out queries."""
-        if self.training is None:
+    def __init__(
+        self,
+        language: str,
+        corpus: Corpus,
+        training: str | None = None,
+        parallel: str | None = None,
+        topics: Topics | None = None,
+        qrels: Qrels | None = None,
+        runs: Mapping[str, Run] | None = None,
+        excluded_qids: frozenset[str] = frozenset(),
+    ) -> None:
+        self.language = language
+        self.corpus = corpus
+        self.topics: Topics = topics if topics is not None else {}
+        self.qrels: Qrels = qrels if qrels is not None else {}
+        self._runs = MappingProxyType(dict(runs or {}))
+        self._training = None if training is None else str(training)
+        self._parallel = None if parallel is None else str(parallel)
+        self._excluded = frozenset(excluded_qids)
+
+    @property
+    def runs(self) -> Mapping[str, Run]:
+        """Input stage name -> its run for this language (read-only)."""
+        return self._runs
+
+    def has_training(self) -> bool:
+        """Whether the dataset has training data for this language."""
+        return self._training is not None
+
+    def examples(self, source: str | None = None) -> Iterator[TrainingExample]:
+        """The training examples, minus the held-out queries: the dataset's, or those of ``source``
+        (a path or ``irds:`` id a component's own parameters name) when given."""
+        source = source if source is not None else self._training
+        if source is None:
             return iter(())
-        return (ex for ex in read_training(self.training) if ex.query_id not in self.excluded_qids)
+        return (ex for ex in read_training(source) if ex.query_id not in self._excluded)
+
+    def has_parallel(self) -> bool:
+        """Whether the dataset has parallel text for this language."""
+        return self._parallel is not None
 
     def parallel_pairs(self) -> list[tuple[str, str]]:
         """The parallel text as ``(english, target)`` pairs ([] when there is none)."""
-        return read_parallel(self.parallel) if self.parallel is not None else []
+        return read_parallel(self._parallel) if self._parallel is not None else []
+
+    def parallel_digest(self) -> str | None:
+        """A content digest of the parallel text (for cache keys); ``None`` when there is none."""
+        if self._parallel is None:
+            return None
+        return self._parallel if is_irds(self._parallel) else file_digest(self._parallel)
+
+    def __repr__(self) -> str:
+        return f"TrainingInput({self.language!r}, {len(self.topics)} topics, runs={list(self._runs)})"
 
 
-class Trainer(Component):
-    """Training: data in, a model folder out (HF / sentence-transformers layout, safetensors)."""
+class Trainer(Component[C]):
+    """Training: data in, a model folder out (HF / sentence-transformers layout, safetensors).
+
+    The core guarantees: one :class:`TrainingInput` per language the stage trains on; its
+    examples never include a held-out query; ``runs`` hold every input stage's run for that
+    language (qids in ``topics``, docids in ``corpus``); ``output_dir`` exists and is empty.
+    """
 
     @abstractmethod
     def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
@@ -183,11 +261,3 @@ class Trainer(Component):
         this returns, so an interrupted training never leaves a half-written model behind.
         """
 
-
-COMPONENT_KINDS: dict[str, type[Component]] = {
-    "retriever": Retriever,
-    "reranker": Reranker,
-    "fuser": Fuser,
-    "trainer": Trainer,
-}
-"""Component kind -> the base class its components must subclass."""

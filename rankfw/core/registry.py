@@ -1,11 +1,18 @@
 """The plugin manager and the component registry.
 
-Entry points of the group ``rankfw`` are loaded one at a time: a plugin that fails to import or
-whose hook raises is recorded as broken (with its distribution, version and error) and every
-other plugin keeps working. ``RANKFW_LOAD_PLUGINS`` (comma-separated distribution names; empty
-for none) restricts which distributions are loaded. ``RANKFW_EXTRA_PLUGINS`` (comma-separated
-module names) registers plugin modules that are importable but not installed with an entry point
-(rankfw's own tests use it for tests/plugin).
+Entry points of the group ``rankfw`` are loaded one at a time: a plugin that fails to import,
+whose hook raises, or that breaks a registration rule (:data:`rankfw.core.rules.RULES`: hook
+names, component names, base classes, ``Config``, ``description``, uniqueness) is recorded as
+broken (with its distribution, version and error) and every other plugin keeps working.
+``RANKFW_LOAD_PLUGINS`` (comma-separated distribution names; empty for none) restricts which
+distributions are loaded.
+
+Any ``BaseException`` a plugin raises at import or in its hook (``SystemExit``, a
+``KeyboardInterrupt`` it raises itself) makes it broken. The user's own Ctrl-C is told apart by
+a SIGINT handler installed while plugins load: a ``KeyboardInterrupt`` that follows a real SIGINT
+propagates, so Ctrl-C still stops rankfw while it loads plugins.
+``RANKFW_EXTRA_PLUGINS`` (comma-separated module names) registers plugin modules that are
+importable but not installed with an entry point (rankfw's own tests use it for tests/plugin).
 """
 
 from __future__ import annotations
@@ -24,24 +31,17 @@ from typing import Any
 import pluggy
 
 from rankfw.core import hookspecs
-from rankfw.core.components import COMPONENT_KINDS, Component, ComponentConfig
+from rankfw.core.components import Component, ComponentConfig
 from rankfw.core.errors import InputError
+from rankfw.core.kinds import BASES, HOOKS
+from rankfw.core.rules import NAME_PATTERN, PluginGuard, check_component, check_hooks  # noqa: F401
 
 ENTRY_POINT_GROUP = "rankfw"
 LOAD_PLUGINS_ENV = "RANKFW_LOAD_PLUGINS"
 EXTRA_PLUGINS_ENV = "RANKFW_EXTRA_PLUGINS"
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 BUILTIN_PLUGINS = ("rankfw.builtin.runfile",)
 """Plugin modules that ship with rankfw, registered with the installed ones (as simonw/llm does)."""
-
-HOOKS: dict[str, str] = {
-    "retriever": "register_retrievers",
-    "reranker": "register_rerankers",
-    "trainer": "register_trainers",
-    "fuser": "register_fusers",
-}
-"""Component kind -> the hook that registers it."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,8 @@ class BrokenPlugin:
     distribution: str
     version: str
     error: str
+    components: tuple[tuple[str, str], ...] = ()
+    """The (kind, name) pairs it registered before it failed (none are usable)."""
 
     def as_dict(self) -> dict[str, str]:
         return {"plugin": self.plugin, "distribution": self.distribution, "version": self.version, "error": self.error}
@@ -124,37 +126,35 @@ class Registry:
             return
         distribution = distribution or name
         version = version or str(getattr(plugin, "__version__", "0"))
-        try:
-            self.plugin_manager.register(plugin, name=name)
-        except Exception as e:  # a malformed hookimpl, a name registered twice
-            self.broken.append(BrokenPlugin(name, distribution, version, _one_line(e)))
-            return
         found: list[ComponentInfo] = []
-        try:
-            for kind, hook_name in HOOKS.items():
-                hook = getattr(self.plugin_manager.hook, hook_name)
-                for impl in hook.get_hookimpls():
-                    if impl.plugin is plugin:
-                        impl.function(register=self._registrar(kind, name, distribution, version, found))
-        except Exception as e:
-            self.plugin_manager.unregister(plugin)
-            self.broken.append(BrokenPlugin(name, distribution, version, _one_line(e)))
-            return
+        with PluginGuard() as interrupts:
+            try:
+                self.plugin_manager.register(plugin, name=name)
+            except BaseException as e:  # a malformed hookimpl, a name registered twice
+                interrupts.reraise_if_user(e)
+                self.broken.append(BrokenPlugin(name, distribution, version, _one_line(e)))
+                return
+            try:
+                check_hooks(self.plugin_manager, plugin, list(HOOKS.values()))
+                for kind, hook_name in HOOKS.items():
+                    hook = getattr(self.plugin_manager.hook, hook_name)
+                    for impl in hook.get_hookimpls():
+                        if impl.plugin is plugin:
+                            impl.function(register=self._registrar(kind, name, distribution, version, found))
+            except BaseException as e:
+                interrupts.reraise_if_user(e)
+                self.plugin_manager.unregister(plugin)
+                claimed = tuple((i.kind, i.name) for i in found)
+                self.broken.append(BrokenPlugin(name, distribution, version, _one_line(e), claimed))
+                return
         for info in found:
             self._add(info)
 
     def _registrar(self, kind: str, plugin: str, distribution: str, version: str, found: list[ComponentInfo]) -> Any:
-        base = COMPONENT_KINDS[kind]
+        base = BASES[kind]
 
         def register(name: str, cls: type[Component]) -> None:
-            if not isinstance(name, str) or not NAME_PATTERN.match(name):
-                raise ValueError(f"invalid {kind} name {name!r}: use lower-case letters, digits, '-', '_', '.'")
-            if not (isinstance(cls, type) and issubclass(cls, base)):
-                raise TypeError(f"{kind} {name!r}: {cls!r} is not a subclass of rankfw.core.{base.__name__}")
-            if not (isinstance(cls.Config, type) and issubclass(cls.Config, ComponentConfig)):
-                raise TypeError(f"{kind} {name!r}: Config must subclass rankfw.core.ComponentConfig")
-            if not cls.description:
-                raise TypeError(f"{kind} {name!r}: the class has no description")
+            check_component(kind, base, name, cls)
             found.append(ComponentInfo(kind, name, cls, plugin, distribution, version))
 
         return register
@@ -180,6 +180,10 @@ class Registry:
                 f"or choose with {LOAD_PLUGINS_ENV}",
                 where,
             )
+        claimed = [b for b in self.broken if (kind, name) in b.components]
+        if claimed or self.broken:
+            why = "; ".join(f"plugin {b.plugin!r} is broken: {b.error}" for b in (claimed or self.broken))
+            raise InputError(f"unknown {kind} {name!r} ({why})", where)
         choices = self.names(kind)
         close = difflib.get_close_matches(name, choices, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -254,11 +258,13 @@ def load_registry(extra_plugins: list[tuple[str, object]] | None = None, use_ent
             version = ep.dist.version if ep.dist is not None else "0"
             if wanted is not None and _normalise(dist) not in wanted:
                 continue
-            try:
-                module = ep.load()
-            except Exception as e:  # any failure at import: record it, keep going
-                registry.broken.append(BrokenPlugin(ep.name, dist, version, _one_line(e)))
-                continue
+            with PluginGuard() as interrupts:
+                try:
+                    module = ep.load()
+                except BaseException as e:  # any failure at import: record it, keep going
+                    interrupts.reraise_if_user(e)
+                    registry.broken.append(BrokenPlugin(ep.name, dist, version, _one_line(e)))
+                    continue
             registry.add_plugin(module, ep.name, dist, version)
         for name in _names(os.environ.get(EXTRA_PLUGINS_ENV, "")):
             _add_module(registry, name)

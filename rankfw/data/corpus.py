@@ -22,6 +22,7 @@ from rankfw.core.io import (
     sqlite_damage,
     text_digest,
 )
+from rankfw.core.store import connect
 from rankfw.core.types import Corpus, Document
 from rankfw.data.formats import corpus_files, get_format
 from rankfw.data.irds import IrdsCorpus, is_irds
@@ -193,7 +194,7 @@ class JsonlCorpus(Corpus):
                 (count,) = db.execute("SELECT COUNT(*) FROM docs").fetchone()
             atomic_write_json(marker, {"source": self.fingerprint, "plain_bytes": self._plain.stat().st_size,
                                        "index_bytes": db_path.stat().st_size, "docs": count})
-        self._db = sqlite3.connect(db_path, check_same_thread=False)
+        self._db = connect(db_path)
         return self._db
 
     def _damage(self, folder: Path, db_path: Path, marker: Path) -> str | None:
@@ -230,7 +231,7 @@ class JsonlCorpus(Corpus):
     def _build_index(self, db_path: Path) -> None:
         tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
-        db = sqlite3.connect(tmp)
+        db = connect(tmp)
         db.execute("CREATE TABLE docs (docid TEXT PRIMARY KEY, offset INTEGER, line INTEGER)")
         assert self._plain is not None
         try:

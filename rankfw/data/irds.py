@@ -134,7 +134,13 @@ def irds_document(doc: Any) -> Document:
 
 
 def irds_training(source: str) -> Iterator[TrainingExample]:
+    """Training examples of an ir_datasets id: from its qrels (positives judged relevant,
+    negatives judged non-relevant), or from its docpairs when it has no qrels (e.g.
+    ``irds:msmarco-passage/train/triples-small``: query, positive, negative)."""
     dataset = load_irds(source)
+    if dataset.has_docpairs() and not dataset.has_qrels():
+        yield from _docpair_examples(dataset)
+        return
     qrels: Qrels = {}
     for q in dataset.qrels_iter():
         qrels.setdefault(q.query_id, {})[q.doc_id] = int(q.relevance)
@@ -148,3 +154,19 @@ def irds_training(source: str) -> Iterator[TrainingExample]:
             positives=[docs[d] for d, r in judged.items() if r > 0 and d in docs],
             negatives=[docs[d] for d, r in judged.items() if r <= 0 and d in docs],
         )
+
+
+def _docpair_examples(dataset: Any) -> Iterator[TrainingExample]:
+    """Consecutive docpairs of one query become one example (its positives, its negatives)."""
+    import itertools
+
+    queries = dataset.queries_store() if hasattr(dataset, "queries_store") else None
+    query_text: dict[str, str] = {} if queries is not None else {q.query_id: q.text for q in dataset.queries_iter()}
+    docs = dataset.docs_store()
+    for qid, group in itertools.groupby(dataset.docpairs_iter(), key=lambda p: p.query_id):
+        pairs = list(group)
+        found = {d: irds_document(doc) for d, doc in docs.get_many({p.doc_id_a for p in pairs} | {p.doc_id_b for p in pairs}).items()}
+        text = queries.get(qid).text if queries is not None else query_text[qid]
+        positives = list({p.doc_id_a: found[p.doc_id_a] for p in pairs if p.doc_id_a in found}.values())
+        negatives = list({p.doc_id_b: found[p.doc_id_b] for p in pairs if p.doc_id_b in found}.values())
+        yield TrainingExample(qid, text, positives, negatives)

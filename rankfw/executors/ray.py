@@ -42,8 +42,10 @@ from rankfw.core.components import (
     TrainingInput,
 )
 from rankfw.core.errors import RankfwError
+from rankfw.core.kinds import kind_of
 from rankfw.core.runs import Run
 from rankfw.core.types import Corpus, Topics
+from rankfw.executors.local import check_run, invoke
 
 
 class RayExecutor:
@@ -81,26 +83,27 @@ class RayExecutor:
         parts: list[Run] = []
         if self.warmup and qids:
             first, qids = qids[:1], qids[1:]
-            parts.append(component.retrieve({q: topics[q] for q in first}, corpus, self._driver_context(ctx)))
-        rows = [{"i": i, "qid": q, "payload": pickle.dumps(topics[q])} for i, q in enumerate(qids)]
+            warm = invoke("retrieve", component, self._driver_context(ctx), topics={q: topics[q] for q in first}, corpus=corpus)
+            parts.append(check_run(warm, None, f"{type(component).__name__}.retrieve"))
+        rows = [{"i": i, "qid": q, "payload": pickle.dumps({"topics": topics[q]})} for i, q in enumerate(qids)]
         parts.append(self._run_shards("retrieve", component, corpus, ctx, rows, len(topics)))
         return _merge(parts, list(topics))
 
     def rerank(self, component: Reranker, topics: Topics, run: Run, corpus: Corpus, ctx: StageContext) -> Run:
         """Re-rank the run in shards of queries on the actor pool."""
         rows = [
-            {"i": i, "qid": q, "payload": pickle.dumps((topics.get(q), run[q]))} for i, q in enumerate(run)
+            {"i": i, "qid": q, "payload": pickle.dumps({"topics": topics.get(q), "run": run[q]})} for i, q in enumerate(run)
         ]
         merged = self._run_shards("rerank", component, corpus, ctx, rows, len(rows))
         return _merge([merged], list(run))
 
     def fuse(self, component: Fuser, runs: Sequence[Run], ctx: StageContext) -> Run:
         """Fuse here: the runs are already in this process and fusion is a cheap merge."""
-        return component.fuse(runs, self._driver_context(ctx))
+        return invoke("fuse", component, self._driver_context(ctx), runs=runs)
 
     def train(self, component: Trainer, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
         """Train here: one job, writing into a temporary folder of this machine."""
-        component.train(inputs, output_dir, self._driver_context(ctx))
+        invoke("train", component, self._driver_context(ctx), inputs=inputs, output_dir=output_dir)
 
     # --- generic batch map ----------------------------------------------------------------------
 
@@ -146,14 +149,14 @@ class RayExecutor:
         return max(1, min(1000, math.ceil(n / (4 * self.num_workers))))
 
     def _run_shards(
-        self, method: str, component: Component, corpus: Corpus, ctx: StageContext, rows: list[dict[str, Any]], total: int
+        self, kind: str, component: Component, corpus: Corpus, ctx: StageContext, rows: list[dict[str, Any]], total: int
     ) -> Run:
         if not rows:
             return Run()
         self.start()
-        spec = (type(component), component.config, corpus, _portable_context(ctx), method)
+        spec = (type(component), component.config, corpus, _portable_context(ctx), kind)
         hits: dict[str, list[tuple[str, float]]] = {}
-        with ctx.progress(f"{ctx.stage}: {method} on Ray ({self.num_workers} workers)", total) as bar:
+        with ctx.progress(f"{ctx.stage}: {kind_of(kind).method} on Ray ({self.num_workers} workers)", total) as bar:
             bar.advance(total - len(rows))
             try:
                 for batch in self._stream(_ComponentActor, spec, rows, self._shard_size(len(rows))):
@@ -183,13 +186,14 @@ class RayExecutor:
 
 
 class _ComponentActor:
-    """One worker: builds the component once, then runs its batch method on each shard."""
+    """One worker: builds the component once, then calls it (through the local executor's
+    :func:`invoke`) on each shard of queries."""
 
-    def __init__(self, cls: type[Component], config: Any, corpus: Corpus, ctx: StageContext, method: str) -> None:
+    def __init__(self, cls: type[Component], config: Any, corpus: Corpus, ctx: StageContext, kind: str) -> None:
         self.component = cls(config)
         self.corpus = corpus
         self.ctx = ctx
-        self.method = method
+        self.kind = kind
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -200,16 +204,13 @@ class _ComponentActor:
 
     def _shard(self, batch: dict[str, Any]) -> dict[str, Any]:
         qids = [str(q) for q in batch["qid"]]
-        values = [pickle.loads(p) for p in batch["payload"]]
-        if self.method == "retrieve":
-            topics = dict(zip(qids, values, strict=True))
-            run = self.component.retrieve(topics, self.corpus, self.ctx)  # type: ignore[attr-defined]
-        else:
-            topics = {q: query for q, (query, _) in zip(qids, values, strict=True) if query is not None}
-            shard = Run.from_ranked({q: hits for q, (_, hits) in zip(qids, values, strict=True)})
-            run = self.component.rerank(topics, shard, self.corpus, self.ctx)  # type: ignore[attr-defined]
-        if not isinstance(run, Run):
-            raise TypeError(f"{type(self.component).__name__}.{self.method} returned {type(run).__name__}, not a Run")
+        rows: list[dict[str, Any]] = [pickle.loads(p) for p in batch["payload"]]
+        data: dict[str, Any] = {"corpus": self.corpus}
+        data["topics"] = {q: row["topics"] for q, row in zip(qids, rows, strict=True) if row["topics"] is not None}
+        if rows and "run" in rows[0]:
+            data["run"] = Run.from_ranked({q: row["run"] for q, row in zip(qids, rows, strict=True)})
+        run = check_run(invoke(self.kind, self.component, self.ctx, **data), None,
+                        f"{type(self.component).__name__}.{kind_of(self.kind).method}")
         out_qids = list(run)
         n_in = [len(qids) if i == 0 else 0 for i in range(len(out_qids))]  # progress: inputs done, on row 0
         return {"qid": out_qids, "payload": [pickle.dumps(run[q]) for q in out_qids], "n_in": n_in}

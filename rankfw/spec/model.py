@@ -10,10 +10,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rankfw.core.components import ComponentConfig
+from rankfw.core.kinds import BY_SPEC, KIND_TO_COMPONENT, SpecKind, inputs_error  # noqa: F401 (re-exported)
 from rankfw.core.registry import ComponentInfo
 
 STAGE_REF = "stage:"
-KIND_TO_COMPONENT = {"retrieve": "retriever", "rerank": "reranker", "train": "trainer", "fuse": "fuser"}
 TOPIC_SETS = ("eval", "train", "heldout")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
@@ -21,7 +21,8 @@ PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 MAX_NAME = 100
 """The longest spec or stage name (stage names become file names, with a prefix and suffix)."""
 
-Kind = Literal["retrieve", "rerank", "train", "fuse"]
+Kind = SpecKind
+"""A stage's ``kind:`` (from the kind table, :mod:`rankfw.core.kinds`)."""
 
 
 class _Strict(BaseModel):
@@ -96,13 +97,10 @@ class StageSpec(_Strict):
 
     @model_validator(mode="after")
     def _shape(self) -> StageSpec:
-        if self.kind == "retrieve" and self.inputs:
-            raise ValueError("a retrieve stage takes no inputs")
-        if self.kind == "rerank" and len(self.inputs) != 1:
-            raise ValueError(f"a rerank stage takes exactly one input stage, got {len(self.inputs)}")
-        if self.kind == "fuse" and not self.inputs:
-            raise ValueError("a fuse stage needs at least one input stage")
-        if self.per_language and self.kind != "train":
+        problem = inputs_error(self.kind, len(self.inputs))
+        if problem:
+            raise ValueError(problem)
+        if self.per_language and BY_SPEC[self.kind].produces_run:
             raise ValueError("per_language applies to train stages only")
         return self
 
@@ -175,7 +173,7 @@ class Stage:
 
     @property
     def produces_runs(self) -> bool:
-        return self.spec.kind != "train"
+        return BY_SPEC[self.spec.kind].produces_run
 
 
 @dataclass

@@ -17,15 +17,15 @@ def plan_stages(stages: dict[str, Stage], errors: SpecErrors, languages: list[st
         for i, dep in enumerate(stage.spec.inputs):
             if dep not in stages:
                 raise errors.error(("stages", name, "inputs", i), f"unknown stage {dep!r}{_suggest(dep, stages)}")
-            if stages[dep].spec.kind == "train":
+            if not stages[dep].produces_runs:
                 raise errors.error(("stages", name, "inputs", i), f"{dep!r} is a train stage: it gives a model, not a run (use it as a param 'stage:{dep}')")
-            if stage.spec.kind != "train" and stages[dep].spec.topics != stage.spec.topics:
+            if stage.produces_runs and stages[dep].spec.topics != stage.spec.topics:
                 raise errors.error(("stages", name, "inputs", i), f"{dep!r} runs on topics {stages[dep].spec.topics!r} but this stage on {stage.spec.topics!r}")
         for param, dep in stage.model_refs.items():
             where = ("stages", name, "params", param)
             if dep not in stages:
                 raise errors.error(where, f"unknown stage {dep!r}{_suggest(dep, stages)}")
-            if stages[dep].spec.kind != "train":
+            if stages[dep].produces_runs:
                 raise errors.error(where, f"{dep!r} is a {stages[dep].spec.kind} stage; 'stage:NAME' must name a train stage")
     sorter = graphlib.TopologicalSorter({name: stage.dependencies for name, stage in stages.items()})
     try:

@@ -57,7 +57,7 @@ def ranking_items(english: list[tuple[str, list[str]]], table: dict[str, str], l
     return items
 
 
-class DistillTrainer(Trainer):
+class DistillTrainer(Trainer[DistillConfig]):
     """Student(target) and student(English) pulled to teacher(English); the student's ranking of
     translated candidates pulled to the teacher's ranking of the English ones."""
 
@@ -68,7 +68,7 @@ class DistillTrainer(Trainer):
     def data(self, inputs: Sequence[TrainingInput], ctx: StageContext) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[RankItem]], set[str]]:
         """Per target language: parallel pairs ``(english, target)`` and ranking items; and the
         English texts that are queries (embedded with the query prefix, the rest as passages)."""
-        cfg: DistillConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         english = next((i for i in inputs if i.language == "en"), None)
         english_examples = (
             [(ex.query, [d.text for d in ex.positives + ex.negatives]) for ex in english.examples()] if english else []
@@ -79,7 +79,7 @@ class DistillTrainer(Trainer):
         for inp in inputs:
             if inp.language == "en":
                 continue
-            if inp.parallel is None:
+            if not inp.has_parallel():
                 ctx.log(f"{ctx.stage}: {inp.language}: no parallel text, skipped")
                 continue
             lang_pairs = inp.parallel_pairs()
@@ -109,7 +109,7 @@ class DistillTrainer(Trainer):
         from rankfw_biencoder_distill.losses import embedding_mse, ranking_kl
         from rankfw_biencoder_distill.training import Trainable, language_batches, seed_everything
 
-        cfg: DistillConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         pairs, ranks, query_texts = self.data(inputs, ctx)
         rng = seed_everything(cfg.seed)
         student = Trainable(cfg, cfg.model, ctx.cache_dir)
@@ -186,7 +186,7 @@ class DistillTrainer(Trainer):
     def _pair_loss(self, student: Any, batch: list[tuple[str, str]], t_passages: dict[str, Any], t_queries: dict[str, Any], mse: Any, torch: Any) -> Any:
         """Student(English) and student(target) pulled to teacher(English), queries with the query
         prefix and passages with the passage prefix."""
-        cfg: DistillConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         losses = []
         for is_query, teacher, prefix in ((True, t_queries, student.query_prefix), (False, t_passages, student.passage_prefix)):
             part = [(e, t) for e, t in batch if (e in t_queries) == is_query]
@@ -198,7 +198,7 @@ class DistillTrainer(Trainer):
         return cfg.mse_weight * torch.stack(losses).sum() / len(batch)
 
     def _rank_loss(self, student: Any, batch: list[RankItem], t_passages: dict[str, Any], t_queries: dict[str, Any], mse: Any, kl: Any, torch: Any) -> Any:
-        cfg: DistillConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         queries = student.embed([i.query_tgt for i in batch] + [i.query_en for i in batch], student.query_prefix)
         flat = [p for i in batch for p in i.passages_tgt]
         passages = student.embed(flat, student.passage_prefix)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from rankfw.core import Document, InputError, StageContext, Trainer, TrainingInput
 from rankfw_biencoder_distill.training import TrainConfig
@@ -26,7 +26,8 @@ class FinetuneConfig(TrainConfig):
     negatives_from: Literal["training", "run", "both"] = Field(
         "training", description="the training file's negatives, the input stage's run, or both"
     )
-    negative_depth: int = Field(30, gt=0, description="run negatives are drawn from this many top hits")
+    depth: int = Field(30, gt=0, description="run negatives are drawn from this many top hits (old key: negative_depth)",
+                       validation_alias=AliasChoices("depth", "negative_depth"))
     max_examples: int | None = Field(None, gt=0, description="at most this many training queries per language")
 
 
@@ -39,7 +40,7 @@ class Example:
     negatives: list[Document]
 
 
-class FinetuneTrainer(Trainer):
+class FinetuneTrainer(Trainer[FinetuneConfig]):
     """Fine-tunes a bi-encoder with InfoNCE: in-batch negatives plus sampled hard negatives."""
 
     Config: ClassVar[type[FinetuneConfig]] = FinetuneConfig
@@ -48,7 +49,7 @@ class FinetuneTrainer(Trainer):
 
     def examples(self, inp: TrainingInput) -> list[Example]:
         """One language's training queries with their negative pools."""
-        cfg: FinetuneConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         use_file = cfg.negatives_from in ("training", "both")
         use_run = cfg.negatives_from in ("run", "both")
         if use_run and cfg.hard_negatives and not inp.runs:
@@ -66,11 +67,11 @@ class FinetuneTrainer(Trainer):
         return out
 
     def _run_negatives(self, inp: TrainingInput, qid: str, positives: set[str]) -> list[Document]:
-        cfg: FinetuneConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         judged = {d for d, r in inp.qrels.get(qid, {}).items() if r > 0}
         docids: list[str] = []
         for run in inp.runs.values():
-            docids.extend(d for d, _ in run.get(qid, [])[: cfg.negative_depth] if d not in positives and d not in judged)
+            docids.extend(d for d, _ in run.get(qid, [])[: cfg.depth] if d not in positives and d not in judged)
         docids = list(dict.fromkeys(docids))
         return list(inp.corpus.get_many(docids).values()) if docids else []
 
@@ -79,7 +80,7 @@ class FinetuneTrainer(Trainer):
         from rankfw_biencoder_distill.losses import info_nce
         from rankfw_biencoder_distill.training import Trainable, count_batches, language_batches, seed_everything
 
-        cfg: FinetuneConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         data = {inp.language: self.examples(inp) for inp in inputs}
         data = {lang: items for lang, items in data.items() if items}
         if not data:
@@ -99,7 +100,7 @@ class FinetuneTrainer(Trainer):
         model.save(output_dir)
 
     def _loss(self, model: Any, batch: list[Example], rng: random.Random, info_nce: Any) -> Any:
-        cfg: FinetuneConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         positives = [rng.choice(ex.positives) for ex in batch]
         negatives: list[Document] = []
         for ex in batch:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import Field
 
@@ -45,10 +45,13 @@ def shared_encoder(config_json: str, cache_dir: str) -> Any:
     return Encoder(EncoderConfig.model_validate_json(config_json), Path(cache_dir))
 
 
-class EncoderUser:
+E = TypeVar("E", bound=EncoderConfig)
+
+
+class EncoderUser(Generic[E]):
     """Mixin of the components that encode text: the encoder is loaded once per process."""
 
-    config: EncoderConfig
+    config: E
 
     def encoder(self, ctx: StageContext) -> Any:
         """The loaded encoder."""

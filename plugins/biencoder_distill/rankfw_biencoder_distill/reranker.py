@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rankfw.core import Corpus, InputError, Reranker, Run, StageContext, Topics
+from pydantic import Field
+
+from rankfw.core import Corpus, Reranker, Run, StageContext, Topics
 from rankfw_biencoder_distill.params import EncoderConfig, EncoderUser
 
 CITATION = (
@@ -14,21 +16,23 @@ CITATION = (
 
 
 class BiEncoderRerankerConfig(EncoderConfig):
-    """Parameters of the ``biencoder`` reranker: the bi-encoder model and how it is run."""
+    """Parameters of the ``biencoder`` reranker: the bi-encoder model, how it is run, and how many
+    hits of the input run are re-scored (``depth``) and kept (``k``)."""
+
+    depth: int | None = Field(None, gt=0, description="top hits of the input run re-scored per query (None: all)")
+    k: int | None = Field(None, gt=0, description="hits kept per query (None: all re-scored)")
 
 
-class BiEncoderReranker(EncoderUser, Reranker):
+class BiEncoderReranker(EncoderUser[BiEncoderRerankerConfig], Reranker[BiEncoderRerankerConfig]):
     """Re-scores each candidate by the inner product of query and passage embeddings."""
 
-    Config: ClassVar[type[EncoderConfig]] = BiEncoderRerankerConfig
+    Config: ClassVar[type[BiEncoderRerankerConfig]] = BiEncoderRerankerConfig
     description: ClassVar[str] = "bi-encoder reranker (sentence-transformers model; each distinct passage encoded once)"
     citation: ClassVar[str] = CITATION
 
     def rerank(self, topics: Topics, run: Run, corpus: Corpus, ctx: StageContext) -> Run:
-        """Score every (query, candidate) pair of ``run``; candidates keep their set, not their order."""
-        missing = [q for q in run if q not in topics]
-        if missing:
-            raise InputError(f"{len(missing)} query id(s) of the input run have no topic, e.g. {missing[0]!r}", ctx.stage)
+        """Score the top ``depth`` candidates of every query of ``run``; keep ``k`` by that score."""
+        run = run.top(self.config.depth) if self.config.depth else run
         qids = [q for q in run if run[q]]
         docids = sorted({d for q in qids for d, _ in run[q]})
         docs = corpus.get_many(docids)
@@ -43,4 +47,4 @@ class BiEncoderReranker(EncoderUser, Reranker):
             cand = [d for d, _ in run[qid]]
             values = passages[[row[d] for d in cand]] @ queries[qi]
             scores[qid] = dict(zip(cand, values.tolist(), strict=True))
-        return Run.from_scores(scores)
+        return Run.from_scores(scores, k=self.config.k)

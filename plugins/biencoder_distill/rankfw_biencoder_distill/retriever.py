@@ -45,7 +45,7 @@ class PassageEncoding:
         return encode
 
 
-class DenseRetriever(EncoderUser, Retriever):
+class DenseRetriever(EncoderUser[DenseConfig], Retriever[DenseConfig]):
     """Embeds the corpus with a bi-encoder, indexes it with faiss (cached), searches all topics."""
 
     Config: ClassVar[type[DenseConfig]] = DenseConfig
@@ -56,7 +56,7 @@ class DenseRetriever(EncoderUser, Retriever):
         """The cached index of ``corpus`` (built on first use): ``index.faiss`` + ``docids.json``."""
         from rankfw.models import materialise
 
-        cfg: DenseConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         encoder = self.encoder(ctx)
         params = f"{cfg.index}:{cfg.hnsw_m}" if cfg.index == "hnsw" else "flat"
         key = text_digest(encoder.key, encoder.passage_prefix, corpus.fingerprint, params)
@@ -66,7 +66,7 @@ class DenseRetriever(EncoderUser, Retriever):
         import faiss
         import numpy as np
 
-        cfg: DenseConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         docids, texts = [], []
         for doc in corpus:
             docids.append(doc.docid)
@@ -94,7 +94,7 @@ class DenseRetriever(EncoderUser, Retriever):
         """The top ``k`` documents of the corpus for every topic."""
         import faiss
 
-        cfg: DenseConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         folder = self.index_folder(corpus, ctx)
         index = faiss.read_index(str(folder / "index.faiss"))
         if cfg.index == "hnsw":

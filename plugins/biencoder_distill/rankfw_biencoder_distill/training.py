@@ -10,30 +10,23 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from rankfw.core import ComponentConfig
-from rankfw.models import ModelRef, freeze_bottom_layers
+from rankfw.models import ModelRef, TrainerConfig, freeze_bottom_layers
 from rankfw_biencoder_distill.params import DEFAULT_MODEL
 
 
-class TrainConfig(ComponentConfig):
-    """Optimisation parameters shared by the bi-encoder trainers."""
+class TrainConfig(TrainerConfig):
+    """Optimisation parameters shared by the bi-encoder trainers (the common ones from
+    :class:`rankfw.models.TrainerConfig`, some with this plugin's defaults)."""
 
     model: ModelRef = Field(DEFAULT_MODEL, description="the model to start from (the student)")
-    epochs: int = Field(1, gt=0, description="passes over the data")
     lr: float = Field(2e-5, gt=0, description="peak learning rate (AdamW)")
     batch_size: int = Field(32, gt=1, description="items per batch (one language per batch)")
-    warmup: float = Field(0.1, ge=0, lt=1, description="fraction of steps with a linear warm-up")
-    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
-    seed: int = Field(42, description="random seed (shuffling, sampling, dropout)")
     max_length: int = Field(128, gt=0, le=8192, description="tokens per text while training")
-    temperature: float = Field(0.05, gt=0, description="softmax temperature of the scores")
     freeze_embeddings: bool = Field(True, description="keep the word embeddings fixed (fast, less forgetting)")
-    freeze_layers: int = Field(0, ge=0, description="keep the bottom N transformer layers fixed (faster, less forgetting)")
-    bf16: bool = Field(False, description="bfloat16 autocast (fast on GPUs and CPUs with AMX/AVX512-BF16)")
+    temperature: float = Field(0.05, gt=0, description="softmax temperature of the scores")
     pooling: Literal["auto", "mean", "cls"] = Field("auto", description="token pooling; auto = the model's own")
     query_prefix: str | None = Field(None, description="None = the model's 'query' prompt")
     passage_prefix: str | None = Field(None, description="None = the model's 'passage' prompt")
-    device: str = Field("auto", description="auto (cuda if present), cpu, cuda, ...")
 
 
 class Trainable:

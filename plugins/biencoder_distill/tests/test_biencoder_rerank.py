@@ -83,9 +83,11 @@ def test_each_distinct_passage_is_encoded_once_then_cached(
 def test_missing_topic_is_an_input_error(tiny_model: Path, tmp_path: Path, xquad_cache: Path) -> None:
     corpus, topics, _ = xquad("en", xquad_cache)
     run = Run.from_scores({"no-such-query": {next(iter(corpus)).docid: 1.0}})
+    from rankfw.executors.local import LocalExecutor, call_component
+
     reranker = BiEncoderReranker(BiEncoderReranker.Config(model=str(tiny_model), device="cpu"))
-    with pytest.raises(InputError, match="no topic"):
-        reranker.rerank(topics, run, corpus, context(tmp_path))
+    with pytest.raises(InputError, match="query id\\(s\\) that are not topics"):  # checked by the core, once
+        call_component("rerank", LocalExecutor(), reranker, context(tmp_path), topics=topics, run=run, corpus=corpus)
 
 
 def test_dense_flat_equals_exhaustive_rerank_and_hnsw_agrees(tiny_model: Path, tmp_path: Path, xquad_cache: Path) -> None:

@@ -70,7 +70,7 @@ class BM25Config(ComponentConfig):
         return self
 
 
-class BM25Retriever(Retriever):
+class BM25Retriever(Retriever[BM25Config]):
     """Lucene BM25 (pyserini/Anserini) with the language's analyzer; indexes the corpus once per content hash."""
 
     Config = BM25Config
@@ -80,7 +80,6 @@ class BM25Retriever(Retriever):
         "Dense Representations. SIGIR 2021. Robertson and Zaragoza. The Probabilistic Relevance Framework: "
         "BM25 and Beyond. 2009."
     )
-    config: BM25Config
 
     def retrieve(self, topics: Topics, corpus: Corpus, ctx: StageContext) -> Run:
         """BM25 top-``k`` for every topic, searched in batches over all threads."""

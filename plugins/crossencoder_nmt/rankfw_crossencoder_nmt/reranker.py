@@ -1,4 +1,4 @@
-"""The ``crossencoder`` reranker: re-scores the top ``k`` of its input run with a cross-encoder."""
+"""The ``crossencoder`` reranker: re-scores the top ``depth`` of its input run with a cross-encoder."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from rankfw.core import ComponentConfig, Corpus, InputError, Reranker, Run, StageContext, Topics
+from rankfw.core import ComponentConfig, Corpus, Reranker, Run, StageContext, Topics
 from rankfw.models import ModelRef, pick_device, resolve_model
 from rankfw_crossencoder_nmt.scoring import PairScorer, Precision, load_cross_encoder
 
@@ -18,7 +18,8 @@ class CrossEncoderConfig(ComponentConfig):
         "cross-encoder/mmarco-mMiniLMv2-L12-H384-v1",
         description="hub id, local folder, bundled:NAME or a train stage's output (stage:NAME)",
     )
-    k: int = Field(100, gt=0, description="how many of the input run's top hits per query to re-score and keep")
+    depth: int | None = Field(None, gt=0, description="top hits of the input run re-scored per query (default: k, else 100)")
+    k: int | None = Field(None, gt=0, description="hits kept per query (default: all re-scored)")
     max_length: int = Field(256, gt=8, description="tokens per query/passage pair (the passage is truncated)")
     batch_size: int = Field(32, gt=0, description="pairs per forward pass")
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
@@ -29,7 +30,7 @@ class CrossEncoderConfig(ComponentConfig):
     num_threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
 
 
-class CrossEncoderReranker(Reranker):
+class CrossEncoderReranker(Reranker[CrossEncoderConfig]):
     """Re-ranks candidates by a cross-encoder's score of each (query, passage) pair."""
 
     Config = CrossEncoderConfig
@@ -38,9 +39,7 @@ class CrossEncoderReranker(Reranker):
         "Nogueira and Cho. Passage Re-ranking with BERT. arXiv:1901.04085, 2019. "
         "Bonifacio et al. mMARCO: A Multilingual Version of the MS MARCO Passage Ranking Dataset. arXiv:2108.13897, 2021."
     )
-    config: CrossEncoderConfig
-
-    def __init__(self, config: ComponentConfig | None = None) -> None:
+    def __init__(self, config: CrossEncoderConfig | None = None) -> None:
         super().__init__(config)
         self._scorer: PairScorer | None = None
 
@@ -60,14 +59,12 @@ class CrossEncoderReranker(Reranker):
         return self._scorer
 
     def rerank(self, topics: Topics, run: Run, corpus: Corpus, ctx: StageContext) -> Run:
-        """Score the top ``k`` candidates of every query of ``run`` and rank them by that score."""
-        candidates = run.top(self.config.k)
+        """Score the top ``depth`` candidates of every query of ``run``, rank them, keep ``k``."""
+        candidates = run.top(self.config.depth or self.config.k or 100)
         queries: list[str] = []
         docids: list[str] = []
         owners: list[str] = []
         for qid, hits in candidates.items():
-            if qid not in topics:
-                raise InputError(f"query {qid!r} of the input run is not among the topics", ctx.stage)
             for docid, _ in hits:
                 owners.append(qid)
                 queries.append(topics[qid])
@@ -80,7 +77,7 @@ class CrossEncoderReranker(Reranker):
         scores: dict[str, dict[str, float]] = {qid: {} for qid in candidates}
         for qid, docid, value in zip(owners, docids, values, strict=True):
             scores[qid][docid] = float(value)
-        return Run.from_scores(scores)
+        return Run.from_scores(scores, k=self.config.k)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from rankfw.core import Document, InputError, StageContext, Trainer, TrainingExample, TrainingInput
 from rankfw.models import resolve_model
@@ -40,38 +40,35 @@ class TranslateTrainConfig(LoopConfig):
     max_examples: int | None = Field(None, gt=0, description="use at most this many English examples (after the skipped)")
 
 
-class TranslateTrainTrainer(Trainer):
+class TranslateTrainTrainer(Trainer[TranslateTrainConfig]):
     """Cross-encoder trained on English retrieval data machine-translated into every target language."""
 
     Config = TranslateTrainConfig
     description = "Cross-encoder trained on English data translated by NMT (or a parallel file) into each language"
     citation = TRAIN_CITATION
-    config: TranslateTrainConfig
 
     def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
         """Translate the English examples into every language, then train one cross-encoder on all."""
         cfg = self.config
         source_lang = cfg.translator.source_language
         by_lang = {i.language: i for i in inputs}
-        source = cfg.source or (by_lang[source_lang].training if source_lang in by_lang else None)
-        if source is None:
+        # whose examples() reads the English data, held-out queries removed (an explicit English
+        # 'source' without an English input: the first input's held-out ids apply, as on a parallel collection)
+        carrier = by_lang.get(source_lang) or (inputs[0] if cfg.source and inputs else None)
+        if carrier is None or not (cfg.source or carrier.has_training()):
             raise InputError(
                 f"no English training data: set 'source' or give the stage a {source_lang!r} input with training data",
                 f"{ctx.stage}.params.source",
             )
-        from rankfw_crossencoder_nmt.sources import read_examples
-
-        excluded = by_lang[source_lang].excluded_qids if source_lang in by_lang and not cfg.source else frozenset()
-        kept = (ex for ex in read_examples(source) if ex.query_id not in excluded)
-        english = select_examples(kept, cfg.skip_examples, cfg.max_examples)
+        english = select_examples(carrier.examples(cfg.source), cfg.skip_examples, cfg.max_examples)
+        source = cfg.source or f"dataset.train [{source_lang}]"
         targets = cfg.languages if cfg.languages is not None else [i.language for i in inputs]
         groups: list[TrainGroup] = groups_from_examples(english) if cfg.include_source else []
         report: dict[str, Any] = {"source": source, "english_examples": len(english), "languages": {}}
         for lang in targets:
             if lang == source_lang:
                 continue
-            parallel = by_lang[lang].parallel if lang in by_lang else None
-            translator = make_translator(cfg.translator, lang, parallel, ctx.cache_dir)
+            translator = make_translator(cfg.translator, lang, by_lang.get(lang), ctx.cache_dir)
             texts = [t for ex in english for t in _texts(ex)]
             done = translate_texts(texts, translator, ctx.for_language(lang))
             translated = [t for ex in english if (t := translate_example(ex, done, cfg.on_missing)) is not None]
@@ -129,7 +126,8 @@ class FinetuneConfig(LoopConfig):
     negatives: Literal["file", "run", "both"] = Field(
         "both", description="hard negatives from the training file, the input stages' runs, or both"
     )
-    run_depth: int = Field(30, gt=0, description="run negatives: the top N hits that are not positives")
+    depth: int = Field(30, gt=0, description="run negatives: the top N hits that are not positives (old key: run_depth)",
+                       validation_alias=AliasChoices("depth", "run_depth"))
     skip_examples: int = Field(
         0, ge=0, description="skip each language's first N examples (e.g. the ones translate-train used)"
     )
@@ -138,13 +136,12 @@ class FinetuneConfig(LoopConfig):
     )
 
 
-class FinetuneCrossEncoderTrainer(Trainer):
+class FinetuneCrossEncoderTrainer(Trainer[FinetuneConfig]):
     """Fine-tunes a cross-encoder on in-language training data (MIRACL-train format)."""
 
     Config = FinetuneConfig
     description = "Cross-encoder fine-tuned on in-language training data with file and/or BM25-run hard negatives"
     citation = TRAIN_CITATION
-    config: FinetuneConfig
 
     def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
         """Build groups from every language's examples (plus run negatives) and train one model."""
@@ -156,7 +153,7 @@ class FinetuneCrossEncoderTrainer(Trainer):
             if cfg.negatives in ("run", "both"):
                 if not inp.runs and cfg.negatives == "run":
                     raise InputError("negatives: run needs an input stage (e.g. bm25 with topics: train)", ctx.stage)
-                examples = with_run_negatives(examples, inp, cfg.run_depth, keep_file=cfg.negatives == "both")
+                examples = with_run_negatives(examples, inp, cfg.depth, keep_file=cfg.negatives == "both")
             lang_groups = groups_from_examples(examples)
             counts[inp.language] = len(lang_groups)
             groups.extend(lang_groups)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 
 from pydantic import Field, field_validator
 
@@ -44,10 +44,13 @@ class FusionConfig(ComponentConfig):
         return value
 
 
-class ScoreFuser(Fuser):
+FC = TypeVar("FC", bound=FusionConfig)
+
+
+class ScoreFuser(Fuser[FC]):
     """A fusion method that scores each query's candidates from the normalised input runs."""
 
-    Config = FusionConfig
+    Config: ClassVar[type[ComponentConfig]] = FusionConfig
     missing_default: float = 0.0
     """The contribution of a missing document when ``fill`` is unset."""
     uses_scores: bool = True
@@ -56,7 +59,7 @@ class ScoreFuser(Fuser):
     @property
     def fill(self) -> float:
         """The value used for a document missing from an input run."""
-        fill = self.config.fill  # type: ignore[attr-defined]
+        fill = self.config.fill
         return self.missing_default if fill is None else fill
 
     def fuse(self, runs: Sequence[Run], ctx: StageContext) -> Run:
@@ -66,11 +69,11 @@ class ScoreFuser(Fuser):
         runs = self.select_runs(runs, ctx)
         config = self.config
         with ctx.progress(f"{ctx.stage}: {type(self).__name__}", 3) as bar:
-            block = fusion_block(runs, config.norm, config.depth, self.uses_scores)  # type: ignore[attr-defined]
+            block = fusion_block(runs, config.norm, config.depth, self.uses_scores)
             bar.advance(1)
             fused = self.combine(block)
             bar.advance(1)
-            run = ranked_run(block, fused, config.k)  # type: ignore[attr-defined]
+            run = ranked_run(block, fused, config.k)
             bar.advance(1)
         return run
 

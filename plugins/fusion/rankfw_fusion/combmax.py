@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rankfw_fusion.base import ScoreFuser
+from rankfw_fusion.base import FusionConfig, ScoreFuser
 from rankfw_fusion.combsum import FOX_SHAW
 
 if TYPE_CHECKING:
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from rankfw_fusion.block import FusionBlock
 
 
-class CombMaxFuser(ScoreFuser):
+class CombMaxFuser(ScoreFuser[FusionConfig]):
     """Maximum of the normalised scores; a missing document counts as ``fill`` (default -1e9, as ranx)."""
 
     description = "CombMAX: maximum of each document's normalised scores over the input runs"

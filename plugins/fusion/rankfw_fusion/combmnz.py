@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rankfw_fusion.base import ScoreFuser
+from rankfw_fusion.base import FusionConfig, ScoreFuser
 from rankfw_fusion.combsum import FOX_SHAW
 
 if TYPE_CHECKING:
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from rankfw_fusion.block import FusionBlock
 
 
-class CombMnzFuser(ScoreFuser):
+class CombMnzFuser(ScoreFuser[FusionConfig]):
     """Sum of the normalised scores times the number of runs holding the document.
 
     A missing document adds ``fill`` to the sum (default 0, as ranx) and never counts.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rankfw_fusion.base import ScoreFuser
+from rankfw_fusion.base import FusionConfig, ScoreFuser
 
 if TYPE_CHECKING:
     import numpy as np
@@ -16,7 +16,7 @@ FOX_SHAW = (
 )
 
 
-class CombSumFuser(ScoreFuser):
+class CombSumFuser(ScoreFuser[FusionConfig]):
     """Sum of the normalised scores; a missing document adds ``fill`` (default 0, as ranx)."""
 
     description = "CombSUM: sum of each document's normalised scores over the input runs"

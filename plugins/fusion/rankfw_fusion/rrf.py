@@ -25,7 +25,7 @@ class RRFConfig(FusionConfig):
     )
 
 
-class RRFFuser(ScoreFuser):
+class RRFFuser(ScoreFuser[RRFConfig]):
     """``sum over runs of 1 / (rrf_k + rank)``; a missing document adds ``fill`` (default 0, as ranx).
 
     Ranks are positions in each input list (1-based). The contributions of a document are summed
@@ -45,7 +45,7 @@ class RRFFuser(ScoreFuser):
         import numpy as np
 
         with np.errstate(divide="ignore"):  # rrf_k = 0 and a missing document's rank 0
-            reciprocal = 1.0 / (self.config.rrf_k + block.ranks)  # type: ignore[attr-defined]
+            reciprocal = 1.0 / (self.config.rrf_k + block.ranks)
         contributions = np.where(block.present, reciprocal, self.fill)
         contributions.sort(axis=0)
         return contributions.sum(axis=0)

@@ -65,7 +65,7 @@ class FusionWeightsConfig(ComponentConfig):
         return value
 
 
-class FusionWeightsTrainer(Trainer):
+class FusionWeightsTrainer(Trainer[FusionWeightsConfig]):
     """Chooses ``weighted`` fusion weights on held-out queries; writes ``weights.json`` and ``grid.tsv``.
 
     Every point of the simplex grid is scored by fusing the input runs exactly as the ``weighted``
@@ -85,7 +85,7 @@ class FusionWeightsTrainer(Trainer):
         from rankfw.core import evaluate
         from rankfw_fusion.grid import simplex_grid
 
-        config: FusionWeightsConfig = self.config  # type: ignore[assignment]
+        config = self.config
         names = _run_names(inputs, ctx)
         searched = _searched(names, config.runs, ctx)
         grid = [_expand(point, searched, len(names)) for point in simplex_grid(len(searched), config.step)]
@@ -139,7 +139,7 @@ class FusionWeightsTrainer(Trainer):
 
         from rankfw_fusion.block import ranked_order
 
-        config: FusionWeightsConfig = self.config  # type: ignore[assignment]
+        config = self.config
         active = tuple(i for i, w in enumerate(weights) if w > 0)
         block = self._block(inp, names, active, cache)
         fill = 0.0 if config.fill is None else config.fill
@@ -161,7 +161,7 @@ class FusionWeightsTrainer(Trainer):
         """The block of the runs ``active`` (cached; cut from the block of all runs where it can be)."""
         from rankfw_fusion.block import fusion_block
 
-        config: FusionWeightsConfig = self.config  # type: ignore[assignment]
+        config = self.config
         if active not in cache:
             everything = tuple(range(len(names)))
             if everything not in cache:

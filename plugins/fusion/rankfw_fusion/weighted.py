@@ -41,7 +41,7 @@ class WeightedConfig(FusionConfig):
         return value
 
 
-class WeightedFuser(ScoreFuser):
+class WeightedFuser(ScoreFuser[WeightedConfig]):
     """``sum over runs of weight * normalised score``; a missing document adds ``fill`` (default 0).
 
     A run whose weight is 0 is dropped before fusing: its documents do not become candidates
@@ -69,14 +69,14 @@ class WeightedFuser(ScoreFuser):
 
     def resolve_weights(self, ctx: StageContext) -> list[float]:
         """The weights list: given in the config, or read from a fusion-weights stage's output."""
-        weights = self.config.weights  # type: ignore[attr-defined]
+        weights = self.config.weights
         where = f"stages.{ctx.stage}.params.weights"
         if not isinstance(weights, str):
             return list(weights)
         if weights.startswith("stage:"):
             raise InputError(f"{weights!r} was not resolved to a trained stage's folder", where)
         tuned = read_weights(weights, where)
-        norm, depth = self.config.norm, self.config.depth  # type: ignore[attr-defined]
+        norm, depth = self.config.norm, self.config.depth
         if (tuned.norm, tuned.depth) != (norm, depth):
             ctx.log(
                 f"{ctx.stage}: weights were tuned with norm={tuned.norm}, depth={tuned.depth} "

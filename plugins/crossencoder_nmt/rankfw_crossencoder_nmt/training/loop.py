@@ -17,14 +17,15 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from rankfw.core import ComponentConfig, InputError, StageContext, atomic_write_json
-from rankfw.models import SAFE_LOADING, ModelRef, freeze_bottom_layers, pick_device
+from rankfw.core import InputError, StageContext, atomic_write_json
+from rankfw.models import SAFE_LOADING, ModelRef, TrainerConfig, freeze_bottom_layers, pick_device
 from rankfw_crossencoder_nmt.scoring import usable_length
 from rankfw_crossencoder_nmt.training.groups import TrainGroup, sample_negatives
 
 
-class LoopConfig(ComponentConfig):
-    """Training parameters shared by the cross-encoder trainers."""
+class LoopConfig(TrainerConfig):
+    """Training parameters shared by the cross-encoder trainers (the common ones from
+    :class:`rankfw.models.TrainerConfig`, some with this plugin's defaults)."""
 
     model: ModelRef = Field(
         "bundled:multilingual-e5-small",
@@ -35,19 +36,11 @@ class LoopConfig(ComponentConfig):
     random_negatives: int = Field(
         0, ge=0, description="how many of a group's negatives are random training passages (off-topic ones)"
     )
-    epochs: int = Field(1, ge=1, description="passes over the training groups")
     batch_size: int = Field(8, ge=1, description="query groups per forward pass")
     grad_accumulation: int = Field(1, ge=1, description="forward passes per optimizer step")
-    lr: float = Field(5e-5, gt=0, description="peak learning rate (AdamW, linear decay)")
-    warmup: float = Field(0.1, ge=0, le=1, description="fraction of the steps spent warming up")
-    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
     max_length: int = Field(160, gt=8, description="tokens per query/passage pair (the passage is truncated)")
-    freeze_embeddings: bool = Field(False, description="keep the embedding layer fixed")
-    freeze_layers: int = Field(0, ge=0, description="keep the bottom N transformer layers fixed")
-    bf16: bool = Field(False, description="bf16 autocast (fast on CPUs with AVX-512 bf16 or AMX)")
     group_by_length: bool = Field(True, description="batch groups of similar length (less padding)")
     seed: int = Field(13, description="random seed (negative sampling, order, head init)")
-    device: str = Field("auto", description="auto, cpu, cuda, mps")
     num_threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
 
     @model_validator(mode="after")

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from rankfw.core import InputError, StageContext
+from rankfw.core import InputError, StageContext, TrainingInput
 from rankfw_crossencoder_nmt.translate.base import Translations, Translator, TranslatorConfig, TranslationCache
 from rankfw_crossencoder_nmt.translate.parallel_file import ParallelFileTranslator
 from rankfw_crossencoder_nmt.translate.transformers import TransformersTranslator
@@ -20,8 +20,11 @@ BACKENDS: dict[str, type[Translator]] = {
 __all__ = ["BACKENDS", "Translations", "Translator", "TranslatorConfig", "make_translator", "translate_texts"]
 
 
-def make_translator(config: TranslatorConfig, language: str, parallel: str | None, cache_dir: Path) -> Translator:
-    """The translator of ``config.backend`` into ``language``."""
+def make_translator(
+    config: TranslatorConfig, language: str, parallel: str | TrainingInput | None, cache_dir: Path
+) -> Translator:
+    """The translator of ``config.backend`` into ``language``; ``parallel`` is the language's parallel
+    text (a file, or the trainer's input for that language; the parallel-file backend reads it)."""
     cls = BACKENDS.get(config.backend)
     if cls is None:
         raise InputError(f"unknown translator backend {config.backend!r}; choose one of {sorted(BACKENDS)}", "translator.backend")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -10,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rankfw.core import text_digest
+from rankfw.core import KeyValueStore, TrainingInput, text_digest
 
 
 class TranslatorConfig(BaseModel):
@@ -39,7 +38,7 @@ class TranslatorConfig(BaseModel):
 class Translator(ABC):
     """Translates English texts into one target language; ``None`` marks a text it cannot translate."""
 
-    def __init__(self, config: TranslatorConfig, language: str, parallel: str | None = None) -> None:
+    def __init__(self, config: TranslatorConfig, language: str, parallel: str | TrainingInput | None = None) -> None:
         self.config = config
         self.language = language
         self.parallel = parallel
@@ -75,27 +74,17 @@ class TranslationCache:
         folder = Path(cache_dir) / "translations"
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"{text_digest(identity)[:32]}.sqlite"
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("CREATE TABLE IF NOT EXISTS t (key TEXT PRIMARY KEY, target TEXT)")
-        self._db.commit()
+        self._store = KeyValueStore(self.path, "TEXT")
 
     def lookup(self, texts: Sequence[str]) -> dict[str, str | None]:
         """Cached translations of ``texts`` (a cached ``None``: known to be untranslatable)."""
         keys = {text_digest(t): t for t in texts}
-        found: dict[str, str | None] = {}
-        items = list(keys)
-        for start in range(0, len(items), 500):
-            chunk = items[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for key, target in self._db.execute(f"SELECT key, target FROM t WHERE key IN ({marks})", chunk):
-                found[keys[key]] = target
-        return found
+        return {keys[key]: target for key, target in self._store.get_many(list(keys)).items()}
 
     def store(self, pairs: Sequence[tuple[str, str | None]]) -> None:
         """Remember ``(source, translation)`` pairs."""
-        self._db.executemany("INSERT OR REPLACE INTO t VALUES (?, ?)", [(text_digest(s), t) for s, t in pairs])
-        self._db.commit()
+        self._store.put_many((text_digest(s), t) for s, t in pairs)
 
     def close(self) -> None:
         """Close the database."""
-        self._db.close()
+        self._store.close()

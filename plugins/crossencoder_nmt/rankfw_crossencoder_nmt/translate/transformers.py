@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rankfw.models import SAFE_LOADING, pick_device, resolve_model
+from rankfw.models import SAFE_LOADING, model_identity, pick_device, resolve_model
 from rankfw_crossencoder_nmt.translate.base import Translator
 
 NLLB_CODES: dict[str, str] = {
@@ -29,7 +29,7 @@ class TransformersTranslator(Translator):
 
     def identity(self) -> str:
         c = self.config
-        return f"transformers\t{_model_identity(self.model_ref)}\t{self.language}\t{c.num_beams}\t{c.max_length}"
+        return f"transformers\t{model_identity(self.model_ref)}\t{self.language}\t{c.num_beams}\t{c.max_length}"
 
     def _load(self) -> tuple[Any, Any, dict[str, Any]]:
         if self._loaded is None:
@@ -73,16 +73,3 @@ class TransformersTranslator(Translator):
                     out[i] = text.strip()
                 advance(len(idx))
         return out
-
-
-def _model_identity(ref: str) -> str:
-    """A local folder's weights hash (so a retrained model invalidates the cache), else the hub id."""
-    from pathlib import Path
-
-    from rankfw.core import file_digest, text_digest
-
-    folder = Path(ref)
-    if folder.is_dir():
-        files = sorted(p for p in folder.rglob("*") if p.is_file())
-        return text_digest(*(f"{p.relative_to(folder)}:{file_digest(p)}" for p in files))
-    return ref

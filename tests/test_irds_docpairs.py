@@ -1,4 +1,4 @@
-"""English training sources: ir_datasets docpairs (MS MARCO triples) become training examples."""
+"""Training data from ir_datasets docpairs (MS MARCO triples) become training examples (rankfw.data)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from collections import namedtuple
 from typing import Any
 
 import pytest
-from rankfw_crossencoder_nmt import sources
+
+import rankfw.data.irds as irds
+from rankfw.data import read_training
 
 Pair = namedtuple("Pair", "query_id doc_id_a doc_id_b")
 Query = namedtuple("Query", "query_id text")
@@ -39,10 +41,9 @@ class FakeTriples:
 
 
 def test_docpairs_become_examples(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sources, "load_irds", lambda source: FakeTriples())
-    examples = list(sources.read_examples("irds:msmarco-passage/train/triples-small"))
+    monkeypatch.setattr(irds, "load_irds", lambda source: FakeTriples())
+    examples = list(read_training("irds:msmarco-passage/train/triples-small"))
     assert [(e.query_id, e.query) for e in examples] == [("q1", "what is a cat"), ("q2", "who wrote hamlet")]
     assert [p.docid for p in examples[0].positives] == ["d1"]
     assert [n.docid for n in examples[0].negatives] == ["d2", "d3"]
     assert examples[0].positives[0].text == "text of d1"
-    assert len(list(sources.read_examples("irds:msmarco-passage/train/triples-small", limit=1))) == 1
