@@ -160,6 +160,9 @@ class TrainingInput:
     qrels: Qrels = field(default_factory=dict)
     runs: dict[str, Run] = field(default_factory=dict)
     excluded_qids: frozenset[str] = frozenset()
+    selection_examples: tuple[TrainingExample, ...] = ()
+    """The held-out training examples (``dataset.holdout`` / ``holdout_folds``), for choosing a
+    checkpoint or a recipe only: never train on them (``examples()`` leaves them out)."""
 
     def examples(self) -> Iterator[TrainingExample]:
         """The training examples (MIRACL train format), minus the held-out queries."""

@@ -314,6 +314,7 @@ class Runner:
                     qrels=qrels,
                     runs={dep: self.input_run(dep, lang) for dep in stage.spec.inputs},
                     excluded_qids=data.heldout_qids,
+                    selection_examples=data.heldout_examples,
                 )
             )
         target = self.model_path(stage.name, language)
