@@ -18,6 +18,7 @@ from rankfw.models.refs import (
     refuse_pickled_weights,
     resolve_model,
 )
+from rankfw.models.selection import SELECTION_FILE, SelectionParams, Selector
 from rankfw.models.training import freeze_bottom_layers
 
 __all__ = [
@@ -25,7 +26,10 @@ __all__ = [
     "BUNDLED_PREFIX",
     "PICKLE_SUFFIXES",
     "SAFE_LOADING",
+    "SELECTION_FILE",
     "STAGE_PREFIX",
+    "SelectionParams",
+    "Selector",
     "ModelRef",
     "check_model_reference",
     "dequantize_q4_0",
