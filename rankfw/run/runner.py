@@ -344,6 +344,11 @@ class Runner:
             "seconds": timings,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        if stage.spec.kind == "train":  # which checkpoint a trainer kept, and on what (select_on: heldout)
+            files = {u: self.model_path(stage.name, None if u == "model" else u) / "selection.json" for u in self._units(stage)}
+            kept = {u: {k: v for k, v in json.loads(f.read_text()).items() if k != "qids"} for u, f in files.items() if f.is_file()}
+            if kept:
+                manifest["selection"] = kept
         atomic_write_json(self.stage_dir(stage.name) / "manifest.json", manifest)
 
     # --- evaluation ---------------------------------------------------------------------------
