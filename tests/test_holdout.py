@@ -137,3 +137,23 @@ def test_no_trainer_sees_a_heldout_group(tmp_path: Path, xquad: Path, recording:
     assert runner.data["en"].fingerprint["holdout_folds"] == 4
     other = Runner(load_spec(spec, recording, ["dataset.holdout_fold=3"]), cache_dir=tmp_path / "cache")
     assert other.key("rec") != runner.key("rec") and not other.data["en"].heldout_qids & held_en
+
+
+def test_validate_reports_the_split_and_warns_when_languages_hold_out_different_questions(
+    tmp_path: Path, tiny: Path, xquad: Path, registry: Registry, write_spec  # type: ignore[no-untyped-def]
+) -> None:
+    from rankfw.spec.preflight import preflight
+
+    def check(root: Path, extra: str) -> tuple[list[str], list[str], Runner]:
+        spec = write_spec(tmp_path / "s.yaml", root, tmp_path / "out", "  idf: {kind: train, component: idf}\n", extra=extra)
+        runner = Runner(load_spec(spec, registry), cache_dir=tmp_path / "cache")
+        report = preflight(runner.pipeline, {lang: runner.needed_sources(lang) for lang in ("en", "de")})
+        return report.lines, report.warnings, runner
+
+    # the tiny collection's titles are translated (Cats / Katzen): grouping by title splits en and de apart
+    lines, warnings, runner = check(tiny, "  holdout_group_by: title\n  holdout_folds: 2\n")
+    assert runner.data["en"].heldout_qids != runner.data["de"].heldout_qids
+    assert any(line.startswith("holdout: 2 of 4 training questions held out (2 groups, fold 0 of 2 by title)") for line in lines)
+    assert len(warnings) == 1 and "held out in one language only" in warnings[0]
+    lines, warnings, _ = check(xquad, f"  holdout_group_by: '{ARTICLE}'\n  holdout_folds: 5\n")
+    assert not warnings and any(line.startswith("holdout: ") and line.endswith("[en, de]") for line in lines)
