@@ -59,6 +59,6 @@ def test_a_later_checkpoint_made_worse_is_not_kept(tiny_encoder: Path, xquad: Pa
     _train(tiny_encoder, inp, tmp_path / "good", tmp_path, lr=2e-3)
     report, config = _train(tmp_path / "good", inp, tmp_path / "wrecked", tmp_path, lr=0.5, warmup=0.0)
     values = [c["value"] for c in report["checkpoints"]]
-    assert len(values) == 3 and max(values[1:]) < values[0] - 0.05  # the start, then each (wrecked) epoch
+    assert len(values) == 3 and max(values[1:]) < values[0] - 0.02  # the start, then each (wrecked) epoch
     assert report["winner"]["step"] == 0
     assert _heldout_value(tmp_path / "wrecked", inp, config) == pytest.approx(values[0], abs=1e-5)
