@@ -62,7 +62,7 @@ def test_a_later_checkpoint_made_worse_is_not_kept(tiny_model: Path, xquad_cache
     # a learning rate that wrecks the model: every later checkpoint is worse than the start
     report, config = _train(tmp_path / "good", inp, tmp_path / "wrecked", tmp_path, epochs=2, lr=0.3)
     values = [c["value"] for c in report["checkpoints"]]
-    assert [c["step"] for c in report["checkpoints"]][0] == 0 and len(values) == 3  # the start and each epoch
+    assert report["checkpoints"][0]["step"] == 0 and len(values) == 3  # the start and each epoch
     assert values[0] == pytest.approx(start, abs=1e-5) and max(values[1:]) < start - 0.05
     assert report["winner"]["step"] == 0
     assert _heldout_value(tmp_path / "wrecked", inp, config, tmp_path) == pytest.approx(start, abs=1e-5)
