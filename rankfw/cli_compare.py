@@ -32,11 +32,13 @@ if TYPE_CHECKING:
 @click.option("--latex", is_flag=True, help="Print LaTeX booktabs tables (best in bold, marks, provenance comment).")
 @click.option("--png", "--pdf", "--svg", "charts", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Write the chart (one panel per measure); the file's extension picks the format.")
+@click.option("--heldout", is_flag=True,
+              help="Add each stage's mean on the held-out training questions (its sibling stage X_ho on topics: heldout).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a self-contained HTML report.")
 @_handle_errors
 def compare(paths: tuple[str, ...], qrels_source: str | None, language: str | None, measures: tuple[str, ...],
             baseline: str | None, only: str | None, test: str, alpha: float, resamples: int, as_json: bool,
-            markdown: bool, latex: bool, charts: tuple[Path, ...], html_path: Path | None) -> None:
+            markdown: bool, latex: bool, charts: tuple[Path, ...], heldout: bool, html_path: Path | None) -> None:
     """Compare systems (TREC run files or 'rankfw run' output folders, each optionally LABEL=PATH)
     per language, with paired significance tests against a baseline and Holm-Bonferroni correction.
     Systems come in spec order, the baseline first."""
@@ -74,6 +76,12 @@ def compare(paths: tuple[str, ...], qrels_source: str | None, language: str | No
         qrels = qrels_from_output(folder, languages)
     result = compare_systems(systems, qrels, names, baseline, test, alpha, resamples)  # type: ignore[arg-type]
     result.provenance = provenance(systems)
+    if heldout:
+        from rankfw.run.heldout import heldout_values
+
+        result.heldout = heldout_values(systems, names)
+        if not result.heldout:
+            raise InputError("no system has a held-out sibling stage (X_ho with topics: heldout)", "--heldout")
     for chart in charts:
         from rankfw.run.report_chart import write_chart
 
@@ -103,9 +111,11 @@ def _print_tables(result: Comparison, names: list[str]) -> None:
         for group in result.groups:
             table.add_column(group, justify="right")
         table.add_column("Δ mean", justify="right")
+        if result.heldout:
+            table.add_column("held-out mean", justify="right")
         for system in result.systems:
             cells = [f"{result.values[system][g][measure]:.4f}{result.mark(system, g, measure) if g != 'mean' else ''}"
                      for g in result.groups]
             delta = f"{result.delta(system, 'mean', measure):+.4f}" if system != result.baseline else ""
-            table.add_row(system, *cells, delta)
+            table.add_row(system, *cells, delta, *([result.heldout_cell(system, measure)] if result.heldout else []))
         console.print(table)

@@ -181,6 +181,7 @@ class TrainingInput:
     - :meth:`examples`: the training examples (MIRACL train format), held-out queries removed:
       the one place that filter lives, so no trainer can see a held-out qid;
     - :meth:`parallel_pairs` / :meth:`parallel_digest`: the parallel text and its content digest;
+    - :attr:`selection_examples`: the held-out examples, for choosing a checkpoint only;
     - ``runs``: the runs of the stage's input stages for this language (read-only), computed on
       ``topics`` (with ``qrels``) of the topic set the stage names.
 
@@ -188,7 +189,7 @@ class TrainingInput:
     ``irds:`` id, or ``None`` when the dataset has none; ``excluded_qids`` the held-out queries).
     """
 
-    __slots__ = ("_excluded", "_parallel", "_runs", "_training", "corpus", "language", "qrels", "topics")
+    __slots__ = ("_excluded", "_parallel", "_runs", "_selection", "_training", "corpus", "language", "qrels", "topics")
 
     def __init__(
         self,
@@ -200,6 +201,7 @@ class TrainingInput:
         qrels: Qrels | None = None,
         runs: Mapping[str, Run] | None = None,
         excluded_qids: frozenset[str] = frozenset(),
+        selection_examples: Sequence[TrainingExample] = (),
     ) -> None:
         self.language = language
         self.corpus = corpus
@@ -209,6 +211,13 @@ class TrainingInput:
         self._training = None if training is None else str(training)
         self._parallel = None if parallel is None else str(parallel)
         self._excluded = frozenset(excluded_qids)
+        self._selection = tuple(selection_examples)
+
+    @property
+    def selection_examples(self) -> tuple[TrainingExample, ...]:
+        """The held-out training examples (``dataset.holdout`` / ``holdout_folds``), for choosing a
+        checkpoint or a recipe only: never train on them (:meth:`examples` leaves them out)."""
+        return self._selection
 
     @property
     def runs(self) -> Mapping[str, Run]:

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from rankfw.core.errors import InputError
-from rankfw.core.types import Corpus, Qrels, Topics
+from rankfw.core.types import Corpus, Qrels, Topics, TrainingExample
 from rankfw.data import is_irds, open_corpus, read_qrels, read_topics, read_training
 from rankfw.data.corpus import source_digest
+from rankfw.data.holdout import HoldoutRule, is_heldout
 from rankfw.spec import DatasetSpec
 
 SOURCES = ("corpus", "topics", "qrels", "train", "parallel")
-
-
-def is_heldout(qid: str, fraction: float) -> bool:
-    """Whether a training query is held out: a stable hash of its id, independent of file order."""
-    if fraction <= 0:
-        return False
-    value = int.from_bytes(hashlib.sha256(qid.encode("utf-8")).digest()[:8], "big") / 2**64
-    return value < fraction
+__all__ = ["LanguageData", "is_heldout"]
 
 
 @dataclass
@@ -35,12 +28,19 @@ class LanguageData:
     cache_dir: Path
     formats: dict[str, str | None] = field(default_factory=dict)
     """Source -> format name (``None`` or absent: detected), plus ``topic_field``."""
+    rule: HoldoutRule | None = None
+    """How queries are held out (default: ``holdout`` of the queries, by a hash of the qid)."""
     _topics: dict[str, tuple[Topics, Qrels]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_spec(cls, dataset: DatasetSpec, language: str, cache_dir: Path) -> LanguageData:
+        rule = HoldoutRule(dataset.holdout, dataset.holdout_group_by, dataset.holdout_folds, dataset.holdout_fold)
         return cls(language, {s: dataset.source(s, language) for s in SOURCES}, dataset.holdout, cache_dir,
-                   dataset.formats.model_dump())
+                   dataset.formats.model_dump(), rule)
+
+    @property
+    def holdout_rule(self) -> HoldoutRule:
+        return self.rule if self.rule is not None else HoldoutRule(self.holdout)
 
     def check_files(self, needed: set[str] | None = None) -> None:
         """Fail early, naming the spec field, when a local source file (of ``needed``) is missing."""
@@ -58,7 +58,7 @@ class LanguageData:
     @cached_property
     def fingerprint(self) -> dict[str, str | float]:
         """Content hashes of every source (ids for ir_datasets), for stage cache keys."""
-        out: dict[str, str | float] = {"holdout": self.holdout}
+        out: dict[str, str | float] = {"holdout": self.holdout, **self.holdout_rule.fingerprint()}
         for name, source in self.sources.items():
             if source is None:
                 continue
@@ -76,9 +76,21 @@ class LanguageData:
 
     @cached_property
     def heldout_qids(self) -> frozenset[str]:
-        if self.sources["train"] is None or self.holdout <= 0:
+        """The training queries held out (whole groups; see :mod:`rankfw.data.holdout`)."""
+        if self.sources["train"] is None or not self.holdout_rule.active:
             return frozenset()
-        return frozenset(ex.query_id for ex in read_training(self.sources["train"]) if is_heldout(ex.query_id, self.holdout))
+        try:
+            return self.holdout_rule.heldout_qids(read_training(self.sources["train"]))
+        except InputError as e:
+            raise InputError(e.message, f"{e.where} [{self.language}]") from None
+
+    @cached_property
+    def heldout_examples(self) -> tuple[TrainingExample, ...]:
+        """The held-out training examples (for checkpoint selection and tuning; never for training)."""
+        held = self.heldout_qids
+        if not held:
+            return ()
+        return tuple(ex for ex in read_training(self._required("train")) if ex.query_id in held)
 
     def topic_set(self, name: str) -> tuple[Topics, Qrels]:
         """Topics and qrels of ``eval`` (the spec's topics and qrels), ``train`` or ``heldout``
@@ -100,7 +112,7 @@ class LanguageData:
         topics: Topics = {}
         qrels: Qrels = {}
         for ex in read_training(self._required("train")):
-            if is_heldout(ex.query_id, self.holdout) != heldout:
+            if (ex.query_id in self.heldout_qids) != heldout:
                 continue
             topics[ex.query_id] = ex.query
             judged = {d.docid: 0 for d in ex.negatives}
@@ -108,7 +120,7 @@ class LanguageData:
             qrels[ex.query_id] = judged
         if not topics:
             which = "held-out" if heldout else "training"
-            raise InputError(f"no {which} queries (check dataset.train and dataset.holdout)", f"dataset.train [{self.language}]")
+            raise InputError(f"no {which} queries (check dataset.train and dataset.holdout / holdout_folds)", f"dataset.train [{self.language}]")
         return topics, qrels
 
     def _required(self, name: str) -> str:

@@ -19,6 +19,7 @@ from rankfw.models.refs import (
     refuse_pickled_weights,
     resolve_model,
 )
+from rankfw.models.selection import SELECTION_FILE, SelectionParams, Selector
 from rankfw.models.training import TrainerConfig, freeze_bottom_layers
 
 __all__ = [
@@ -26,7 +27,10 @@ __all__ = [
     "BUNDLED_PREFIX",
     "PICKLE_SUFFIXES",
     "SAFE_LOADING",
+    "SELECTION_FILE",
     "STAGE_PREFIX",
+    "SelectionParams",
+    "Selector",
     "ModelRef",
     "TrainerConfig",
     "check_model_reference",

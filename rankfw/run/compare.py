@@ -37,6 +37,14 @@ class Comparison:
     """permutations of the randomization test (0 for the t-test)"""
     provenance: dict[str, Any] = field(default_factory=dict)
     """where the systems came from (see :func:`rankfw.run.systems.provenance`)"""
+    heldout: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    """system -> language (and "mean") -> measure -> value on the held-out questions (``--heldout``:
+    see :mod:`rankfw.run.heldout`); only systems with a held-out sibling stage"""
+
+    def heldout_cell(self, system: str, measure: str) -> str:
+        """The held-out mean of ``system`` (``-`` when it has none)."""
+        value = self.heldout.get(system, {}).get("mean", {}).get(measure)
+        return "-" if value is None else f"{value:.4f}"
 
     @property
     def systems(self) -> list[str]:
@@ -77,15 +85,17 @@ class Comparison:
 
     def markdown(self, measure: str) -> str:
         """Two markdown tables of ``measure``: the values (one row per system, one column per
-        language and the mean, significance marks) and the deltas against the
-        baseline with their Holm-corrected p-values."""
-        head = ["system", *self.groups]
+        language and the mean, significance marks, and the held-out mean with ``--heldout``) and the
+        deltas against the baseline with their Holm-corrected p-values."""
+        extra = ["held-out mean"] if self.heldout else []
+        head = ["system", *self.groups, *extra]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for system, values in self.values.items():
             cells = [f"{values[g][measure]:.4f}" + (self.mark(system, g, measure) if g != "mean" else "")
-                     for g in self.groups]
+                     for g in self.groups] + ([self.heldout_cell(system, measure)] if extra else [])
             lines.append(f"| {system} | " + " | ".join(cells) + " |")
         others = [s for s in self.values if s != self.baseline]
+        head = ["system", *self.groups]
         if others:
             lines += ["", f"Δ vs {self.baseline} (Holm-corrected p)", "",
                       "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -111,6 +121,7 @@ class Comparison:
                 for s in self.p_values
             },
             "provenance": self.provenance,
+            **({"heldout": self.heldout} if self.heldout else {}),
         }
 
 

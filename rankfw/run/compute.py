@@ -114,6 +114,7 @@ def _train(runner: Runner, stage: Stage, language: str | None) -> Path:
                 qrels=qrels,
                 runs={dep: runner.input_run(dep, lang) for dep in stage.spec.inputs},
                 excluded_qids=data.heldout_qids,
+                selection_examples=data.heldout_examples,
             )
         )
     target = runner.model_path(stage.name, language)

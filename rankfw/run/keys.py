@@ -137,8 +137,9 @@ class KeyMaker:
             digest = self._source(lang, source)
             if digest is not None:
                 out[source] = digest
-        if "train" in out:
+        if "train" in out:  # which training questions are held out (fraction, groups, folds)
             out["holdout"] = self.data[lang].holdout
+            out.update(self.data[lang].holdout_rule.fingerprint())
         chosen = {k: v for k, v in self.data[lang].formats.items() if v is not None and v != "title"}
         if chosen:  # formats set in the spec (a detected format follows from the content hashed above)
             out["formats"] = chosen

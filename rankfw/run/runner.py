@@ -27,6 +27,7 @@ from rankfw.executors.local import Executor, LocalExecutor
 from rankfw.run import done
 from rankfw.run.checks import check_output_folder
 from rankfw.run.compute import component, compute_unit
+from rankfw.run.heldout import selections
 from rankfw.run.keys import KeyMaker, UnitKey, stage_topics
 from rankfw.run.layout import MODEL_UNIT, Layout
 from rankfw.run.metrics import pipeline_metrics
@@ -278,6 +279,8 @@ class Runner:
             "seconds": timings,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        if stage.spec.kind == "train" and (kept := selections(self.output_path(stage, u) for u in self.units(stage))):
+            manifest["selection"] = kept  # which checkpoint a trainer kept, and on what (select_on: heldout)
         atomic_write_json(self.layout.manifest(stage.name), manifest)
 
     # --- evaluation ---------------------------------------------------------------------------

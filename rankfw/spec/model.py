@@ -57,7 +57,12 @@ class DatasetSpec(_Strict):
     qrels: str | dict[str, str] | None = None
     train: str | dict[str, str] | None = None
     parallel: str | dict[str, str] | None = None
-    holdout: float = Field(0.0, ge=0.0, lt=1.0, description="fraction of training queries held out")
+    holdout: float = Field(0.0, ge=0.0, lt=1.0, description="fraction of training queries (groups) held out")
+    holdout_group_by: str = Field(
+        "query", description="what is held out whole: query, title (of the first positive) or docid:REGEX (capture group 1)"
+    )
+    holdout_folds: int | None = Field(None, ge=2, description="K folds of whole groups (instead of a fraction)")
+    holdout_fold: int = Field(0, ge=0, description="the fold held out (0-based) when holdout_folds is set")
     formats: FormatsSpec = Field(default_factory=FormatsSpec)
 
     @field_validator("languages")
@@ -69,6 +74,25 @@ class DatasetSpec(_Strict):
         if len(set(value)) != len(value):
             raise ValueError("a language is listed twice")
         return value
+
+    @field_validator("holdout_group_by")
+    @classmethod
+    def _group_by(cls, value: str) -> str:
+        from rankfw.data.holdout import check_group_by
+
+        return check_group_by(value)
+
+    @model_validator(mode="after")
+    def _folds(self) -> DatasetSpec:
+        if self.holdout_folds is None:
+            if "holdout_fold" in self.model_fields_set:
+                raise ValueError("holdout_fold needs holdout_folds (the number of folds)")
+            return self
+        if "holdout" in self.model_fields_set:
+            raise ValueError("set either holdout (a fraction) or holdout_folds (K folds), not both")
+        if self.holdout_fold >= self.holdout_folds:
+            raise ValueError(f"holdout_fold {self.holdout_fold} is not below holdout_folds {self.holdout_folds} (folds are 0-based)")
+        return self
 
     def source(self, field: str, language: str) -> str | None:
         """The field's template filled in for ``language`` (``None`` if the dataset has none).

@@ -57,11 +57,45 @@ def preflight(pipeline: Pipeline, needed: Mapping[str, set[str]], offline: bool 
     if absent:
         where = absent[0] if len(absent) == 1 else f"{len(absent)} ir_datasets ids ({', '.join(absent)})"
         _warn(report, offline, where, f"{NOT_CACHED} (ir_datasets looks in {irds_home()})")
+    _holdout(report, dataset, needed)
     report.lines.extend(_run_files(pipeline))
     for where, ref in hub_models(pipeline):
         if not hub_model_cached(ref):
             _warn(report, offline, where, f"{ref!r} {NOT_CACHED} (looked in {_hub_cache()})")
     return report
+
+
+def _holdout(report: Report, dataset: DatasetSpec, needed: Mapping[str, set[str]]) -> None:
+    """A line per held-out split (questions and groups held out), and a warning when languages
+    that share query ids hold out different ones (e.g. ``title`` on translated titles)."""
+    from rankfw.data.holdout import HoldoutRule
+
+    rule = HoldoutRule(dataset.holdout, dataset.holdout_group_by, dataset.holdout_folds, dataset.holdout_fold)
+    if not rule.active:
+        return
+    how = f"fold {rule.fold} of {rule.folds}" if rule.folds is not None else f"fraction {rule.fraction}"
+    summaries: dict[str, list[str]] = {}
+    split: dict[str, tuple[set[str], frozenset[str]]] = {}
+    for lang, fields in needed.items():
+        source = dataset.source("train", lang)
+        if "train" not in fields or source is None or is_irds(source) or not Path(source).is_file():
+            continue
+        examples = list(read_training(source))
+        held = rule.heldout_qids(examples)
+        groups = {rule.group(ex) for ex in examples if ex.query_id in held}
+        split[lang] = ({ex.query_id for ex in examples}, held)
+        line = f"{len(held)} of {len(examples)} training questions held out ({_plural(len(groups), 'group')}, {how} by {rule.group_by})"
+        summaries.setdefault(line, []).append(lang)
+    for line, langs in summaries.items():
+        report.lines.append(f"holdout: {line} [{', '.join(langs)}]")
+    langs = list(split)
+    for other in langs[1:]:
+        shared = split[langs[0]][0] & split[other][0]
+        differ = len((split[langs[0]][1] ^ split[other][1]) & shared)
+        if differ:
+            report.warnings.append(
+                f"dataset.holdout_group_by: {differ} of {len(shared)} query ids shared by {langs[0]} and {other} are held out "
+                f"in one language only (group keys differ between languages; docid:REGEX keeps a parallel collection aligned)")
 
 
 def _warn(report: Report, offline: bool, where: str, message: str) -> None:

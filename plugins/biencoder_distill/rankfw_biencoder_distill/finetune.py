@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AliasChoices, Field
 
 from rankfw.core import Document, InputError, StageContext, Trainer, TrainingInput
+from rankfw.models import SelectionParams, Selector
 from rankfw_biencoder_distill.training import TrainConfig
 
 CITATION = (
@@ -19,8 +20,8 @@ CITATION = (
 )
 
 
-class FinetuneConfig(TrainConfig):
-    """Optimisation parameters plus where the hard negatives come from."""
+class FinetuneConfig(TrainConfig, SelectionParams):
+    """Optimisation parameters, where the hard negatives come from, and checkpoint selection."""
 
     hard_negatives: int = Field(1, ge=0, description="hard negatives per query (0: in-batch negatives only)")
     negatives_from: Literal["training", "run", "both"] = Field(
@@ -85,19 +86,42 @@ class FinetuneTrainer(Trainer[FinetuneConfig]):
         data = {lang: items for lang, items in data.items() if items}
         if not data:
             raise InputError("no training examples with a positive passage in any language", ctx.stage)
+        selector = Selector(inputs, cfg, ctx.stage) if cfg.select_on == "heldout" else None
         rng = seed_everything(cfg.seed)
         model = Trainable(cfg, cfg.model, ctx.cache_dir)
-        steps = cfg.epochs * count_batches(data, cfg.batch_size)
+        per_epoch = count_batches(data, cfg.batch_size)
+        steps = cfg.epochs * per_epoch
         opt, sched = model.optimiser(steps)
         ctx.log(f"{ctx.stage}: {sum(map(len, data.values()))} queries in {len(data)} language(s), {steps} steps")
+        self._select(selector, model, 0, per_epoch)
         model.model.train()
+        step = 0
         with ctx.progress(f"{ctx.stage}: fine-tune", steps) as bar:
             for _ in range(cfg.epochs):
                 for _, batch in language_batches(data, cfg.batch_size, rng):
                     loss = self._loss(model, batch, rng, info_nce)
                     bar.advance(1, loss=round(model.step(loss, opt, sched), 4))
+                    step += 1
+                    if cfg.select_every is not None and (step % cfg.select_every == 0 or step == steps):
+                        self._select(selector, model, step, per_epoch)
+                if cfg.select_every is None:
+                    self._select(selector, model, step, per_epoch)
         model.model.eval()
+        if selector is not None:
+            selector.restore(model.model)
+            winner = selector.write(output_dir)["winner"]
+            ctx.log(f"{ctx.stage}: kept step {winner['step']} of {steps}: {selector.measure} {winner['value']:.4f} on held-out questions")
         model.save(output_dir)
+
+    @staticmethod
+    def _select(selector: Selector | None, model: Any, step: int, per_epoch: int) -> None:
+        """Evaluate the model on the held-out questions (and keep its weights when best)."""
+        if selector is None:
+            return
+        from rankfw_biencoder_distill.training import heldout_scorer
+
+        if selector.evaluate(heldout_scorer(model), step, step / max(per_epoch, 1)):
+            selector.keep(model.model)
 
     def _loss(self, model: Any, batch: list[Example], rng: random.Random, info_nce: Any) -> Any:
         cfg = self.config

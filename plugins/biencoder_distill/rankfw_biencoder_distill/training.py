@@ -126,3 +126,26 @@ def language_batches(items_by_language: dict[str, list[Any]], batch_size: int, r
 def count_batches(items_by_language: dict[str, list[Any]], batch_size: int) -> int:
     """How many batches :func:`language_batches` yields."""
     return sum(-(-len(items) // batch_size) for items in items_by_language.values())
+
+
+def heldout_scorer(model: Trainable, batch_size: int = 64) -> Any:
+    """A :data:`rankfw.models.selection.Scorer`: cosine of query and passage embeddings, no gradients
+    (the model is put in eval mode while scoring and back in its former mode after)."""
+    import torch
+
+    def score(queries: list[str], passages: list[list[Any]]) -> list[list[float]]:
+        was_training = model.model.training
+        model.model.eval()
+        try:
+            with torch.no_grad():
+                q = torch.cat([model.embed(queries[i : i + batch_size], model.query_prefix) for i in range(0, len(queries), batch_size)])
+                texts = list(dict.fromkeys(d.contents for docs in passages for d in docs))
+                p = torch.cat([model.embed(texts[i : i + batch_size], model.passage_prefix) for i in range(0, len(texts), batch_size)])
+                q = torch.nn.functional.normalize(q.float(), dim=-1)
+                p = torch.nn.functional.normalize(p.float(), dim=-1)
+        finally:
+            model.model.train(was_training)
+        row = {t: i for i, t in enumerate(texts)}
+        return [[float(q[i] @ p[row[d.contents]]) for d in docs] for i, docs in enumerate(passages)]
+
+    return score

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field
 
 from rankfw.core import Document, InputError, StageContext, Trainer, TrainingExample, TrainingInput
-from rankfw.models import resolve_model
+from rankfw.models import SelectionParams, Selector, resolve_model
 from rankfw_crossencoder_nmt.training.groups import TrainGroup, groups_from_examples
 from rankfw_crossencoder_nmt.training.loop import LoopConfig, train_groups
 from rankfw_crossencoder_nmt.translate import Translations, TranslatorConfig, make_translator, translate_texts
@@ -120,8 +120,8 @@ def translate_example(ex: TrainingExample, done: Translations, on_missing: str) 
     return TrainingExample(ex.query_id, query, positives, negatives) if positives else None
 
 
-class FinetuneConfig(LoopConfig):
-    """Parameters of ``finetune-crossencoder``."""
+class FinetuneConfig(LoopConfig, SelectionParams):
+    """Parameters of ``finetune-crossencoder`` (with checkpoint selection on held-out questions)."""
 
     negatives: Literal["file", "run", "both"] = Field(
         "both", description="hard negatives from the training file, the input stages' runs, or both"
@@ -158,7 +158,9 @@ class FinetuneCrossEncoderTrainer(Trainer[FinetuneConfig]):
             counts[inp.language] = len(lang_groups)
             groups.extend(lang_groups)
         ctx.log(f"{ctx.stage}: groups per language {counts}")
-        train_groups(groups, cfg, resolve_model(cfg.model, ctx.cache_dir), output_dir, ctx, {"groups_per_language": counts})
+        selector = Selector(inputs, cfg, ctx.stage) if cfg.select_on == "heldout" else None
+        train_groups(groups, cfg, resolve_model(cfg.model, ctx.cache_dir), output_dir, ctx, {"groups_per_language": counts},
+                     selector)
 
 
 def with_run_negatives(

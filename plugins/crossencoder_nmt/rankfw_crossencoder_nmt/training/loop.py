@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from rankfw.core import InputError, StageContext, atomic_write_json
-from rankfw.models import SAFE_LOADING, ModelRef, TrainerConfig, freeze_bottom_layers, pick_device
+from rankfw.models import SAFE_LOADING, ModelRef, Selector, TrainerConfig, freeze_bottom_layers, pick_device
 from rankfw_crossencoder_nmt.scoring import usable_length
 from rankfw_crossencoder_nmt.training.groups import TrainGroup, sample_negatives
 
@@ -101,9 +101,10 @@ def _length(group: TrainGroup) -> int:
 
 def train_groups(
     groups: Sequence[TrainGroup], cfg: LoopConfig, init_path: str, output_dir: Path, ctx: StageContext,
-    extra_info: dict[str, Any] | None = None,
+    extra_info: dict[str, Any] | None = None, selector: Selector | None = None,
 ) -> dict[str, Any]:
-    """Train a cross-encoder from ``init_path`` on ``groups`` and save it into ``output_dir``."""
+    """Train a cross-encoder from ``init_path`` on ``groups`` and save it into ``output_dir``; with a
+    ``selector``, the checkpoint that is best on its held-out questions is the one saved."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
@@ -134,6 +135,13 @@ def train_groups(
     started = time.perf_counter()
     pairs_seen = 0
     ctx.log(f"{ctx.stage}: {len(groups)} groups, {trainable:,} trainable parameters, {steps} steps on {device}")
+    step = 0
+
+    def select() -> None:
+        if selector is not None and selector.evaluate(pair_scorer(model, tokenizer, max_length, device), step, step / (steps / cfg.epochs)):
+            selector.keep(model)
+
+    select()
     with ctx.progress(f"{ctx.stage}: train", per_epoch * cfg.epochs) as bar:
         for epoch in range(cfg.epochs):
             for b, idx in enumerate(batches(groups, cfg, rng)):
@@ -154,12 +162,22 @@ def train_groups(
                     optimizer.step()
                     scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
+                    step += 1
+                    if selector is not None and selector.every is not None and (step % selector.every == 0 or step == steps):
+                        select()
                 value = loss.item() * cfg.grad_accumulation
                 losses.append(value)
                 pairs_seen += len(queries)
                 bar.advance(1, loss=round(sum(losses[-20:]) / len(losses[-20:]), 4), epoch=epoch + 1)
+            if selector is not None and selector.every is None:
+                select()
     seconds = time.perf_counter() - started
     model.eval()
+    if selector is not None:
+        selector.restore(model)
+        extra_info = {**(extra_info or {}), "selected": selector.write(output_dir)["winner"]}
+        ctx.log(f"{ctx.stage}: kept step {extra_info['selected']['step']} of {steps} "
+                f"({selector.measure} {extra_info['selected']['value']:.4f} on held-out questions)")
     output_dir.mkdir(parents=True, exist_ok=True)
     model.config.num_labels = 1
     model.save_pretrained(output_dir, safe_serialization=True)
@@ -174,6 +192,34 @@ def train_groups(
     ctx.log(f"{ctx.stage}: trained in {seconds:.0f} s ({info['seconds_per_1000_pairs']} s per 1,000 pairs), "
             f"loss {info['loss_first']:.3f} -> {info['loss_last']:.3f}")
     return info
+
+
+def pair_scorer(model: Any, tokenizer: Any, max_length: int, device: str, batch_size: int = 32) -> Any:
+    """A :data:`rankfw.models.selection.Scorer`: the model's logit for every (query, passage) pair,
+    no gradients (eval mode while scoring, the former mode after)."""
+    import torch
+
+    def score(queries: list[str], passages: list[list[Any]]) -> list[list[float]]:
+        pairs = [(q, d.contents) for q, docs in zip(queries, passages) for d in docs]
+        was_training = model.training
+        model.eval()
+        flat: list[float] = []
+        try:
+            with torch.no_grad():
+                for i in range(0, len(pairs), batch_size):
+                    chunk = pairs[i : i + batch_size]
+                    enc = tokenizer([q for q, _ in chunk], [p for _, p in chunk], padding=True, truncation="only_second",
+                                    max_length=max_length, return_tensors="pt").to(device)
+                    flat.extend(model(**enc).logits.float().view(-1).tolist())
+        finally:
+            model.train(was_training)
+        out, start = [], 0
+        for docs in passages:
+            out.append(flat[start : start + len(docs)])
+            start += len(docs)
+        return out
+
+    return score
 
 
 def _loss(logits: Any, kind: str) -> Any:

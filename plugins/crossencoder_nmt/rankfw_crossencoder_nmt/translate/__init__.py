@@ -7,7 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from rankfw.core import InputError, StageContext, TrainingInput
-from rankfw_crossencoder_nmt.translate.base import Translations, Translator, TranslatorConfig, TranslationCache
+from rankfw_crossencoder_nmt.translate.base import (
+    TranslationCache,
+    Translations,
+    Translator,
+    TranslatorConfig,
+)
 from rankfw_crossencoder_nmt.translate.parallel_file import ParallelFileTranslator
 from rankfw_crossencoder_nmt.translate.transformers import TransformersTranslator
 
