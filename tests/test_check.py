@@ -29,7 +29,7 @@ def rankfw(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 def subset(expected: Path, languages: tuple[str, ...], out: Path) -> Path:
     """The lines of ``expected`` for ``languages`` only (the header and comments kept)."""
     keep = [line for line in expected.read_text().splitlines()
-            if not line.strip() or line.startswith("#") or line.startswith("stage\t") or line.split("\t")[1] in languages]
+            if not line.strip() or line.startswith(("#", "stage\t")) or line.split("\t")[1] in languages]
     out.write_text("\n".join(keep) + "\n")
     return out
 
