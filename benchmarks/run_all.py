@@ -1,6 +1,7 @@
 """Run every rankfw-vs-peer benchmark, each in its own process; print one table; write the results.
 
-    python benchmarks/run_all.py [--quick] [--only bm25 fusion ...] [--ray] [--no-write] [--render]
+    python benchmarks/run_all.py [--quick] [--only bm25 fusion ...] [--ray] [--dense-scale] [--no-write] [--render]
+    python benchmarks/run_all.py --add-rows dense_scale ROWS.json   # merge one script's --json rows, re-render
 
 Each ``bench_*.py`` runs in a child process of its own (the pyserini JVM and torch must not share a
 process) with ``--json``; its own table and log go to a log file (path printed). The rows are
@@ -70,7 +71,14 @@ BENCHES = [
     Bench("ray", "bench_ray.py", ["--k", "5", "--rounds", "1"],
           "(only with `--ray`) one bi-encoder rerank stage under the Ray executor (2 actors x 1 CPU) vs the "
           "local executor (both rankfw; ratio = Ray / local).", optional=True),
+    Bench("dense_scale", "bench_dense_scale.py",
+          ["--sizes", "20000", "--queries", "200", "--encode", "100", "--factories", "Flat", "HNSW32", "IVF64,PQ32"],
+          "(only with `--dense-scale`; its own table below) faiss index_factory indexes built from the dense "
+          "retriever's float16 shards vs Flat: build time, search QPS, recall@100, peak RSS; and the real "
+          "e5-small encoding throughput vs `SentenceTransformer.encode`.", optional=True),
 ]
+DENSE = {"dense index", "dense encoding"}
+"""Components of ``bench_dense_scale.py``: their own README section, not the main table."""
 NAMES = {"bm25": "BM25 stage", "fusion": "fusion", "biencoder": "bi-encoder rerank",
          "crossencoder": "cross-encoder rerank", "evaluate": "evaluation", "validate cold start": "validate cold start",
          "ray executor": "Ray executor", "core": "evaluation and validate cold start", "ray": "Ray executor"}
@@ -193,8 +201,8 @@ def markdown_table(lines: list[list[str]]) -> str:
 
 
 def readme(lines: list[list[str]], grows: list[str], info: dict[str, Any], quick: bool, benches: list[Bench],
-           total_s: float) -> str:
-    """benchmarks/README.md: what each row compares, how to run, the table, the machine."""
+           total_s: float, dense: str = "") -> str:
+    """benchmarks/README.md: what each row compares, how to run, the table, the machine (and the dense section)."""
     versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v)
     compares = "\n".join(f"- **{NAMES.get(b.name, b.name)}** (`{b.script}`): {b.compares}" for b in benches)
     mode = ("**`--quick` run: small sizes, the numbers only show that everything runs; run the full benchmark for "
@@ -224,7 +232,8 @@ python benchmarks/run_all.py --quick  # small sizes, a few minutes: checks that 
 Every script runs in its own process (the pyserini JVM and torch must not share one) and also runs
 alone, e.g. `python benchmarks/bench_bm25.py --help`; `--json PATH` writes its rows. `run_all.py`
 prints one table and writes `benchmarks/results.json` (rows, machine, per-script logs) and this
-file. `--only NAME...` runs some of them (nothing is written); `--ray` adds `bench_ray.py`;
+file. `--only NAME...` runs some of them (nothing is written); `--ray` adds `bench_ray.py`, `--dense-scale`
+adds `bench_dense_scale.py` (`--add-rows dense_scale ROWS.json` merges its standalone `--json` rows);
 `--render` rewrites this file from `results.json` without running anything.
 
 ## Results
@@ -238,7 +247,26 @@ How time grows with size (largest size's time / smallest size's time):
 Machine: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable), {info['ram_gb']} GB RAM,
 SIMD {', '.join(info['simd']) or 'unknown'}; {info['os']}; Python {info['python']}; {versions}.
 Run on {info['date']} (load average at start {info['load_average_at_start']}), {total_s / 60:.1f} minutes in all.
-"""
+{chr(10) + dense if dense else ""}"""
+
+
+def dense_section(rows: list[dict[str, Any]]) -> str:
+    """The dense-scale README section of ``rows`` ("" without dense rows)."""
+    if not any(r["component"] in DENSE for r in rows):
+        return ""
+    from bench_dense_scale import readme_section
+
+    return readme_section(rows)
+
+
+def render(record: dict[str, Any]) -> None:
+    """Rewrite README.md from a results record."""
+    ran = [b for b in BENCHES if b.name in record["benchmarks"]]
+    rows = record["rows"]
+    main_rows = [r for r in rows if r["component"] not in DENSE]
+    (HERE / "README.md").write_text(readme(table(main_rows), scaling(main_rows), record["machine"],
+                                           record["mode"] == "quick", ran, record["total_s"], dense_section(rows)))
+    print(text_table(table(main_rows)))
 
 
 def main() -> None:
@@ -247,19 +275,26 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes; numbers not meaningful)")
     parser.add_argument("--only", nargs="+", choices=[b.name for b in BENCHES], help="run only these (writes nothing)")
     parser.add_argument("--ray", action="store_true", help="also run bench_ray.py (Ray vs local executor)")
+    parser.add_argument("--dense-scale", action="store_true", help="also run bench_dense_scale.py (~15 min)")
+    parser.add_argument("--add-rows", nargs=2, metavar=("NAME", "JSON"),
+                        help="merge a script's --json rows into results.json (replacing its old rows), re-render")
     parser.add_argument("--no-write", action="store_true", help="do not write results.json and README.md")
     parser.add_argument("--verbose", action="store_true", help="also stream each script's own output")
     parser.add_argument("--render", action="store_true", help="only rewrite README.md from results.json")
     args = parser.parse_args()
-    if args.render:
+    if args.render or args.add_rows:
         record = json.loads((HERE / "results.json").read_text())
-        ran = [b for b in BENCHES if b.name in record["benchmarks"]]
-        rows = record["rows"]
-        (HERE / "README.md").write_text(readme(table(rows), scaling(rows), record["machine"], record["mode"] == "quick",
-                                               ran, record["total_s"]))
-        print(text_table(table(rows)))
+        if args.add_rows:
+            name, path = args.add_rows
+            new = json.loads(Path(path).read_text())
+            components = {r["component"] for r in new}
+            record["rows"] = [r for r in record["rows"] if r["component"] not in components] + new
+            record["benchmarks"][name] = {"ok": True, "added_from": path, "machine": machine()}
+            (HERE / "results.json").write_text(json.dumps(record, indent=2) + "\n")
+        render(record)
         return
-    benches = [b for b in BENCHES if (b.name in args.only if args.only else not b.optional or args.ray)]
+    optional = {"ray": args.ray, "dense_scale": args.dense_scale}
+    benches = [b for b in BENCHES if (b.name in args.only if args.only else not b.optional or optional[b.name])]
     info = machine()
     out = Path(tempfile.mkdtemp(prefix="rankfw-bench-"))
     print(f"{'quick' if args.quick else 'full'} run on {info['cpu']}, {info['cores']} cores, {info['ram_gb']} GB; "
@@ -274,7 +309,8 @@ def main() -> None:
         got, statuses[bench.name] = run_bench(bench, args.quick, out, args.verbose)
         rows += got
     total = time.perf_counter() - started
-    lines, grows = table(rows), scaling(rows)
+    main_rows = [r for r in rows if r["component"] not in DENSE]
+    lines, grows = table(main_rows), scaling(main_rows)
     print(f"\n{text_table(lines)}\n\nrankfw/peer = rankfw time / peer time: below 1.00x rankfw is faster. "
           f"MB: peak RSS of each side in its own process. {total / 60:.1f} minutes.\nScaling (largest size's time / "
           "smallest's):\n" + "\n".join("  " + line for line in grows))
@@ -285,7 +321,7 @@ def main() -> None:
         record = {"mode": "quick" if args.quick else "full", "command": " ".join(["python", *sys.argv]),
                   "machine": info, "total_s": round(total, 1), "benchmarks": statuses, "rows": rows}
         (HERE / "results.json").write_text(json.dumps(record, indent=2) + "\n")
-        (HERE / "README.md").write_text(readme(lines, grows, info, args.quick, benches, total))
+        (HERE / "README.md").write_text(readme(lines, grows, info, args.quick, benches, total, dense_section(rows)))
         print(f"wrote {HERE / 'results.json'} and {HERE / 'README.md'}")
     if failed:
         sys.exit(f"failed: {', '.join(failed)} (see the logs above)")

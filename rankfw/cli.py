@@ -1,4 +1,4 @@
-"""The ``rankfw`` command line: run, validate, plugins list, components list/show, eval, compare.
+"""The ``rankfw`` command line: run, plan, validate, plugins list, components list/show, eval, compare, check.
 
 Exit codes: 0 ok, 1 a run failed, 2 bad input (spec, files, parameters).
 """
@@ -195,6 +195,25 @@ def plugins_list(as_json: bool) -> None:
 
 
 # --- evaluation -------------------------------------------------------------------------------
+
+
+@main.command("check")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.argument("expected", type=click.Path(path_type=Path))
+@_handle_errors
+def check_command(out_dir: Path, expected: Path) -> None:
+    """Check OUT_DIR/metrics.json against the EXPECTED scores file (exit 1 naming what moved)."""
+    from rankfw.check import check
+
+    outcomes = check(out_dir, expected)
+    moved = [o for o in outcomes if not o.holds]
+    for outcome in outcomes:
+        click.echo(f"{'ok   ' if outcome.holds else 'MOVED'} {outcome.describe()}")
+    if moved:
+        err_console.print(f"[bold red]check failed:[/] {len(moved)} of {len(outcomes)} scores moved beyond their "
+                          f"tolerance: {', '.join(o.spec.name for o in moved)}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    click.echo(f"all {len(outcomes)} expected scores hold")
 
 
 @main.command("eval")
