@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -42,11 +42,11 @@ def export_onnx(
 
     ``example`` maps input names to int64 tensors of shape (batch, sequence); both axes are dynamic.
     """
+    import inspect
+
     import torch
 
     from rankfw.models import materialise
-
-    import inspect
 
     order = list(inspect.signature(module.forward).parameters)
     example = {name: example[name] for name in sorted(example, key=order.index)}  # the exporter names by position

@@ -54,7 +54,7 @@ def encoder_config_json(config: EncoderConfig) -> str:
     return EncoderConfig.model_validate(config.model_dump(include=set(EncoderConfig.model_fields))).model_dump_json()
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def shared_encoder(config_json: str, cache_dir: str) -> Any:
     """The encoder of ``config_json``, loaded once per process (components and batch workers share it)."""
     from rankfw_biencoder_distill.encoder import Encoder

@@ -98,6 +98,4 @@ def load_onnx_scorer(
         skipped = input_outliers(stack, lambda: wrapper(**example), outlier_ratio)
         nodes = [node for name, node in linear_nodes(onnx_path, stack).items() if name not in skipped]
         onnx_path = quantize_int8(onnx_path, nodes)
-    config = model.config
-    del model, wrapper
-    return OnnxPairScorer(onnx_path, tokenizer, config, max_length, batch_size, threads)
+    return OnnxPairScorer(onnx_path, tokenizer, model.config, max_length, batch_size, threads)

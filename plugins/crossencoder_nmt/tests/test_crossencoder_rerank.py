@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from rankfw.core import InputError, Run, StageContext
-from rankfw.core.data import JsonlCorpus, read_topics
 from rankfw.core.registry import load_registry
 from rankfw_crossencoder_nmt.reranker import CrossEncoderReranker
 
