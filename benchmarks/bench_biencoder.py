@@ -1,16 +1,20 @@
 """Speed of the ``biencoder`` reranker against sentence-transformers ``encode`` of the same texts.
 
     python benchmarks/bench_biencoder.py [--model bundled:multilingual-e5-small] [--lang de]
-        [--queries 10 40 160] [--depth 10] [--rounds 2] [--cached] [--json out.json]
+        [--passages 300 1000] [--depth 10] [--rounds 2] [--systems "onnx int8" ...] [--cached] [--json out.json]
 
 Both sides use the same loaded model, batch size and length limit, on one XQuAD-R language: the
 rerank stage (topics + a ``--depth``-candidate run per query -> a new run; embedding cache off)
 versus ``SentenceTransformer.encode`` of the distinct prefixed passages and queries plus the dot
-products. One size per ``--queries`` value (candidates drawn at random from the corpus, so the
-distinct passages grow with the queries). Rounds alternate the two; the table shows the best
+products. One size per ``--passages`` value N: N random passages of the corpus split into
+``--depth`` candidates for each of N / depth dev questions (every passage distinct). Rounds alternate the two; the table shows the best
 round of each and the ratio rankfw / sentence-transformers (target <= 1.1). ``--cached`` adds the
 rerank with the embedding cache warm (largest size). Peak memory: each side once at the largest
 size, model load included, in its own process.
+
+rankfw systems (``--systems``): the stage with ``backend: torch`` (fp32, the row the peer is
+compared with first), ``onnx fp32`` and ``onnx int8``. The peer runs with ``backend="torch"``, and
+``"onnx"`` plus its ``export_dynamic_quantized_onnx_model`` output where optimum is installed.
 """
 
 from __future__ import annotations
@@ -38,11 +42,11 @@ class Inputs:
 
     def __init__(self, args: argparse.Namespace, n: int, tmp: Path, query_prefix: str, passage_prefix: str) -> None:
         self.corpus = JsonlCorpus(XQUAD / args.lang / "corpus.jsonl", tmp)
-        self.topics = dict(list(read_topics(XQUAD / args.lang / "topics.dev.tsv").items())[:n])
         docids = [d.docid for d in self.corpus]
-        rng = random.Random(0)
-        self.run = Run.from_scores({q: {d: 0.0 for d in rng.sample(docids, min(args.depth, len(docids)))}
-                                    for q in self.topics})
+        pool = random.Random(0).sample(docids, min(n, len(docids)))
+        self.topics = dict(list(read_topics(XQUAD / args.lang / "topics.dev.tsv").items())[: -(-len(pool) // args.depth)])
+        self.run = Run.from_scores({q: {d: 0.0 for d in pool[i * args.depth : (i + 1) * args.depth]}
+                                    for i, q in enumerate(self.topics)})
         self.distinct = sorted(self.run.docids())
         docs = self.corpus.get_many(self.distinct)
         self.passages = [passage_prefix + docs[d].contents for d in self.distinct]
@@ -72,12 +76,36 @@ def same_scores(ours: Run, theirs: dict[str, dict[str, float]]) -> bool:
         for q in ours)
 
 
-def reranker(args: argparse.Namespace, cache: bool = False) -> Any:
-    """The rankfw component, configured like the peer."""
+def reranker(args: argparse.Namespace, cache: bool = False, system: str = "torch fp32") -> Any:
+    """The rankfw component of ``system`` ("torch fp32", "onnx int8", ...), configured like the peer."""
     from rankfw_biencoder_distill import BiEncoderReranker
 
+    backend, precision = system.split()
     return BiEncoderReranker(BiEncoderReranker.Config(model=args.model, batch_size=args.batch_size, device="cpu",
-                                                      max_length=args.max_length, cache_embeddings=cache))
+                                                      max_length=args.max_length, cache_embeddings=cache,
+                                                      backend=backend, precision=precision))
+
+
+def peer_model(args: argparse.Namespace, backend: str, tmp: Path) -> Any:
+    """sentence-transformers on the model: ``backend`` torch, onnx, or onnx-int8 (its quantized export)."""
+    from sentence_transformers import SentenceTransformer
+
+    from rankfw.models import SAFE_LOADING
+
+    if backend == "torch":
+        model = SentenceTransformer(args.model, device="cpu", model_kwargs=SAFE_LOADING)
+    else:
+        model = SentenceTransformer(args.model, device="cpu", backend="onnx")
+        if backend == "onnx-int8":
+            from sentence_transformers import export_dynamic_quantized_onnx_model
+
+            folder = tmp / "st-onnx"
+            model.save(str(folder))
+            export_dynamic_quantized_onnx_model(model, "avx2", str(folder))
+            model = SentenceTransformer(str(folder), device="cpu", backend="onnx",
+                                        model_kwargs={"file_name": "onnx/model_qint8_avx2.onnx"})
+    model.max_seq_length = min(args.max_length, model.max_seq_length)
+    return model
 
 
 def one_side(args: argparse.Namespace, tmp: Path) -> None:
@@ -86,7 +114,7 @@ def one_side(args: argparse.Namespace, tmp: Path) -> None:
     if args.side == "rankfw":
         component = reranker(args)
         encoder = component.encoder(ctx)
-        inputs = Inputs(args, max(args.queries), tmp, encoder.query_prefix, encoder.passage_prefix)
+        inputs = Inputs(args, max(args.passages), tmp, encoder.query_prefix, encoder.passage_prefix)
         component.rerank(inputs.topics, inputs.run, inputs.corpus, ctx)
         return
     from sentence_transformers import SentenceTransformer
@@ -95,8 +123,8 @@ def one_side(args: argparse.Namespace, tmp: Path) -> None:
 
     model = SentenceTransformer(args.model, device="cpu", model_kwargs=SAFE_LOADING)
     model.max_seq_length = min(args.max_length, model.max_seq_length)
-    prompts = model.prompts or {}
-    inputs = Inputs(args, max(args.queries), tmp, prompts.get("query", ""), prompts.get("passage", ""))
+    prompts = getattr(model, "prompts", None) or {}
+    inputs = Inputs(args, max(args.passages), tmp, prompts.get("query", ""), prompts.get("passage", ""))
     plain(model, inputs, args.batch_size)
 
 
@@ -105,7 +133,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="bundled:multilingual-e5-small")
     parser.add_argument("--lang", default="de")
-    parser.add_argument("--queries", type=int, nargs="+", default=[10, 40, 160], help="sizes (dev questions)")
+    parser.add_argument("--passages", type=int, nargs="+", default=[300, 1000], help="sizes (distinct passages)")
+    parser.add_argument("--systems", nargs="+", default=["torch fp32", "onnx fp32", "onnx int8"],
+                        help="rankfw systems timed: 'BACKEND PRECISION' (torch fp32 always)")
+    parser.add_argument("--peers", nargs="+", default=["torch", "onnx", "onnx-int8"],
+                        help="sentence-transformers backends (onnx ones only where optimum is installed)")
     parser.add_argument("--depth", type=int, default=10, help="candidates per query")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
@@ -130,44 +162,67 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, reference: str, tmp: Path) -> None:
-    """Time both sides at every size, print the table, write the rows."""
+    """Time every system at every size, print the table, write the rows."""
     ctx = StageContext("bench", args.lang, tmp, tmp / "cache")
-    component = reranker(args)
-    encoder = component.encoder(ctx)  # load once, outside the timings
+    if "torch fp32" not in args.systems:
+        args.systems.insert(0, "torch fp32")
+    components = {system: reranker(args, system=system) for system in args.systems}
+    encoder = components["torch fp32"].encoder(ctx)  # load once, outside the timings
+    for component in components.values():
+        component.encoder(ctx)
+    try:
+        import optimum.onnxruntime  # noqa: F401
+
+        peers = args.peers
+    except ImportError:
+        peers = ["torch"]
+        print("note: sentence-transformers backend='onnx' needs optimum[onnxruntime] (not installed); "
+              "the peer's onnx rows are left out")
+    models = {f"ST {b}": encoder.model if b == "torch" else peer_model(args, b, tmp) for b in peers}
     print(f"{reference} on XQuAD-R {args.lang}, batch {args.batch_size}, max_length {args.max_length}, "
-          f"{args.threads} threads, best of {args.rounds}; ratio = rankfw / sentence-transformers")
-    print(f"{'size':<40}{'rankfw s':>10}{'ST s':>8}{'ratio':>8}  same scores")
+          f"{args.threads} threads, best of {args.rounds}; ratio = rankfw / sentence-transformers torch")
+    print(f"{'size':<40}{'system':<14}{'seconds':>9}{'texts/s':>9}{'vs ST':>7}  same scores")
     rows = []
-    for n in args.queries:
+    for n in args.passages:
         inputs = Inputs(args, n, tmp, encoder.query_prefix, encoder.passage_prefix)
-        sides = {"peer": partial(plain, encoder.model, inputs, args.batch_size),
-                 "rankfw": partial(component.rerank, inputs.topics, inputs.run, inputs.corpus, ctx)}
-        times: dict[str, list[float]] = {"peer": [], "rankfw": []}
+        sides: dict[str, Any] = {name: partial(plain, model, inputs, args.batch_size) for name, model in models.items()}
+        sides.update({name: partial(c.rerank, inputs.topics, inputs.run, inputs.corpus, ctx)
+                      for name, c in components.items()})
+        times: dict[str, list[float]] = {name: [] for name in sides}
         results: dict[str, Any] = {}
         for r in range(args.rounds):
             for name in list(sides) if r % 2 == 0 else reversed(sides):
                 start = time.perf_counter()
                 results[name] = sides[name]()
                 times[name].append(time.perf_counter() - start)
-        same = same_scores(results["rankfw"], results["peer"])
-        extra: dict[str, Any] = {"distinct_passages": len(inputs.distinct), "all_rounds": times}
+        texts = len(inputs.distinct) + len(inputs.queries)
         memory = None
-        if n == max(args.queries):
+        extra: dict[str, Any] = {"distinct_passages": len(inputs.distinct), "all_rounds": times}
+        if n == max(args.passages):
             if args.cached:  # a second stage over the same passages, embedding cache on
                 cached = reranker(args, cache=True)
                 cached.rerank(inputs.topics, inputs.run, inputs.corpus, ctx)
                 start = time.perf_counter()
                 cached.rerank(inputs.topics, inputs.run, inputs.corpus, ctx)
                 extra["rankfw_cached_s"] = time.perf_counter() - start
-            passed = ["--model", args.model, "--lang", args.lang, "--queries", str(n), "--depth", str(args.depth),
+            passed = ["--model", args.model, "--lang", args.lang, "--passages", str(n), "--depth", str(args.depth),
                       "--threads", str(args.threads), "--batch-size", str(args.batch_size),
                       "--max-length", str(args.max_length), "--tmp", str(tmp)]
             memory = peaks(__file__, passed, not args.no_memory)
-        rows.append(make_row("biencoder", PEER, n, inputs.label, min(times["rankfw"]), min(times["peer"]), memory,
-                             same, **extra))
-        print(f"{inputs.label:<40}{rows[-1]['rankfw_s']:>10.2f}{rows[-1]['peer_s']:>8.2f}{rows[-1]['ratio']:>8.2f}"
-              f"  {same}", flush=True)
-    last = rows[-1]
+        peer_s = min(times["ST torch"])
+        for name in sides:
+            best = min(times[name])
+            same = same_scores(results[name], results["ST torch"]) if name in components else None
+            print(f"{inputs.label:<40}{name:<14}{best:>9.2f}{texts / best:>9.1f}{peer_s / best:>6.2f}x  "
+                  f"{'' if same is None else same}", flush=True)
+            if name == "ST torch":
+                continue
+            fp32 = name.endswith("fp32") or name == "ST onnx"
+            rows.append(make_row("biencoder" if name == "torch fp32" else f"biencoder {name}", PEER + " (torch)", n,
+                                 inputs.label, best, peer_s, memory if name == "torch fp32" else None,
+                                 same if fp32 else None, note=None if fp32 else f"{name}: see quality_onnx.py",
+                                 texts=texts, **extra))
+    last = next(r for r in rows if r["component"] == "biencoder")
     if "rankfw_cached_s" in last:
         print(f"{'rankfw rerank, embeddings cached':<40}{last['rankfw_cached_s']:>10.2f}{last['peer_s']:>8.2f}"
               f"{last['rankfw_cached_s'] / last['peer_s']:>8.2f}")

@@ -2,7 +2,7 @@
 (which also sorts by length), same model and pairs, in one run.
 
     python benchmarks/bench_crossencoder.py [--model PATH] [--run RUN.trec] [--language en]
-        [--questions 5 10 30] [--depth 10] [--precisions fp32 int8 bf16] [--json out.json]
+        [--questions 30 100 300] [--depth 10] [--systems "torch fp32" "onnx int8" ...] [--json out.json]
 
 The rankfw side is the rerank stage (topics + a ``--depth``-candidate run -> a new run: corpus
 lookups, scoring, ranking); the peer is ``CrossEncoder.predict`` on the same (query, passage) pairs,
@@ -13,6 +13,13 @@ gives a TREC run (then nDCG@10 of each precision is shown too). One size per ``-
 value; systems are timed ``--rounds`` times, interleaved, best round kept. ``same``: rankfw's fp32
 scores equal the peer's within 1e-3. Peak memory: each side once at the largest size, model load
 included, in its own process.
+
+rankfw systems (``--systems``): ``torch fp32`` (the stage's default, the row every other row is
+beside), ``torch int8``, ``onnx fp32``, ``onnx int8`` (``backend``/``precision`` of the stage). The
+peer runs with ``backend="torch"``, and with ``backend="onnx"`` and its quantized ONNX model
+(``export_dynamic_quantized_onnx_model``) when sentence-transformers' ONNX backend (optimum) is
+installed. GFLOP/s: the model's FLOPs per pair (2 x linear weights x tokens + 4 x hidden x tokens^2
+per layer, on the unpadded tokens) over the time, beside a torch fp32 GEMM's in the same run.
 """
 
 from __future__ import annotations
@@ -72,24 +79,72 @@ class Inputs:
         self.label = f"{len(self.pairs):,} pairs ({len(self.topics)} queries x {args.depth})"
 
 
-def rankfw_side(args: argparse.Namespace, precision: str) -> tuple[Any, StageContext]:
-    """The rerank component at ``precision``, its model loaded, and a context to run it in."""
+def rankfw_side(args: argparse.Namespace, system: str, inputs: Inputs | None = None) -> tuple[Any, StageContext]:
+    """The rerank component of ``system`` ("torch fp32", "onnx int8", ...), its model loaded (int8
+    calibrated on the first 32 pairs, as the stage does), and a context to run it in."""
     from rankfw_crossencoder_nmt.reranker import CrossEncoderReranker
 
+    backend, precision = system.split()
     ctx = StageContext("bench", args.language, args.tmp, args.tmp / "cache")
     component = CrossEncoderReranker(CrossEncoderReranker.Config(
         model=args.model, k=args.depth, max_length=args.max_length, batch_size=args.batch_size, device="cpu",
-        precision=precision))
-    component.scorer(ctx)
+        precision=precision, backend=backend, num_threads=args.threads))
+    component.scorer(ctx, inputs.pairs[:32] if inputs is not None else None)
     return component, ctx
 
 
-def peer_side(args: argparse.Namespace) -> Any:
-    """sentence-transformers' CrossEncoder on the same model, raw logit out."""
+def peer_side(args: argparse.Namespace, backend: str = "torch") -> Any:
+    """sentence-transformers' CrossEncoder on the same model, raw logit out (``backend``: torch,
+    onnx, or onnx-int8 = its ``export_dynamic_quantized_onnx_model`` output)."""
     import torch
     from sentence_transformers import CrossEncoder
 
-    return CrossEncoder(args.model, device="cpu", max_length=args.max_length, activation_fn=torch.nn.Identity())
+    kwargs: dict[str, Any] = {"device": "cpu", "max_length": args.max_length, "activation_fn": torch.nn.Identity()}
+    if backend == "torch":
+        return CrossEncoder(args.model, **kwargs)
+    model = CrossEncoder(args.model, backend="onnx", **kwargs)
+    if backend == "onnx-int8":
+        from sentence_transformers import export_dynamic_quantized_onnx_model
+
+        folder = args.tmp / "st-onnx"
+        model.save_pretrained(str(folder))
+        export_dynamic_quantized_onnx_model(model, "avx2", str(folder))
+        model = CrossEncoder(str(folder), backend="onnx", model_kwargs={"file_name": "onnx/model_qint8_avx2.onnx"},
+                             **kwargs)
+    return model
+
+
+def peer_onnx_available() -> str | None:
+    """None when sentence-transformers' ONNX backend can load here, else why not."""
+    try:
+        import optimum.onnxruntime  # noqa: F401
+    except ImportError as error:
+        return f"sentence-transformers backend='onnx' needs optimum[onnxruntime] ({error.name} missing)"
+    return None
+
+
+def gflops_per_pair(model: str, lengths: list[int]) -> float:
+    """The transformer's FLOPs (GFLOP) over pairs of these token lengths: 2 x linear weights per
+    token and 4 x hidden x length per token for attention, per layer."""
+    from transformers import AutoConfig
+
+    c = AutoConfig.from_pretrained(model)
+    per_token = 2 * (4 * c.hidden_size**2 + 2 * c.hidden_size * c.intermediate_size)
+    return sum(c.num_hidden_layers * (per_token * n + 4 * c.hidden_size * n * n) for n in lengths) / 1e9
+
+
+def gemm_peak(threads: int, n: int = 1024, rounds: int = 10) -> float:
+    """GFLOP/s of a torch fp32 n x n matmul on ``threads`` threads (best of ``rounds``)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
 
 
 def ndcg10(scores: dict[str, dict[str, float]], qrels: dict[str, dict[str, int]]) -> float:
@@ -106,13 +161,17 @@ def main() -> None:
     parser.add_argument("--model", help="HF folder, hub id or bundled:NAME (default: e5-small, fresh 1-logit head)")
     parser.add_argument("--run", type=Path, help="candidates from this TREC run (default: random)")
     parser.add_argument("--language", default="en")
-    parser.add_argument("--questions", type=int, nargs="+", default=[5, 10, 30], help="sizes (dev questions)")
+    parser.add_argument("--questions", type=int, nargs="+", default=[30, 100, 300],
+                        help="sizes (dev questions; x depth pairs)")
     parser.add_argument("--depth", type=int, default=10, help="candidates per question")
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--precisions", nargs="+", default=["fp32"], help="rankfw precisions timed (fp32 int8 bf16)")
+    parser.add_argument("--systems", nargs="+", default=["torch fp32", "torch int8", "onnx fp32", "onnx int8"],
+                        help="rankfw systems timed: 'BACKEND PRECISION' (torch fp32 always)")
+    parser.add_argument("--peers", nargs="+", default=["torch", "onnx", "onnx-int8"],
+                        help="sentence-transformers backends (onnx ones only where optimum is installed)")
     parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
     add_common_args(parser)
     args = parser.parse_args()
@@ -123,15 +182,15 @@ def main() -> None:
 
     warnings.simplefilter("ignore")
     torch.set_num_threads(args.threads)
-    if "fp32" not in args.precisions:
-        args.precisions.insert(0, "fp32")
+    if "torch fp32" not in args.systems:
+        args.systems.insert(0, "torch fp32")
     with tempfile.TemporaryDirectory(prefix="bench-crossencoder-") as scratch:
         args.tmp = args.tmp or Path(scratch)
         args.model = resolve_model(args.model) if args.model else fresh_cross_encoder(args.tmp)
         if args.side:  # one side once at the largest size, model load included (for its peak memory)
             inputs = Inputs(args, max(args.questions))
             if args.side == "rankfw":
-                component, ctx = rankfw_side(args, "fp32")
+                component, ctx = rankfw_side(args, "torch fp32")
                 component.rerank(inputs.topics, inputs.run, inputs.corpus, ctx)
             else:
                 peer_side(args).predict(inputs.pairs, batch_size=args.batch_size)
@@ -141,50 +200,75 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Time every system at every size, print the table, write the rows."""
-    systems: dict[str, Any] = {"peer": peer_side(args)}
-    for precision in args.precisions:
-        systems[precision] = rankfw_side(args, precision)
+    missing = peer_onnx_available()
+    peers = [b for b in args.peers if b == "torch" or missing is None]
+    if missing and len(peers) < len(args.peers):
+        print(f"note: {missing}; the peer's onnx rows are left out")
+    first = Inputs(args, min(args.questions))
+    systems: dict[str, Any] = {f"ST {b}": peer_side(args, b) for b in peers}
+    for system in args.systems:
+        systems[system] = rankfw_side(args, system, first)
+    peak = gemm_peak(args.threads)
     print(f"{args.language} dev questions, max_length {args.max_length}, batch {args.batch_size}, "
-          f"{args.threads} thread(s), best of {args.rounds}; model {args.model}")
-    print(f"{'size':<30}{'system':<14}{'seconds':>9}{'pairs/s':>9}{'vs ST':>7}" + (f"{'nDCG@10':>9}" if args.run else ""))
+          f"{args.threads} thread(s), best of {args.rounds}; model {args.model}; torch fp32 GEMM {peak:.1f} GFLOP/s")
+    print(f"{'size':<30}{'system':<16}{'seconds':>9}{'pairs/s':>9}{'vs ST':>7}{'GFLOP/s':>9}"
+          + (f"{'nDCG@10':>9}" if args.run else ""))
     rows = []
     for n in args.questions:
         inputs = Inputs(args, n)
+        tokenizer = systems[args.systems[0]][0].scorer().tokenizer
+        lengths = [len(x) for x in tokenizer([q for q, _ in inputs.pairs], [p for _, p in inputs.pairs],
+                                             truncation="only_second", max_length=args.max_length)["input_ids"]]
+        work = gflops_per_pair(args.model, lengths)
         best: dict[str, float] = {}
         scores: dict[str, dict[str, dict[str, float]]] = {}
         for _ in range(args.rounds):
             for name, system in systems.items():
                 started = time.perf_counter()
-                if name == "peer":
+                if name.startswith("ST "):
                     values = system.predict(inputs.pairs, batch_size=args.batch_size)
                 else:
                     reranked = system[0].rerank(inputs.topics, inputs.run, inputs.corpus, system[1])
                 best[name] = min(best.get(name, float("inf")), time.perf_counter() - started)
-                if name == "peer":
+                if name.startswith("ST "):
                     scores[name] = {}
                     for (q, d), v in zip(inputs.keys, np.asarray(values, dtype=float), strict=True):
                         scores[name].setdefault(q, {})[d] = float(v)
                 else:
                     scores[name] = reranked.scores()
-        diff = max(abs(scores["fp32"][q][d] - scores["peer"][q][d]) for q, d in inputs.keys)
-        for name in systems:
-            quality = f"{ndcg10(scores[name], inputs.qrels):>9.3f}" if args.run else ""
-            print(f"{inputs.label:<30}{'ST fp32' if name == 'peer' else 'rankfw ' + name:<14}{best[name]:>9.2f}"
-                  f"{len(inputs.pairs) / best[name]:>9.1f}{best['peer'] / best[name]:>6.2f}x{quality}", flush=True)
+        reference = scores["ST torch"]
         memory = None
         if n == max(args.questions):
             passed = ["--model", args.model, "--language", args.language, "--questions", str(n), "--depth",
                       str(args.depth), "--max-length", str(args.max_length), "--batch-size", str(args.batch_size),
                       "--threads", str(args.threads), "--tmp", str(args.tmp)] + (["--run", str(args.run)] if args.run else [])
             memory = peaks(__file__, passed, not args.no_memory)
-        rows.append(make_row("crossencoder", PEER, n, inputs.label, best["fp32"], best["peer"], memory, diff < 1e-3,
-                             pairs=len(inputs.pairs), max_abs_score_diff=diff,
-                             **{f"rankfw_{p}_s": best[p] for p in args.precisions if p != "fp32"}))
-    last = rows[-1]
+        for name in systems:
+            diff = max(abs(scores[name][q][d] - reference[q][d]) for q, d in inputs.keys)
+            quality = ndcg10(scores[name], inputs.qrels) if args.run else None
+            print(f"{inputs.label:<30}{name:<16}{best[name]:>9.2f}{len(inputs.pairs) / best[name]:>9.1f}"
+                  f"{best['ST torch'] / best[name]:>6.2f}x{work / best[name]:>9.1f}"
+                  + (f"{quality:>9.3f}" if quality is not None else ""), flush=True)
+            if name == "ST torch":
+                continue
+            fp32 = name.endswith("fp32") or name == "ST onnx"
+            note = None if fp32 else f"{name}: scores within {diff:.3f} of fp32"
+            rows.append(make_row("crossencoder" if name == "torch fp32" else f"crossencoder {name}", PEER + " (torch)",
+                                 n, inputs.label, best[name], best["ST torch"],
+                                 memory if name == "torch fp32" else None, diff < 1e-3 if fp32 else None, note=note,
+                                 pairs=len(inputs.pairs), max_abs_score_diff=diff, gflops=work / best[name],
+                                 gemm_peak_gflops=peak, ndcg10=quality, all_systems_s=best))
+    peak = max(peak, gemm_peak(args.threads))
+    print(f"torch fp32 GEMM peak in this run: {peak:.1f} GFLOP/s (best of 2 x 10 n = 1024 matmuls, before and "
+          f"after the timings, {args.threads} threads); each system's GFLOP/s / peak:")
+    for row in (r for r in rows if r["size"] == max(args.questions)):
+        row["gemm_peak_gflops"] = peak
+        print(f"  {row['component']:<28}{row['gflops']:>7.1f} GFLOP/s = {row['gflops'] / peak:.0%} of the GEMM peak")
+    last = next(r for r in rows if r["component"] == "crossencoder")
     if last["rankfw_peak_mb"] is not None:
         print(f"peak RSS at the largest size (own process each, model included): rankfw {last['rankfw_peak_mb']:.0f} MB,"
               f" sentence-transformers {last['peer_peak_mb']:.0f} MB")
-    print(f"rankfw fp32 scores = sentence-transformers' within 1e-3: {all(r['same'] for r in rows)}")
+    print(f"rankfw fp32 scores = sentence-transformers' within 1e-3: {all(r['same'] for r in rows if r['same'] is not None)}")
     write_json(args.json, rows)
 
 

@@ -54,15 +54,19 @@ BENCHES = [
           "rankfw-fusion vs `ranx.fuse` on the same 5 random runs (100 hits per query), summed over six "
           "methods (RRF; CombSUM, CombMNZ, weighted sum with min-max; CombMAX with z-score; CombSUM of "
           "rank scores); outputs checked to agree on a sample of 1,000 queries."),
-    Bench("biencoder", "bench_biencoder.py", ["--queries", "2", "4", "8", "--depth", "5", "--rounds", "1"],
-          "the `biencoder` rerank stage (embedding cache off) vs sentence-transformers `encode` of the "
-          "same distinct prefixed passages and queries plus the dot products; same loaded model "
-          "(bundled multilingual-e5-small), batch 32, 2 threads; XQuAD-R de, 10 random candidates per query."),
+    Bench("biencoder", "bench_biencoder.py", ["--passages", "20", "40", "80", "--depth", "5", "--rounds", "1"],
+          "the `biencoder` rerank stage (embedding cache off) with `backend: torch` (fp32) and `backend: onnx` "
+          "(fp32 and int8, outlier layers kept fp32) vs sentence-transformers `encode` (backend torch; its onnx "
+          "backends where optimum is installed) of the same distinct prefixed passages and queries plus the dot "
+          "products; same model (bundled multilingual-e5-small), batch 32, 2 threads; XQuAD-R de, N random "
+          "passages as 10 candidates for each of N / 10 queries. int8 quality: `quality_onnx.py`."),
     Bench("crossencoder", "bench_crossencoder.py", ["--questions", "2", "4", "8", "--depth", "5", "--rounds", "1"],
-          "the `crossencoder` rerank stage (fp32) vs sentence-transformers `CrossEncoder.predict` on the "
-          "same (query, passage) pairs; model: multilingual-e5-small with a fresh 1-logit head (throughput "
-          "does not depend on training), max_length 128, batch 32, 2 threads; XQuAD-R en, 10 candidates "
-          "per question; scores checked equal within 1e-3."),
+          "the `crossencoder` rerank stage with `backend: torch` (fp32, int8) and `backend: onnx` (fp32, int8; "
+          "int8 keeps the outlier layers fp32) vs sentence-transformers `CrossEncoder.predict` (backend torch; its "
+          "onnx backends where optimum is installed) on the same (query, passage) pairs; model: "
+          "multilingual-e5-small with a fresh 1-logit head (throughput does not depend on training), "
+          "max_length 128, batch 32, 2 threads; XQuAD-R en, 10 candidates per question; fp32 scores checked "
+          "equal within 1e-3; GFLOP/s of each system beside a torch GEMM's in the log."),
     Bench("core", "bench_core.py", ["--sizes", "200", "500", "1000", "--rounds", "2"],
           "`rankfw.run.evaluate.evaluate` vs `ir_measures.calc_aggregate` (nDCG@10, R@100) on the same "
           "random run (100 hits per query) and qrels, each side in its own process; and `rankfw validate "
@@ -80,7 +84,10 @@ BENCHES = [
 DENSE = {"dense index", "dense encoding"}
 """Components of ``bench_dense_scale.py``: their own README section, not the main table."""
 NAMES = {"bm25": "BM25 stage", "fusion": "fusion", "biencoder": "bi-encoder rerank",
-         "crossencoder": "cross-encoder rerank", "evaluate": "evaluation", "validate cold start": "validate cold start",
+         "biencoder onnx fp32": "bi-encoder rerank, onnx fp32", "biencoder onnx int8": "bi-encoder rerank, onnx int8",
+         "crossencoder": "cross-encoder rerank", "crossencoder torch int8": "cross-encoder rerank, torch int8",
+         "crossencoder onnx fp32": "cross-encoder rerank, onnx fp32",
+         "crossencoder onnx int8": "cross-encoder rerank, onnx int8", "evaluate": "evaluation", "validate cold start": "validate cold start",
          "ray executor": "Ray executor", "core": "evaluation and validate cold start", "ray": "Ray executor"}
 
 
@@ -112,8 +119,8 @@ def machine() -> dict[str, Any]:
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "simd": [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags], "ram_gb": ram_gb,
         "os": platform.platform(), "python": platform.python_version(),
-        "versions": {d: version(d) for d in ("rankfw", "torch", "transformers", "sentence-transformers", "pyserini",
-                                             "ranx", "ir_measures", "numpy")},
+        "versions": {d: version(d) for d in ("rankfw", "torch", "transformers", "sentence-transformers",
+                                             "onnxruntime", "pyserini", "ranx", "ir_measures", "numpy")},
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }

@@ -10,20 +10,12 @@ import numpy as np
 
 from rankfw.core import text_digest
 from rankfw.models import SAFE_LOADING, pick_device, resolve_model
+from rankfw.onnx_inference import model_identity
 from rankfw_biencoder_distill.cache import EmbeddingCache
 from rankfw_biencoder_distill.params import EncoderConfig
 
 CHUNK = 2048
 """Texts per progress step (and per cache write)."""
-
-
-def model_identity(path: str) -> str:
-    """A string that changes when the model changes: a hub id, or a folder's file names, sizes, mtimes."""
-    folder = Path(path)
-    if not folder.is_dir():
-        return path
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    return "\n".join(f"{p.relative_to(folder)} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in files)
 
 
 def load_sentence_transformer(ref: str, pooling: str, max_length: int, device: str, cache_dir: Path | None) -> Any:
@@ -65,7 +57,8 @@ class Encoder:
 
     def __init__(self, config: EncoderConfig, cache_dir: Path) -> None:
         self.config = config
-        self.model = load_sentence_transformer(config.model, config.pooling, config.max_length, config.device, cache_dir)
+        device = "cpu" if config.backend == "onnx" else config.device
+        self.model = load_sentence_transformer(config.model, config.pooling, config.max_length, device, cache_dir)
         self.query_prefix = config.query_prefix if config.query_prefix is not None else prompt_of(self.model, ["query"])
         self.passage_prefix = (
             config.passage_prefix
@@ -77,7 +70,15 @@ class Encoder:
             config.pooling,
             str(config.normalise),
             str(config.max_length),
+            *([config.backend, config.precision, str(config.int8_outlier_ratio)] if config.backend == "onnx" else []),
         )
+        self.onnx = None
+        if config.backend == "onnx":
+            from rankfw_biencoder_distill.onnx_encoder import OnnxTextEncoder
+
+            graph = text_digest(model_identity(resolve_model(config.model, cache_dir)), config.pooling)
+            self.onnx = OnnxTextEncoder(self.model, graph, cache_dir, config.precision, config.int8_outlier_ratio,
+                                        calibration=self._calibration())
         self.cache = EmbeddingCache(cache_dir, self.key) if config.cache_embeddings else None
 
     @property
@@ -119,7 +120,14 @@ class Encoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([vectors[t] for t in texts]).astype(np.float32, copy=False)
 
+    def _calibration(self) -> list[str]:
+        from rankfw_biencoder_distill.onnx_encoder import CALIBRATION_TEXTS
+
+        return [self.query_prefix + t for t in CALIBRATION_TEXTS] + [self.passage_prefix + t for t in CALIBRATION_TEXTS]
+
     def _forward(self, texts: list[str]) -> np.ndarray:
+        if self.onnx is not None:
+            return self.onnx.encode(texts, self.config.batch_size, self.config.normalise)
         import torch
 
         with torch.inference_mode():

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rankfw.core import ComponentConfig, StageContext
 from rankfw.models import ModelRef
@@ -30,6 +30,23 @@ class EncoderConfig(ComponentConfig):
     batch_size: int = Field(32, gt=0, description="texts per forward pass")
     device: str = Field("auto", description="auto (cuda if present), cpu, cuda, cuda:1, mps")
     cache_embeddings: bool = Field(True, description="keep embeddings on disk, keyed by model and text hash")
+    backend: Literal["torch", "onnx"] = Field(
+        "torch", description="torch, or onnx (ONNX Runtime on the CPU; the model exported once into the cache)"
+    )
+    precision: Literal["fp32", "int8"] = Field(
+        "fp32", description="fp32, or int8 (backend onnx: dynamic int8 linear layers, outlier layers kept fp32)"
+    )
+    int8_outlier_ratio: float = Field(
+        100.0, gt=0, description="int8: a linear layer whose input peaks above this many times its RMS stays fp32"
+    )
+
+    @model_validator(mode="after")
+    def _onnx_only_options(self) -> EncoderConfig:
+        if self.precision == "int8" and self.backend != "onnx":
+            raise ValueError("precision int8 needs backend onnx")
+        if self.backend == "onnx" and self.device not in ("auto", "cpu"):
+            raise ValueError(f"backend onnx runs on the CPU, not device {self.device!r}")
+        return self
 
 
 def encoder_config_json(config: EncoderConfig) -> str:
@@ -37,7 +54,7 @@ def encoder_config_json(config: EncoderConfig) -> str:
     return EncoderConfig.model_validate(config.model_dump(include=set(EncoderConfig.model_fields))).model_dump_json()
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def shared_encoder(config_json: str, cache_dir: str) -> Any:
     """The encoder of ``config_json``, loaded once per process (components and batch workers share it)."""
     from rankfw_biencoder_distill.encoder import Encoder

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rankfw.core import ComponentConfig, Corpus, Reranker, Run, StageContext, Topics
 from rankfw.models import ModelRef, pick_device, resolve_model
+from rankfw.onnx_inference import Backend
 from rankfw_crossencoder_nmt.scoring import PairScorer, Precision, load_cross_encoder
 
 
@@ -27,14 +28,25 @@ class CrossEncoderConfig(ComponentConfig):
     int8_outlier_ratio: float = Field(
         100.0, gt=0, description="int8: a linear layer whose input peaks above this many times its RMS stays fp32",
     )
-    num_threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
+    num_threads: int | None = Field(None, gt=0, description="CPU threads (default: torch's / ONNX Runtime's choice)")
+    backend: Backend = Field(
+        "torch", description="torch, or onnx (ONNX Runtime on the CPU; exported once per model into the cache)"
+    )
+
+    @model_validator(mode="after")
+    def _onnx_precision(self) -> CrossEncoderConfig:
+        if self.backend == "onnx" and self.precision == "bf16":
+            raise ValueError("backend onnx runs precision fp32 or int8, not bf16")
+        if self.backend == "onnx" and self.device not in ("auto", "cpu"):
+            raise ValueError(f"backend onnx runs on the CPU, not device {self.device!r}")
+        return self
 
 
 class CrossEncoderReranker(Reranker[CrossEncoderConfig]):
     """Re-ranks candidates by a cross-encoder's score of each (query, passage) pair."""
 
     Config = CrossEncoderConfig
-    description = "Cross-encoder reranker (HF sequence classification; fp32, bf16 or int8 on CPU)"
+    description = "Cross-encoder reranker (HF sequence classification; torch fp32/bf16/int8 or ONNX Runtime fp32/int8)"
     citation = (
         "Nogueira and Cho. Passage Re-ranking with BERT. arXiv:1901.04085, 2019. "
         "Bonifacio et al. mMARCO: A Multilingual Version of the MS MARCO Passage Ranking Dataset. arXiv:2108.13897, 2021."
@@ -52,10 +64,26 @@ class CrossEncoderReranker(Reranker[CrossEncoderConfig]):
 
                 torch.set_num_threads(cfg.num_threads)
             path = resolve_model(cfg.model, ctx.cache_dir if ctx is not None else None)
+            if cfg.backend == "onnx":
+                return self._onnx_scorer(path, ctx, calibration)
             model, tokenizer = load_cross_encoder(
                 path, pick_device(cfg.device), cfg.precision, calibration, cfg.int8_outlier_ratio
             )
             self._scorer = PairScorer(model, tokenizer, cfg.max_length, cfg.batch_size)
+        return self._scorer
+
+    def _onnx_scorer(self, path: str, ctx: StageContext | None, calibration: list[tuple[str, str]] | None) -> PairScorer:
+        import tempfile
+        from pathlib import Path
+
+        from rankfw_crossencoder_nmt.onnx_scoring import load_onnx_scorer
+
+        cfg = self.config
+        cache = ctx.cache_dir if ctx is not None else Path(tempfile.gettempdir()) / "rankfw-onnx"
+        self._scorer = load_onnx_scorer(
+            path, cache, cfg.precision, calibration, cfg.int8_outlier_ratio,  # type: ignore[arg-type]
+            cfg.max_length, cfg.batch_size, cfg.num_threads,
+        )
         return self._scorer
 
     def rerank(self, topics: Topics, run: Run, corpus: Corpus, ctx: StageContext) -> Run:

@@ -126,7 +126,8 @@ class PairScorer:
     """Scores (query, passage) pairs with a sequence-classification model.
 
     Pairs are tokenized once (passage side truncated to ``max_length``), sorted by length and
-    cut into batches padded only to their own longest pair, under ``torch.inference_mode``.
+    cut into batches padded only to their own longest pair, under ``torch.inference_mode``
+    (:meth:`forward`; the ONNX Runtime scorer overrides it).
     The score is the single logit (or logit 1 minus logit 0 for a two-label model).
     """
 
@@ -143,7 +144,8 @@ class PairScorer:
     def score(self, queries: Sequence[str], passages: Sequence[str], progress: Any = None) -> np.ndarray:
         """Scores of ``zip(queries, passages)`` in input order; ``progress.advance(n)`` per batch."""
         import numpy as np
-        import torch
+
+        from rankfw.onnx_inference import length_batches
 
         if len(queries) != len(passages):
             raise ValueError("queries and passages differ in length")
@@ -155,21 +157,22 @@ class PairScorer:
         )
         ids = encoded["input_ids"]
         types = encoded.get("token_type_ids")
-        order = np.argsort([-len(x) for x in ids], kind="stable")
         out = np.empty(len(ids), dtype=np.float32)
-        device = self.device
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                features: dict[str, list[list[int]]] = {"input_ids": [ids[i] for i in idx]}
-                if types is not None:
-                    features["token_type_ids"] = [types[i] for i in idx]
-                batch = self.tokenizer.pad(features, return_tensors="pt")
-                batch = {k: v.to(device) for k, v in batch.items()}
-                logits = self.model(**batch).logits.float()
-                values = logits[:, 0] if logits.shape[1] == 1 else logits[:, 1] - logits[:, 0]
-                out[idx] = values.cpu().numpy()
-                if progress is not None:
-                    progress.advance(len(idx))
+        for idx in length_batches([len(x) for x in ids], self.batch_size):
+            features: dict[str, list[list[int]]] = {"input_ids": [ids[i] for i in idx]}
+            if types is not None:
+                features["token_type_ids"] = [types[i] for i in idx]
+            out[idx] = self.forward(features)
+            if progress is not None:
+                progress.advance(len(idx))
         return out
 
+    def forward(self, features: dict[str, list[list[int]]]) -> np.ndarray:
+        """The scores of one batch of tokenized pairs (padded here to the batch's longest)."""
+        import torch
+
+        batch = self.tokenizer.pad(features, return_tensors="pt")
+        with torch.inference_mode():
+            logits = self.model(**{k: v.to(self.device) for k, v in batch.items()}).logits.float()
+        values = logits[:, 0] if logits.shape[1] == 1 else logits[:, 1] - logits[:, 0]
+        return values.cpu().numpy()

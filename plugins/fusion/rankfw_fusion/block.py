@@ -9,8 +9,10 @@ loops (``map``, ``np.fromiter``) and numpy, never by a Python loop.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, count, pairwise
 from operator import itemgetter
@@ -22,6 +24,8 @@ from rankfw_fusion.norms import NORMS, RANK_NORMS, Segments
 
 Hit = tuple[str, float]
 _DOCID, _SCORE = itemgetter(0), itemgetter(1)
+TABLE_FREE = 1 << 20
+"""Key-space size that always takes the table (a few MB) in :func:`_unique`, beside twice the keys."""
 
 
 @dataclass
@@ -77,7 +81,7 @@ def fusion_block(
     n_queries = len(qids)
     codes: defaultdict[str, int] = defaultdict(count().__next__)  # docid -> code, first seen first
     flat_runs = []
-    for run in runs:
+    for run in runs:  # one pass per run; the hits are read by C loops
         lists = [run.get(qid, ()) for qid in qids]
         if depth is not None:
             lists = [hits[:depth] for hits in lists]
@@ -94,7 +98,7 @@ def fusion_block(
     n_codes = max(len(codes), 1)
     hit_query = [np.repeat(np.arange(n_queries), lengths) for lengths, _, _ in flat_runs]
     keys = np.concatenate([q * n_codes + c for q, (_, c, _) in zip(hit_query, flat_runs)] or [np.zeros(0, np.int64)])
-    unique_keys, inverse = np.unique(keys, return_inverse=True)
+    unique_keys, inverse = _unique(keys, n_queries * n_codes)
     cand_query = unique_keys // n_codes
     n_candidates = np.bincount(cand_query, minlength=n_queries)
     names = np.array(list(codes), dtype=object)
@@ -122,6 +126,30 @@ def fusion_block(
     return FusionBlock(qids, cand_query, docids, scores, present, ranks)
 
 
+def _unique(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for keys in ``[0, key_space)``: by a table of the
+    key space when it is small beside the number of keys (no sort), else by ``np.unique``."""
+    if key_space > 2 * len(keys) + TABLE_FREE or key_space >= 1 << 31:
+        return np.unique(keys, return_inverse=True)
+    seen = np.zeros(key_space, dtype=bool)
+    seen[keys] = True
+    index = np.cumsum(seen, dtype=np.int32)
+    return np.flatnonzero(seen), (index[keys] - 1).astype(np.int64)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: building millions of tuples would otherwise trigger
+    full collections that walk every object alive."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def ranked_order(block: FusionBlock, fused: np.ndarray, k: int | None) -> tuple[np.ndarray, list[int]]:
     """The candidates in output order and each query's bounds in it: by query, by fused score
     (descending), ties by docid (as :class:`Run`), at most ``k`` per query."""
@@ -143,12 +171,13 @@ def ranked_run(block: FusionBlock, fused: np.ndarray, k: int | None) -> Run:
     """The fused run: each query's candidates by fused score, ties by docid, cut at ``k``."""
     order, bounds = ranked_order(block, fused, k)
     names, values = block.docids[order].tolist(), fused[order].tolist()
-    return Run(
-        {
-            qid: list(zip(names[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]]))
-            for i, qid in enumerate(block.qids)
-        }
-    )
+    with gc_paused():
+        return Run(
+            {
+                qid: list(zip(names[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]]))
+                for i, qid in enumerate(block.qids)
+            }
+        )
 
 
 def _sort_ties(order: np.ndarray, fused: np.ndarray, block: FusionBlock) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rankfw_fusion import FUSERS
@@ -75,3 +76,44 @@ def test_k_and_depth_cut_the_lists(inputs: list[Run], k: int, depth: int) -> Non
     cut = FUSERS["combsum"](FUSERS["combsum"].Config(norm="min-max", k=k, depth=depth)).fuse(inputs, CTX)
     shallow = full.fuse([run.top(depth) for run in inputs], CTX)
     assert dict(cut) == {q: h[:k] for q, h in shallow.items()}
+
+
+@settings(max_examples=40, deadline=None)
+@given(keys=st.lists(st.integers(0, 5000), max_size=300), sparse=st.booleans())
+def test_both_ways_of_finding_the_candidates_agree_with_numpy(keys: list[int], sparse: bool) -> None:
+    import numpy as np
+
+    from rankfw_fusion.block import _unique
+
+    array = np.array(keys, dtype=np.int64) * (10**9 if sparse else 1)  # sparse: too big a table, sorted instead
+    expected, inverse = np.unique(array, return_inverse=True)
+    got, got_inverse = _unique(array, int(array.max(initial=0)) + 1)
+    assert got.tolist() == expected.tolist()
+    assert got_inverse.tolist() == inverse.tolist()
+
+
+def test_a_large_key_space_gives_the_same_fusion_as_a_small_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Docids unique to each query (many codes) take the sorting path; the fused run is unchanged."""
+    import numpy as np
+
+    from rankfw_fusion import block
+
+    monkeypatch.setattr(block, "TABLE_FREE", 0)
+    sorted_calls: list[int] = []
+    original = np.unique
+
+    def counted(*args: object, **kwargs: object) -> object:
+        sorted_calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(np, "unique", counted)
+    shared = [Run.from_scores({f"q{q}": {f"d{(q * 7 + j * r) % 50}": float(j + r) for j in range(20)} for q in range(30)})
+              for r in range(1, 4)]
+    unique = [Run.from_scores({q: {f"{q}-{d}": s for d, s in docs.items()} for q, docs in run.scores().items()})
+              for run in shared]
+    for method in ("rrf", "combsum"):
+        fuser = make(method, "min-max", 3)
+        small, large = fuser.fuse(shared, CTX), fuser.fuse(unique, CTX)
+        assert {q: [(d.split("-", 1)[1], s) for d, s in h] for q, h in large.items()} == dict(small)
+    assert len(sorted_calls) == 2  # the unique docids sorted, the shared ones by the table
+

@@ -1,0 +1,64 @@
+"""The bi-encoder on ONNX Runtime: torch's vectors at fp32, int8 with the outlier-layer cut, the cache key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from rankfw_biencoder_distill import BiEncoderReranker
+from rankfw_biencoder_distill.encoder import Encoder
+from rankfw_biencoder_distill.params import EncoderConfig
+from rankfw_biencoder_distill.testing import context, xquad
+
+
+def _encoder(model: Path, cache: Path, **params: object) -> Encoder:
+    return Encoder(EncoderConfig(model=str(model), device="cpu", batch_size=8, cache_embeddings=False, **params), cache)
+
+
+def test_onnx_fp32_rerank_equals_torch(tiny_model: Path, tmp_path: Path, xquad_cache: Path) -> None:
+    corpus, topics, _ = xquad("en", xquad_cache)
+    docids = [d.docid for d in corpus][:40]
+    from rankfw.core import Run
+
+    run = Run.from_scores({q: {d: 0.0 for d in docids} for q in list(topics)[:5]})
+    out = {}
+    for backend in ("torch", "onnx"):
+        config = BiEncoderReranker.Config(model=str(tiny_model), device="cpu", batch_size=8, backend=backend)
+        out[backend] = BiEncoderReranker(config).rerank(topics, run, corpus, context(tmp_path))
+    for qid, hits in out["torch"].items():
+        expected, got = dict(hits), dict(out["onnx"][qid])
+        assert set(got) == set(expected)
+        assert max(abs(got[d] - expected[d]) for d in got) < 1e-3
+    assert len(list((tmp_path / "cache" / "onnx").glob("*/model.onnx"))) == 1
+
+
+def test_onnx_int8_quantizes_all_but_the_outlier_layers(tiny_model: Path, tmp_path: Path, xquad_cache: Path) -> None:
+    import onnx
+
+    corpus, _, _ = xquad("en", xquad_cache)
+    texts = [d.contents for d in corpus][:60]
+    fp32 = _encoder(tiny_model, tmp_path, backend="onnx").encode(texts)
+    int8 = _encoder(tiny_model, tmp_path, backend="onnx", precision="int8")
+    kept = _encoder(tiny_model, tmp_path, backend="onnx", precision="int8", int8_outlier_ratio=1e-3)
+
+    def ops(encoder: Encoder) -> set[str]:
+        return {n.op_type for n in onnx.load(str(encoder.onnx.path)).graph.node}  # type: ignore[union-attr]
+
+    assert "MatMulInteger" in ops(int8)
+    assert "MatMulInteger" not in ops(kept)  # every input counts as an outlier: nothing quantized
+    low = int8.encode(texts)
+    assert low.shape == fp32.shape and not np.allclose(low, fp32, atol=1e-4)
+    assert np.min(np.sum(low * fp32, axis=1)) > 0.95  # unit vectors: cosine to the fp32 vector
+    assert np.abs(kept.encode(texts) - fp32).max() < 1e-4
+    assert int8.key != kept.key != _encoder(tiny_model, tmp_path).key  # cached embeddings never mix
+
+
+def test_onnx_options_are_validated() -> None:
+    with pytest.raises(ValidationError, match="needs backend onnx"):
+        EncoderConfig(precision="int8")
+    with pytest.raises(ValidationError, match="CPU"):
+        EncoderConfig(backend="onnx", device="cuda")
+    assert EncoderConfig(backend="onnx", precision="int8").precision == "int8"

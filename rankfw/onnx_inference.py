@@ -1,0 +1,193 @@
+"""ONNX Runtime inference for the model components: export once per model digest, int8, sessions.
+
+A torch module is exported (``torch.onnx``, dynamic batch and sequence axes) into
+``<cache>/onnx/<digest>/model.onnx`` once; ``precision: int8`` quantizes it with ONNX Runtime's
+dynamic quantization (per-channel int8 weights) restricted to the ``nn.Linear`` layers of the
+transformer stack whose inputs have no outlier channels (:func:`input_outliers`, the scheme of
+the torch int8 path), into ``model.int8.<digest>.onnx`` beside it. Light at import: torch,
+onnx and onnxruntime are imported when used.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from rankfw.core.io import text_digest
+
+if TYPE_CHECKING:
+    import numpy as np
+
+Backend = Literal["torch", "onnx"]
+OnnxPrecision = Literal["fp32", "int8"]
+OPSET = 17
+
+
+def model_identity(path: str) -> str:
+    """A string that changes when the model changes: a hub id, or a folder's file names, sizes, mtimes."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return path
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return "\n".join(f"{p.relative_to(folder)} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in files)
+
+
+def export_onnx(
+    module: Any, example: Mapping[str, Any], output: str, folder: Path, digest: str
+) -> Path:
+    """``folder/<digest>/model.onnx``: ``module(**example)`` exported (once; reused when cached).
+
+    ``example`` maps input names to int64 tensors of shape (batch, sequence); both axes are dynamic.
+    """
+    import inspect
+
+    import torch
+
+    from rankfw.models import materialise
+
+    order = list(inspect.signature(module.forward).parameters)
+    example = {name: example[name] for name in sorted(example, key=order.index)}  # the exporter names by position
+
+    def build(out: Path) -> None:
+        names = list(example)
+        axes = {name: {0: "batch", 1: "sequence"} for name in names}
+        axes[output] = {0: "batch"}
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module.eval(), (), str(out / "model.onnx"), kwargs=dict(example), input_names=names,
+                output_names=[output], dynamic_axes=axes, opset_version=OPSET, dynamo=False,
+            )
+
+    key = text_digest(digest, torch.__version__, str(OPSET), output, ",".join(example))
+    return materialise(folder / key[:40], build) / "model.onnx"
+
+
+def linear_nodes(path: Path, stack: Any, stack_name: str = "encoder") -> dict[str, str]:
+    """``name -> MatMul node name`` of the exported ``nn.Linear`` layers of ``stack`` (names relative to it).
+
+    The exporter names a layer's nodes after its module scope, e.g. ``/model/bert/encoder/layer.0/
+    output/dense/MatMul`` (outer scopes vary with the wrapping), so a layer is found by the tail
+    ``<stack_name>.<its name>``.
+    """
+    import onnx
+    import torch
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    weights = {init.name for init in graph.initializer}
+    scopes: dict[str, str] = {}
+    for node in graph.node:
+        if node.op_type == "MatMul" and node.name.startswith("/") and node.input[1] in weights:
+            scopes["." + node.name[1:].rsplit("/", 1)[0].replace("/", ".")] = node.name
+    found = {}
+    for name, layer in stack.named_modules():
+        if isinstance(layer, torch.nn.Linear):
+            tail = f".{stack_name}.{name}"
+            nodes = [node for scope, node in scopes.items() if scope.endswith(tail)]
+            if len(nodes) == 1:
+                found[name] = nodes[0]
+    return found
+
+
+def quantize_int8(path: Path, nodes: Sequence[str]) -> Path:
+    """``path``'s model with the MatMul ``nodes`` in dynamic int8 (per-channel weights), cached beside
+    it; ``path`` itself when ``nodes`` is empty (ONNX Runtime would read that as "every node")."""
+    from rankfw.models import materialise
+
+    if not nodes:
+        return path
+
+    key = text_digest(*sorted(nodes))[:16]
+    target = path.parent / f"int8-{key}"
+
+    def build(out: Path) -> None:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # onnxruntime logs a pre-processing hint on the root logger
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                quantize_dynamic(
+                    str(path), str(out / "model.onnx"), per_channel=True, weight_type=QuantType.QInt8,
+                    nodes_to_quantize=list(nodes), op_types_to_quantize=["MatMul"],
+                    extra_options={"MatMulConstBOnly": True},
+                )
+        finally:
+            root.setLevel(level)
+
+    return materialise(target, build) / "model.onnx"
+
+
+def input_outliers(module: Any, forward: Callable[[], Any], ratio: float, prefix: str = "") -> set[str]:
+    """Names (``prefix`` + module path) of ``module``'s ``nn.Linear`` layers whose input, during
+    ``forward()``, peaks above ``ratio`` times its root mean square (they stay fp32 at int8)."""
+    import torch
+
+    peaks: dict[str, float] = {}
+
+    def watch(name: str) -> Any:
+        def hook(_module: Any, inputs: tuple[Any, ...], _output: Any) -> None:
+            x = inputs[0].detach().float()
+            rms = x.pow(2).mean().sqrt().item()
+            peaks[name] = max(peaks.get(name, 0.0), x.abs().max().item() / rms if rms > 0 else 0.0)
+
+        return hook
+
+    handles = [
+        layer.register_forward_hook(watch(prefix + name))
+        for name, layer in module.named_modules()
+        if isinstance(layer, torch.nn.Linear)
+    ]
+    try:
+        with torch.inference_mode():
+            forward()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name for name, peak in peaks.items() if peak > ratio}
+
+
+def session(path: Path, threads: int | None = None) -> Any:
+    """An ONNX Runtime CPU session of ``path`` (all graph optimisations; ``threads`` intra-op threads)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices in batches of ``batch_size``, longest first, so each batch pads to little more than
+    its own members (sequence-length bucketing)."""
+    import numpy as np
+
+    order = np.argsort([-n for n in lengths], kind="stable").tolist()
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def pad_batch(rows: Mapping[str, Sequence[Sequence[int]]], pad_id: int) -> dict[str, np.ndarray]:
+    """Right-padded int64 arrays of token rows (``input_ids`` with ``pad_id``, others with 0) and the
+    ``attention_mask``."""
+    import numpy as np
+
+    ids = rows["input_ids"]
+    width = max(len(r) for r in ids)
+    out = {}
+    for name, values in rows.items():
+        array = np.full((len(values), width), pad_id if name == "input_ids" else 0, dtype=np.int64)
+        for i, r in enumerate(values):
+            array[i, : len(r)] = r
+        out[name] = array
+    mask = np.zeros((len(ids), width), dtype=np.int64)
+    for i, r in enumerate(ids):
+        mask[i, : len(r)] = 1
+    out["attention_mask"] = mask
+    return out
