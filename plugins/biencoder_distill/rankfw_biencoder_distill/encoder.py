@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 
 from rankfw.core import text_digest
-from rankfw.models import SAFE_LOADING, pick_device, resolve_model
-from rankfw.onnx_inference import model_identity
+from rankfw.models import SAFE_LOADING, model_identity, pick_device, resolve_model
 from rankfw_biencoder_distill.cache import EmbeddingCache
 from rankfw_biencoder_distill.params import EncoderConfig
 
@@ -66,7 +65,7 @@ class Encoder:
             else prompt_of(self.model, ["passage", "document", "doc"])
         )
         self.key = text_digest(
-            model_identity(resolve_model(config.model, cache_dir)),
+            model_identity(resolve_model(config.model, cache_dir), cache_dir),
             config.pooling,
             str(config.normalise),
             str(config.max_length),
@@ -76,7 +75,7 @@ class Encoder:
         if config.backend == "onnx":
             from rankfw_biencoder_distill.onnx_encoder import OnnxTextEncoder
 
-            graph = text_digest(model_identity(resolve_model(config.model, cache_dir)), config.pooling)
+            graph = text_digest(model_identity(resolve_model(config.model, cache_dir), cache_dir), config.pooling)
             self.onnx = OnnxTextEncoder(self.model, graph, cache_dir, config.precision, config.int8_outlier_ratio,
                                         calibration=self._calibration())
         self.cache = EmbeddingCache(cache_dir, self.key) if config.cache_embeddings else None

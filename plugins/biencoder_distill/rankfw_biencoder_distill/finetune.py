@@ -79,7 +79,12 @@ class FinetuneTrainer(Trainer[FinetuneConfig]):
     def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
         """Fine-tune on every language's training data; write the model into ``output_dir``."""
         from rankfw_biencoder_distill.losses import info_nce
-        from rankfw_biencoder_distill.training import Trainable, count_batches, language_batches, seed_everything
+        from rankfw_biencoder_distill.training import (
+            Trainable,
+            count_batches,
+            language_batches,
+            seed_everything,
+        )
 
         cfg = self.config
         data = {inp.language: self.examples(inp) for inp in inputs}

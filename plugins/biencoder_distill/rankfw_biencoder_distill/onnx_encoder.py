@@ -49,7 +49,13 @@ class OnnxTextEncoder:
     def __init__(self, model: Any, digest: str, cache_dir: Path, precision: str = "fp32",
                  outlier_ratio: float = 100.0, threads: int | None = None,
                  calibration: Sequence[str] = CALIBRATION_TEXTS) -> None:
-        from rankfw.onnx_inference import export_onnx, input_outliers, linear_nodes, quantize_int8, session
+        from rankfw.models.onnx_runtime import (
+            export_onnx,
+            input_outliers,
+            linear_nodes,
+            quantize_int8,
+            session,
+        )
 
         self.tokenizer = model.tokenizer
         self.max_length = int(model.max_seq_length)
@@ -72,13 +78,13 @@ class OnnxTextEncoder:
         return {k: list(v) for k, v in encoded.items() if k in ("input_ids", "token_type_ids")}
 
     def _pad(self, rows: dict[str, list[list[int]]]) -> dict[str, np.ndarray]:
-        from rankfw.onnx_inference import pad_batch
+        from rankfw.models.onnx_runtime import pad_batch
 
         return pad_batch(rows, self.tokenizer.pad_token_id or 0)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, normalise: bool = True) -> np.ndarray:
         """One float32 row per text."""
-        from rankfw.onnx_inference import length_batches
+        from rankfw.models.onnx_runtime import length_batches
 
         rows = self._tokenize(list(texts))
         ids = rows["input_ids"]

@@ -33,9 +33,9 @@ class Trainable:
     """A sentence-transformers model being trained, with its prefixes and device."""
 
     def __init__(self, config: TrainConfig, ref: str, cache_dir: Path) -> None:
-        from rankfw_biencoder_distill.encoder import load_sentence_transformer, prompt_of
-
         import torch
+
+        from rankfw_biencoder_distill.encoder import load_sentence_transformer, prompt_of
 
         self.config = config
         self.model = load_sentence_transformer(ref, config.pooling, 1 << 30, config.device, cache_dir)

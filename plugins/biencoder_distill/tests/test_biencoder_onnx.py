@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pydantic import ValidationError
-
 from rankfw_biencoder_distill import BiEncoderReranker
 from rankfw_biencoder_distill.encoder import Encoder
 from rankfw_biencoder_distill.params import EncoderConfig

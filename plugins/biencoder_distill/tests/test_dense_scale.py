@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from rankfw.core import InputError
-from rankfw.core.components import map_locally
 from rankfw_biencoder_distill import DenseRetriever
 from rankfw_biencoder_distill.shards import EmbeddingShards
 from rankfw_biencoder_distill.testing import context, xquad
+
+from rankfw.core import InputError
+from rankfw.core.components import map_locally
 
 
 class Killed(Exception):

@@ -11,7 +11,7 @@ from rankfw_crossencoder_nmt.scoring import CALIBRATION_PAIRS, PairScorer, usabl
 if TYPE_CHECKING:
     import numpy as np
 
-    from rankfw.onnx_inference import OnnxPrecision
+    from rankfw.models.onnx_runtime import OnnxPrecision
 
 
 def logits_module(model: Any) -> Any:
@@ -37,7 +37,7 @@ class OnnxPairScorer(PairScorer):
 
     def __init__(self, path: Path, tokenizer: Any, config: Any, max_length: int, batch_size: int,
                  threads: int | None = None) -> None:
-        from rankfw.onnx_inference import session
+        from rankfw.models.onnx_runtime import session
 
         self.path = path
         self.session = session(path, threads)
@@ -53,7 +53,7 @@ class OnnxPairScorer(PairScorer):
 
     def forward(self, features: dict[str, list[list[int]]]) -> np.ndarray:
         """The scores of one batch, padded to its longest pair, from the ONNX session."""
-        from rankfw.onnx_inference import pad_batch
+        from rankfw.models.onnx_runtime import pad_batch
 
         batch = pad_batch(features, self.tokenizer.pad_token_id or 0)
         return self.session.run(None, {k: v for k, v in batch.items() if k in self.inputs})[0]
@@ -81,8 +81,8 @@ def load_onnx_scorer(
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from rankfw.models import SAFE_LOADING
-    from rankfw.onnx_inference import export_onnx, input_outliers, linear_nodes, model_identity, quantize_int8
+    from rankfw.models import SAFE_LOADING, model_identity
+    from rankfw.models.onnx_runtime import export_onnx, input_outliers, linear_nodes, quantize_int8
 
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(path, **SAFE_LOADING).eval()
@@ -92,7 +92,7 @@ def load_onnx_scorer(
                        max_length=length, return_tensors="pt")
     example = {k: sample[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in sample}
     wrapper = logits_module(model)
-    onnx_path = export_onnx(wrapper, example, "scores", cache_dir / "onnx", "crossencoder\n" + model_identity(path))
+    onnx_path = export_onnx(wrapper, example, "scores", cache_dir / "onnx", "crossencoder\n" + model_identity(path, cache_dir))
     if precision == "int8":
         stack = model.base_model.encoder
         skipped = input_outliers(stack, lambda: wrapper(**example), outlier_ratio)

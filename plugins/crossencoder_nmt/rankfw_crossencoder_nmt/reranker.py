@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from rankfw.core import ComponentConfig, Corpus, Reranker, Run, StageContext, Topics
 from rankfw.models import ModelRef, pick_device, resolve_model
-from rankfw.onnx_inference import Backend
+from rankfw.models.onnx_runtime import Backend
 from rankfw_crossencoder_nmt.scoring import PairScorer, Precision, load_cross_encoder
 
 

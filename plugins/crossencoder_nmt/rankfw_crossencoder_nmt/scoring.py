@@ -145,7 +145,7 @@ class PairScorer:
         """Scores of ``zip(queries, passages)`` in input order; ``progress.advance(n)`` per batch."""
         import numpy as np
 
-        from rankfw.onnx_inference import length_batches
+        from rankfw.models.onnx_runtime import length_batches
 
         if len(queries) != len(passages):
             raise ValueError("queries and passages differ in length")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rankfw.core import Run
-from rankfw.core.data import JsonlCorpus, read_topics
+from rankfw.data import JsonlCorpus, read_topics
 from rankfw.testing import xquad_data
 
 XQUAD = xquad_data()

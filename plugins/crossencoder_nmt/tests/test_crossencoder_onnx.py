@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rankfw_crossencoder_nmt.reranker import CrossEncoderReranker
 
 from rankfw.core import Run, StageContext
-from rankfw_crossencoder_nmt.reranker import CrossEncoderReranker
 
 
 def _rerank(model: Path, setup: tuple, cache: Path, **params: object) -> Run:
@@ -34,7 +34,6 @@ def test_onnx_fp32_scores_equal_torch_and_export_once(tiny_cross_encoder: Path, 
 
 def test_onnx_int8_keeps_the_outlier_layer_in_fp32(outlier_cross_encoder: Path, setup: tuple, tmp_path: Path) -> None:
     import onnx
-
     from rankfw_crossencoder_nmt.onnx_scoring import load_onnx_scorer
 
     topics, corpus, run = setup

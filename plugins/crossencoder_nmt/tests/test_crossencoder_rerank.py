@@ -10,7 +10,6 @@ from rankfw_crossencoder_nmt.reranker import CrossEncoderReranker
 
 from rankfw.core import InputError, Run, StageContext
 from rankfw.core.registry import load_registry
-from rankfw.data import JsonlCorpus, read_topics
 
 
 def _ctx(tmp_path: Path) -> StageContext:

@@ -21,18 +21,12 @@ from rankfw.core.io import text_digest
 if TYPE_CHECKING:
     import numpy as np
 
+__all__ = ["OPSET", "Backend", "OnnxPrecision", "export_onnx", "input_outliers", "length_batches", "linear_nodes",
+           "pad_batch", "quantize_int8", "session"]
+
 Backend = Literal["torch", "onnx"]
 OnnxPrecision = Literal["fp32", "int8"]
 OPSET = 17
-
-
-def model_identity(path: str) -> str:
-    """A string that changes when the model changes: a hub id, or a folder's file names, sizes, mtimes."""
-    folder = Path(path)
-    if not folder.is_dir():
-        return path
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    return "\n".join(f"{p.relative_to(folder)} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in files)
 
 
 def export_onnx(
