@@ -81,33 +81,12 @@ def outlier_linears(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]]
     typically the input of some feed-forward output projections) leave the other channels a handful
     of levels: those layers stay fp32 (Dettmers et al. 2022, LLM.int8(), make the same cut).
     """
-    import torch
+    from rankfw.models.onnx_runtime import input_outliers
 
-    stack = _transformer_stack(model)
-    peaks: dict[str, float] = {}
-
-    def watch(name: str) -> Any:
-        def hook(_module: Any, inputs: tuple[Any, ...], _output: Any) -> None:
-            x = inputs[0].detach().float()
-            rms = x.pow(2).mean().sqrt().item()
-            peaks[name] = max(peaks.get(name, 0.0), x.abs().max().item() / rms if rms > 0 else 0.0)
-
-        return hook
-
-    handles = [
-        module.register_forward_hook(watch(f"{_STACK}.{name}"))
-        for name, module in stack.named_modules()
-        if isinstance(module, torch.nn.Linear)
-    ]
-    try:
-        batch = tokenizer([q for q, _ in pairs], [p for _, p in pairs], truncation="only_second", padding=True,
-                          max_length=min(256, usable_length(512, tokenizer, model)), return_tensors="pt")
-        with torch.inference_mode():
-            model(**batch.to(next(iter(model.parameters())).device))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return {name for name, peak in peaks.items() if peak > ratio}
+    batch = tokenizer([q for q, _ in pairs], [p for _, p in pairs], truncation="only_second", padding=True,
+                      max_length=min(256, usable_length(512, tokenizer, model)), return_tensors="pt")
+    batch = batch.to(next(iter(model.parameters())).device)
+    return input_outliers(_transformer_stack(model), lambda: model(**batch), ratio, prefix=f"{_STACK}.")
 
 
 def usable_length(requested: int, tokenizer: Any, model: Any) -> int:
