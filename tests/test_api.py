@@ -147,7 +147,7 @@ def test_run_to_and_from_pandas_with_pyterrier_columns() -> None:
     assert Run().to_pandas().empty
     with pytest.raises(InputError, match="lacks the column.*score"):
         Run.from_pandas(frame.drop(columns=["score"]))
-    with pytest.raises(InputError, match="appears twice.*row 4"):
+    with pytest.raises(InputError, match="row 4.*appears twice"):
         Run.from_pandas(pd.concat([frame, frame.iloc[[0]]], ignore_index=True))
     with pytest.raises(InputError, match="not finite"):
         Run.from_pandas(frame.assign(score=[1.0, float("nan"), 0.0, 0.0]))
