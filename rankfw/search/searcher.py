@@ -87,6 +87,9 @@ class Searcher:
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """The top ``k`` passages for ``query``."""
+        if not isinstance(query, str) or not query.strip():
+            raise InputError("the query is empty" if isinstance(query, str) else
+                             f"the query must be a string, got {type(query).__name__}", "query")
         return self.search_many([query], k)[0]
 
     def search_many(self, queries: Sequence[str], k: int = 10) -> list[list[Hit]]:
