@@ -350,6 +350,9 @@ def serve(target: Path, host: str, port: int, stage: str | None, language: str |
           max_batch: int, queue_size: int, max_k: int, overrides: tuple[str, ...], cache: Path | None) -> None:
     """Serve a trained pipeline over HTTP: POST /search, GET /health, GET /stages (needs rankfw[serve])."""
     try:
+        import uvicorn  # noqa: F401
+
+        from rankfw.serve import app  # noqa: F401  (Starlette)
         from rankfw.serve import serve as run_server
     except ImportError as e:
         raise InputError(f"rankfw serve needs its extra: pip install 'rankfw[serve]' ({e})", "serve") from None
