@@ -1,6 +1,6 @@
 """Run every rankfw-vs-peer benchmark, each in its own process; print one table; write the results.
 
-    python benchmarks/run_all.py [--quick] [--only bm25 fusion ...] [--ray] [--no-write] [--render]
+    python benchmarks/run_all.py [--quick] [--only bm25 fusion ...] [--merge] [--ray] [--no-write] [--render]
 
 Each ``bench_*.py`` runs in a child process of its own (the pyserini JVM and torch must not share a
 process) with ``--json``; its own table and log go to a log file (path printed). The rows are
@@ -67,13 +67,25 @@ BENCHES = [
           "random run (100 hits per query) and qrels, each side in its own process; and `rankfw validate "
           "examples/quickstart.yaml` (plugin loading and spec check, no model, no JVM) vs a bare "
           "`python -c pass` (target < 1 s)."),
+    Bench("serve", "bench_serve.py", ["--requests", "16", "--clients", "1", "4", "16"],
+          "one query through a trained pipeline with `rankfw.Searcher.search` (BM25 k=100 -> bundled "
+          "multilingual-e5-small bi-encoder -> cross-encoder top 10 at int8 -> weighted fusion; XQuAD-R en, the "
+          "cross-encoder is e5-small with a fresh 1-logit head: no trained weights ship offline, speed does not "
+          "depend on training): p50 / p95 against the sum of the stages' own component calls (ratio - 1 = the "
+          "framework's overhead); its BM25 step vs pyserini `LuceneSearcher.search` and its cross-encoder step "
+          "(int8) vs sentence-transformers `CrossEncoder.predict` (fp32) on the same 10 pairs; `rankfw serve` "
+          "HTTP throughput at 4 and 16 concurrent clients vs 1 client (ratio < 1: more throughput), every "
+          "answer checked against the in-process search."),
     Bench("ray", "bench_ray.py", ["--k", "5", "--rounds", "1"],
           "(only with `--ray`) one bi-encoder rerank stage under the Ray executor (2 actors x 1 CPU) vs the "
           "local executor (both rankfw; ratio = Ray / local).", optional=True),
 ]
 NAMES = {"bm25": "BM25 stage", "fusion": "fusion", "biencoder": "bi-encoder rerank",
          "crossencoder": "cross-encoder rerank", "evaluate": "evaluation", "validate cold start": "validate cold start",
-         "ray executor": "Ray executor", "core": "evaluation and validate cold start", "ray": "Ray executor"}
+         "ray executor": "Ray executor", "core": "evaluation and validate cold start", "ray": "Ray executor",
+         "serve": "search and serve", "serve-bm25": "search: BM25 step", "serve-ce": "search: cross-encoder step",
+         "serve-p50": "search latency p50", "serve-p95": "search latency p95", "serve-1": "serve, 1 client",
+         "serve-4": "serve, 4 clients", "serve-16": "serve, 16 clients"}
 
 
 def machine() -> dict[str, Any]:
@@ -224,7 +236,8 @@ python benchmarks/run_all.py --quick  # small sizes, a few minutes: checks that 
 Every script runs in its own process (the pyserini JVM and torch must not share one) and also runs
 alone, e.g. `python benchmarks/bench_bm25.py --help`; `--json PATH` writes its rows. `run_all.py`
 prints one table and writes `benchmarks/results.json` (rows, machine, per-script logs) and this
-file. `--only NAME...` runs some of them (nothing is written); `--ray` adds `bench_ray.py`;
+file. `--only NAME...` runs some of them (nothing is written; with `--merge` their rows replace those
+scripts' rows in `results.json` and this file, the run noted below); `--ray` adds `bench_ray.py`;
 `--render` rewrites this file from `results.json` without running anything.
 
 ## Results
@@ -241,6 +254,14 @@ Run on {info['date']} (load average at start {info['load_average_at_start']}), {
 """
 
 
+def merged_note(record: dict[str, Any]) -> str:
+    """A line per ``--merge`` run: which rows it replaced, when, at what load."""
+    lines = [f"Rows of {', '.join(m['only'])} re-run with `--only ... --merge` on {m['machine']['date']} (load average "
+             f"at start {m['machine']['load_average_at_start']}), {m['total_s'] / 60:.1f} minutes."
+             for m in record.get("merged", [])]
+    return "".join(f"{line}\n" for line in lines)
+
+
 def main() -> None:
     """Run the benchmarks and report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -250,13 +271,15 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not write results.json and README.md")
     parser.add_argument("--verbose", action="store_true", help="also stream each script's own output")
     parser.add_argument("--render", action="store_true", help="only rewrite README.md from results.json")
+    parser.add_argument("--merge", action="store_true",
+                        help="with --only: put the new rows into results.json (replacing those scripts' rows) and README.md")
     args = parser.parse_args()
     if args.render:
         record = json.loads((HERE / "results.json").read_text())
         ran = [b for b in BENCHES if b.name in record["benchmarks"]]
         rows = record["rows"]
         (HERE / "README.md").write_text(readme(table(rows), scaling(rows), record["machine"], record["mode"] == "quick",
-                                               ran, record["total_s"]))
+                                               ran, record["total_s"]) + merged_note(record))
         print(text_table(table(rows)))
         return
     benches = [b for b in BENCHES if (b.name in args.only if args.only else not b.optional or args.ray)]
@@ -279,7 +302,20 @@ def main() -> None:
           f"MB: peak RSS of each side in its own process. {total / 60:.1f} minutes.\nScaling (largest size's time / "
           "smallest's):\n" + "\n".join("  " + line for line in grows))
     failed = [name for name, s in statuses.items() if not s["ok"]]
-    if args.only or args.no_write:
+    if args.merge and args.only and not args.no_write and not failed:
+        record = json.loads((HERE / "results.json").read_text())
+        mine = {r["component"] for r in rows}
+        record["rows"] = [r for r in record["rows"] if r["component"] not in mine and
+                          not any(r["component"].startswith(b + "-") for b in args.only)] + rows
+        record["benchmarks"].update(statuses)
+        record["merged"] = record.get("merged", []) + [{"only": args.only, "machine": info, "total_s": round(total, 1)}]
+        (HERE / "results.json").write_text(json.dumps(record, indent=2) + "\n")
+        ran = [b for b in BENCHES if b.name in record["benchmarks"]]
+        text = readme(table(record["rows"]), scaling(record["rows"]), record["machine"], record["mode"] == "quick", ran,
+                      record["total_s"])
+        (HERE / "README.md").write_text(text + merged_note(record))
+        print(f"merged {len(rows)} rows into {HERE / 'results.json'} and {HERE / 'README.md'}")
+    elif args.only or args.no_write:
         print("(results.json and README.md not written: " + ("--only" if args.only else "--no-write") + ")")
     else:
         record = {"mode": "quick" if args.quick else "full", "command": " ".join(["python", *sys.argv]),

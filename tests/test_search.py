@@ -13,7 +13,6 @@ from click.testing import CliRunner
 from rankfw import Pipeline, Searcher
 from rankfw.cli import main
 from rankfw.core import InputError, JsonlCorpus, Run, read_topics
-from rankfw.core.registry import Registry
 
 REPO = Path(__file__).resolve().parents[1]
 

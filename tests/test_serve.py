@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import socket
@@ -17,7 +16,6 @@ import pytest
 
 from rankfw import Pipeline, Searcher
 from rankfw.core import read_topics
-from rankfw.core.registry import Registry
 
 httpx = pytest.importorskip("httpx")
 

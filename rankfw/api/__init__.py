@@ -9,7 +9,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {"Pipeline": "rankfw.api.pipeline", "Result": "rankfw.api.result"}
-__all__ = sorted(_EXPORTS)
+__all__ = ["Pipeline", "Result"]
 
 
 def __getattr__(name: str) -> Any:

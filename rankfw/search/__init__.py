@@ -6,7 +6,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {"Searcher": "rankfw.search.searcher", "Hit": "rankfw.search.searcher", "Engine": "rankfw.search.engine"}
-__all__ = sorted(_EXPORTS)
+__all__ = ["Engine", "Hit", "Searcher"]
 
 
 def __getattr__(name: str) -> Any:

@@ -16,6 +16,10 @@ from rankfw.core.errors import InputError
 from rankfw.search.engine import Engine
 from rankfw.spec import Pipeline
 
+WARM_UP_QUERY = "warm up"
+"""The query :meth:`Searcher.warm_up` ranks (an int8 cross-encoder calibrates on its first pairs,
+so a server and a script that both warm up with it score alike)."""
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -84,6 +88,21 @@ class Searcher:
 
     def __repr__(self) -> str:
         return f"Searcher({self.engine.output_dir}, stage={self.stage!r}, language={self.language!r})"
+
+    def warm_up(self, query: str = WARM_UP_QUERY) -> dict[tuple[str, str], str | None]:
+        """Load every searchable stage's components in every language by ranking ``query`` once;
+        ``(stage, language) -> None``, or the one-line reason the pair cannot be searched."""
+        from rankfw.core.errors import RankfwError
+
+        out: dict[tuple[str, str], str | None] = {}
+        for stage, languages in self.engine.servable().items():
+            for language in languages:
+                try:
+                    self.with_(stage=stage, language=language).search(query, k=1)
+                    out[(stage, language)] = None
+                except RankfwError as e:
+                    out[(stage, language)] = str(e)
+        return out
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """The top ``k`` passages for ``query``."""

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from rankfw.core.errors import InputError, RankfwError
-from rankfw.search.searcher import Searcher
+from rankfw.search.searcher import WARM_UP_QUERY, Searcher
 from rankfw.serve.batcher import Busy, MicroBatcher
 
 FIELDS = ("query", "language", "k", "stage")
@@ -60,7 +60,7 @@ def create_app(searcher: Searcher, window_ms: float = 5.0, max_batch: int = 32, 
                 if problem is None:
                     started = time.perf_counter()
                     try:
-                        searcher.with_(stage=stage, language=lang).search("warm up", k=1)
+                        searcher.with_(stage=stage, language=lang).search(WARM_UP_QUERY, k=1)
                     except RankfwError as e:
                         languages[lang] = str(e)
                     log(f"warm-up {stage} [{lang}]: {time.perf_counter() - started:.2f}s"
