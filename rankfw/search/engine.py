@@ -34,6 +34,7 @@ class Engine:
         self.runner = Runner(pipeline, output_dir=output_dir, cache_dir=cache_dir, log=log)
         self.log = log
         self._components: dict[tuple[str, str], Component] = {}
+        self._by_stage: dict[tuple[str, str], Component] = {}
         self._work = Path(tempfile.mkdtemp(prefix="rankfw-search-"))
         self._lock = threading.RLock()
 
@@ -94,10 +95,12 @@ class Engine:
 
     def component(self, stage: Stage, language: str) -> Component:
         """The stage's component for ``language``, built once per class and resolved config."""
-        built = self.runner._component(stage, language)  # the Runner's own param and model resolution
-        key = (f"{type(built).__module__}.{type(built).__qualname__}", built.config.model_dump_json())
         with self._lock:
-            return self._components.setdefault(key, built)
+            if (stage.name, language) not in self._by_stage:
+                built = self.runner._component(stage, language)  # the Runner's own param and model resolution
+                key = (f"{type(built).__module__}.{type(built).__qualname__}", built.config.model_dump_json())
+                self._by_stage[(stage.name, language)] = self._components.setdefault(key, built)
+            return self._by_stage[(stage.name, language)]
 
     def rank(self, stage_name: str, language: str, topics: Topics) -> Run:
         """The run of ``stage_name`` for ``topics`` (its input stages computed for them first)."""
