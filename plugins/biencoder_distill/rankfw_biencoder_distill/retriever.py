@@ -90,16 +90,26 @@ class DenseRetriever(EncoderUser, Retriever):
         faiss.write_index(index, str(out / "index.faiss"))
         (out / "docids.json").write_text(json.dumps(docids))
 
-    def retrieve(self, topics: Topics, corpus: Corpus, ctx: StageContext) -> Run:
-        """The top ``k`` documents of the corpus for every topic."""
+    def loaded_index(self, folder: Path) -> tuple[Any, list[str]]:
+        """The faiss index and docids of ``folder``, read on first use and kept by this component
+        (a later call, e.g. one query at a time from ``rankfw.Searcher``, does not read them again)."""
         import faiss
 
+        loaded = self.__dict__.setdefault("_indexes", {})
+        if folder not in loaded:
+            loaded[folder] = (faiss.read_index(str(folder / "index.faiss")), json.loads((folder / "docids.json").read_text()))
+        return loaded[folder]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable for executors that ship the component: loaded indexes stay behind."""
+        return {k: v for k, v in self.__dict__.items() if k != "_indexes"}
+
+    def retrieve(self, topics: Topics, corpus: Corpus, ctx: StageContext) -> Run:
+        """The top ``k`` documents of the corpus for every topic."""
         cfg: DenseConfig = self.config  # type: ignore[assignment]
-        folder = self.index_folder(corpus, ctx)
-        index = faiss.read_index(str(folder / "index.faiss"))
+        index, docids = self.loaded_index(self.index_folder(corpus, ctx))
         if cfg.index == "hnsw":
             index.hnsw.efSearch = max(cfg.hnsw_ef_search, cfg.k)
-        docids = json.loads((folder / "docids.json").read_text())
         qids = list(topics)
         with ctx.progress(f"{ctx.stage}: encode queries", len(qids)) as bar:
             queries = self.encoder(ctx).queries([topics[q] for q in qids], bar)
