@@ -205,6 +205,9 @@ def throughput(out: Path, rounds: list[tuple[int, list[str]]]) -> list[dict[str,
             results.append(asyncio.run(_round(url, clients, queries)) | {"clients": clients})
             after = httpx.get(url + "/health").json()
             results[-1]["batches"] = after["batches"] - before["batches"]
+            r = results[-1]
+            print(f"{clients:>2} client(s): {r['qps']:.2f} q/s, p50 {r['p50'] * 1000:.0f} ms, {r['batches']} batches",
+                  flush=True)
         return results
     finally:
         proc.terminate()
@@ -278,18 +281,18 @@ def run(args: argparse.Namespace, out: Path) -> None:
     ctx = StageContext("bi", LANG, engine._work, engine.runner.cache_dir)
     bi.encoder(ctx).passages([d.contents for d in engine.runner.data[LANG].corpus])  # the cached corpus encoding
     searcher.warm_up()
-    lat = latency(searcher, pools[0])
-    peer = peers(searcher, pools[0])
-    rounds = throughput(out, list(zip(args.clients, pools[1:], strict=True)))
-    checks = [check(searcher, r) for r in rounds]
     n = args.requests
+    lat = latency(searcher, pools[0])
     stages = lat["per_stage_median"]
     print(f"one query, in process ({n} queries): p50 {lat['p50'] * 1000:.1f} ms, p95 {lat['p95'] * 1000:.1f} ms; "
           f"stages' own calls p50 {lat['stages_p50'] * 1000:.1f} ms; framework overhead median "
-          f"{lat['overhead_median']:.1%} (all queries {lat['overhead_total']:.1%})")
-    print("median per stage: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in stages.items()))
+          f"{lat['overhead_median']:.1%} (all queries {lat['overhead_total']:.1%})", flush=True)
+    print("median per stage: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in stages.items()), flush=True)
+    peer = peers(searcher, pools[0])
     print(f"peers: LuceneSearcher.search {peer['lucene_median'] * 1000:.1f} ms (same hits: {peer['same_bm25']}), "
-          f"CrossEncoder.predict (fp32) on the 10 pairs {peer['predict_median'] * 1000:.1f} ms")
+          f"CrossEncoder.predict (fp32) on the 10 pairs {peer['predict_median'] * 1000:.1f} ms", flush=True)
+    rounds = throughput(out, list(zip(args.clients, pools[1:], strict=True)))
+    checks = [check(searcher, r) for r in rounds]
     for r, c in zip(rounds, checks, strict=True):
         print(f"{r['clients']:>2} client(s): {r['qps']:.1f} q/s, p50 {r['p50'] * 1000:.1f} ms, p95 {r['p95'] * 1000:.1f} ms, "
               f"{r['batches']} batches; answered {c['answered']}/{n}, equal to Searcher.search {c['exact']}/{n}, "

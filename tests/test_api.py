@@ -145,6 +145,7 @@ def test_run_to_and_from_pandas_with_pyterrier_columns() -> None:
     back = Run.from_pandas(shuffled)
     assert dict(back) == dict(run)  # ranks rebuilt from the scores (ties by docno), whatever the row order
     assert Run().to_pandas().empty
+    assert list(Run({"q1": [("a", 1.0)], "q0": []}).to_pandas().qid) == ["q1"]  # no row for a query without hits
     with pytest.raises(InputError, match="lacks the column.*score"):
         Run.from_pandas(frame.drop(columns=["score"]))
     with pytest.raises(InputError, match="row 4.*appears twice"):

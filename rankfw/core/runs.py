@@ -112,7 +112,8 @@ class Run(Mapping[str, list[Hit]]):
 
     def to_pandas(self) -> Any:
         """The run as a pandas DataFrame with PyTerrier's columns ``qid, docno, score, rank``
-        (one row per hit, in rank order; ``rank`` starts at 0 as in PyTerrier)."""
+        (one row per hit, in rank order; ``rank`` starts at 0 as in PyTerrier; a query without hits
+        has no row)."""
         import pandas as pd
 
         rows = [(qid, docid, score, rank) for qid, hits in self._hits.items() for rank, (docid, score) in enumerate(hits)]
