@@ -119,17 +119,18 @@ def pct(values: list[float], q: float) -> float:
 def latency(searcher: Any, queries: list[str]) -> dict[str, Any]:
     """Per-query wall time of search() and of each stage's component call."""
     timed = Timed(searcher)
-    totals, stages, per_stage = [], [], {name: [] for name in searcher.engine.servable()}
+    totals, stages, cpu, per_stage = [], [], [], {name: [] for name in searcher.engine.servable()}
     for q in queries:
         timed.seconds.clear()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         searcher.search(q, k=10)
         totals.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu_start)
         stages.append(sum(timed.seconds.values()))
         for name in per_stage:
             per_stage[name].append(timed.seconds.get(name, 0.0))
     overhead = [(t - s) / s for t, s in zip(totals, stages, strict=True)]
-    return {"p50": pct(totals, 50), "p95": pct(totals, 95), "stages_p50": pct(stages, 50), "stages_p95": pct(stages, 95),
+    return {"p50": pct(totals, 50), "p95": pct(totals, 95), "cpu_p50": pct(cpu, 50), "cpu_p95": pct(cpu, 95), "stages_p50": pct(stages, 50), "stages_p95": pct(stages, 95),
             "overhead_median": statistics.median(overhead), "overhead_total": sum(totals) / sum(stages) - 1,
             "per_stage_median": {n: statistics.median(v) for n, v in per_stage.items()}}
 
@@ -279,14 +280,20 @@ def run(args: argparse.Namespace, out: Path) -> None:
     engine = searcher.engine
     bi = engine.component(engine.pipeline.stages["bi"], LANG)
     ctx = StageContext("bi", LANG, engine._work, engine.runner.cache_dir)
-    bi.encoder(ctx).passages([d.contents for d in engine.runner.data[LANG].corpus])  # the cached corpus encoding
+    encoder = bi.encoder(ctx)
+    encoder.passages([d.contents for d in engine.runner.data[LANG].corpus])  # the cached corpus encoding
+    if encoder.cache is not None:  # forget the timed queries' embeddings (an earlier run of this script cached them)
+        with encoder.cache._db as db:
+            db.executemany("DELETE FROM emb WHERE h = ?", [(encoder.cache.hash(encoder.query_prefix + q),)
+                                                           for pool in pools for q in pool])
     searcher.warm_up()
     n = args.requests
     lat = latency(searcher, pools[0])
     stages = lat["per_stage_median"]
     print(f"one query, in process ({n} queries): p50 {lat['p50'] * 1000:.1f} ms, p95 {lat['p95'] * 1000:.1f} ms; "
           f"stages' own calls p50 {lat['stages_p50'] * 1000:.1f} ms; framework overhead median "
-          f"{lat['overhead_median']:.1%} (all queries {lat['overhead_total']:.1%})", flush=True)
+          f"{lat['overhead_median']:.1%} (all queries {lat['overhead_total']:.1%}); CPU time per query p50 "
+          f"{lat['cpu_p50'] * 1000:.1f} ms, p95 {lat['cpu_p95'] * 1000:.1f} ms", flush=True)
     print("median per stage: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in stages.items()), flush=True)
     peer = peers(searcher, pools[0])
     print(f"peers: LuceneSearcher.search {peer['lucene_median'] * 1000:.1f} ms (same hits: {peer['same_bm25']}), "
@@ -304,9 +311,11 @@ def run(args: argparse.Namespace, out: Path) -> None:
         make_row("serve-ce", "sentence-transformers CrossEncoder.predict", n, f"10 pairs per query, {n} queries",
                  stages["ce"], peer["predict_median"], note="rankfw int8 in the pipeline, peer fp32"),
         make_row("serve-p50", "the stages' own calls", n, f"{pipeline}, one query (p50)", lat["p50"], lat["stages_p50"],
-                 note=f"target <= 0.2 s: {'met' if lat['p50'] <= 0.2 else 'missed'}; overhead {lat['overhead_median']:.1%}"),
+                 note=f"target <= 0.2 s: {'met' if lat['p50'] <= 0.2 else 'missed'}; overhead {lat['overhead_median']:.1%}; "
+                      f"CPU {lat['cpu_p50'] * 1000:.0f} ms", cpu_s=lat["cpu_p50"], load=os.getloadavg()[0]),
         make_row("serve-p95", "the stages' own calls", n, f"{pipeline}, one query (p95)", lat["p95"], lat["stages_p95"],
-                 note=f"target <= 0.4 s: {'met' if lat['p95'] <= 0.4 else 'missed'}"),
+                 note=f"target <= 0.4 s: {'met' if lat['p95'] <= 0.4 else 'missed'}; CPU {lat['cpu_p95'] * 1000:.0f} ms",
+                 cpu_s=lat["cpu_p95"]),
     ]
     one = rounds[0]
     for r, c in zip(rounds, checks, strict=True):

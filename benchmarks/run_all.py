@@ -254,6 +254,23 @@ Run on {info['date']} (load average at start {info['load_average_at_start']}), {
 """
 
 
+def merge(rows: list[dict[str, Any]], statuses: dict[str, Any], only: list[str], info: dict[str, Any], total: float) -> None:
+    """Put ``rows`` of the scripts ``only`` into results.json (replacing theirs) and rewrite README.md."""
+    record = json.loads((HERE / "results.json").read_text())
+    mine = {r["component"] for r in rows}
+    record["rows"] = [r for r in record["rows"] if r["component"] not in mine and
+                      not any(r["component"].startswith(b + "-") for b in only)] + rows
+    record["benchmarks"].update(statuses)
+    record["merged"] = [m for m in record.get("merged", []) if m["only"] != only] + [
+        {"only": only, "machine": info, "total_s": round(total, 1)}]
+    (HERE / "results.json").write_text(json.dumps(record, indent=2) + "\n")
+    ran = [b for b in BENCHES if b.name in record["benchmarks"]]
+    text = readme(table(record["rows"]), scaling(record["rows"]), record["machine"], record["mode"] == "quick", ran,
+                  record["total_s"])
+    (HERE / "README.md").write_text(text + merged_note(record))
+    print(f"merged {len(rows)} rows into {HERE / 'results.json'} and {HERE / 'README.md'}")
+
+
 def merged_note(record: dict[str, Any]) -> str:
     """A line per ``--merge`` run: which rows it replaced, when, at what load."""
     lines = [f"Rows of {', '.join(m['only'])} re-run with `--only ... --merge` on {m['machine']['date']} (load average "
@@ -303,18 +320,7 @@ def main() -> None:
           "smallest's):\n" + "\n".join("  " + line for line in grows))
     failed = [name for name, s in statuses.items() if not s["ok"]]
     if args.merge and args.only and not args.no_write and not failed:
-        record = json.loads((HERE / "results.json").read_text())
-        mine = {r["component"] for r in rows}
-        record["rows"] = [r for r in record["rows"] if r["component"] not in mine and
-                          not any(r["component"].startswith(b + "-") for b in args.only)] + rows
-        record["benchmarks"].update(statuses)
-        record["merged"] = record.get("merged", []) + [{"only": args.only, "machine": info, "total_s": round(total, 1)}]
-        (HERE / "results.json").write_text(json.dumps(record, indent=2) + "\n")
-        ran = [b for b in BENCHES if b.name in record["benchmarks"]]
-        text = readme(table(record["rows"]), scaling(record["rows"]), record["machine"], record["mode"] == "quick", ran,
-                      record["total_s"])
-        (HERE / "README.md").write_text(text + merged_note(record))
-        print(f"merged {len(rows)} rows into {HERE / 'results.json'} and {HERE / 'README.md'}")
+        merge(rows, statuses, args.only, info, total)
     elif args.only or args.no_write:
         print("(results.json and README.md not written: " + ("--only" if args.only else "--no-write") + ")")
     else:

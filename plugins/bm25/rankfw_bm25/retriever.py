@@ -165,6 +165,10 @@ def search(
         queries = [segment(q) for q in queries]
     out: dict[str, list[tuple[str, float]]] = {}
     with ctx.progress(f"bm25: searching {len(qids)} {analysis.language} queries", len(qids)) as bar:
+        if len(qids) == 1:  # one query (rankfw.Searcher): Anserini's search, without batch_search's thread pool
+            out[qids[0]] = [(hit.docid, hit.score) for hit in searcher.search(queries[0], int(k))]
+            bar.advance(1)
+            return out
         for batch_qids, batch_queries in _batches(qids, queries):
             results = searcher.batch_search(jvm.java_list(batch_queries), jvm.java_list(batch_qids), int(k), int(threads))
             for qid in batch_qids:
