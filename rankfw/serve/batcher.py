@@ -124,7 +124,7 @@ class MicroBatcher:
             try:
                 searcher = self.searcher.with_(stage=stage, language=language)
                 hits = await self.call(searcher.search_many, [r.query for r in requests], max(r.k for r in requests))
-            except Exception as e:  # every request of the group gets the error
+            except Exception as e:  # noqa: BLE001 - every request of the group gets the error
                 for r in requests:
                     if not r.future.done():
                         r.future.set_exception(e)
