@@ -1,4 +1,4 @@
-"""The ``rankfw`` command line: run, plan, validate, plugins list, components list/show, eval, compare, check.
+"""The ``rankfw`` command line: run, plan, validate, plugins list, components list/show, eval, compare, check, search, serve.
 
 Exit codes: 0 ok, 1 a run failed, 2 bad input (spec, files, parameters).
 """
@@ -244,6 +244,10 @@ def eval_command(run_file: Path, qrels_file: str | None, measures: tuple[str, ..
 
 
 from rankfw import cli_compare, cli_components  # noqa: E402,F401  (register `compare`, `components`)
+from rankfw.search.commands import search, serve  # defined there; they use the helpers above
+
+main.add_command(search)
+main.add_command(serve)
 
 if __name__ == "__main__":
     main()

@@ -6,6 +6,7 @@ import math
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from rankfw.core.errors import InputError, file_line
 from rankfw.core.io import atomic_write_text, iter_lines
@@ -118,6 +119,34 @@ class Run(Mapping[str, list[Hit]]):
                 raise InputError(f"document {docid!r} appears twice for query {qid!r}", where)
             docs[docid] = value
         return cls.from_scores({q: scores[q] for q in sorted(scores)})
+
+    def to_pandas(self) -> Any:
+        """The run as a pandas DataFrame with PyTerrier's columns ``qid, docno, score, rank``
+        (one row per hit, in rank order; ``rank`` starts at 0 as in PyTerrier; a query without hits
+        has no row)."""
+        import pandas as pd
+
+        rows = [(qid, docid, score, rank) for qid, hits in self._hits.items() for rank, (docid, score) in enumerate(hits)]
+        frame = pd.DataFrame(rows, columns=["qid", "docno", "score", "rank"])
+        return frame.astype({"qid": str, "docno": str, "score": "float64", "rank": "int64"})
+
+    @classmethod
+    def from_pandas(cls, frame: Any) -> Run:
+        """A run from a DataFrame with columns ``qid, docno, score`` (PyTerrier's; other columns,
+        ``rank`` included, are ignored): hits are ranked by score (desc) then docno."""
+        missing = [c for c in ("qid", "docno", "score") if c not in getattr(frame, "columns", ())]
+        if missing:
+            raise InputError(f"the DataFrame lacks the column(s) {', '.join(missing)} (needs qid, docno, score)", "DataFrame")
+        scores: dict[str, dict[str, float]] = {}
+        for row, (qid, docid, score) in enumerate(zip(frame["qid"], frame["docno"], frame["score"], strict=True)):
+            value = float(score)
+            if not math.isfinite(value):
+                raise InputError(f"score is not finite: {score!r}", f"DataFrame row {row}")
+            docs = scores.setdefault(str(qid), {})
+            if str(docid) in docs:
+                raise InputError(f"document {str(docid)!r} appears twice for query {str(qid)!r}", f"DataFrame row {row}")
+            docs[str(docid)] = value
+        return cls.from_scores(scores)
 
 
 def _rank_key(hit: Hit) -> tuple[float, str]:

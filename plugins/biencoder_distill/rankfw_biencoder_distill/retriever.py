@@ -113,10 +113,23 @@ class DenseRetriever(EncoderUser[DenseConfig], Retriever[DenseConfig]):
         shards = self.shards(corpus, ctx)
         build_index(shards, cfg.factory, dim, out, cfg.train_sample, f"{ctx.stage}: params.index_factory")
 
+    def loaded_index(self, folder: Path) -> IndexSearcher:
+        """The searcher of ``folder``, opened on first use and kept by this component (a later call,
+        e.g. one query at a time from ``rankfw.Searcher``, does not read the index again)."""
+        cfg = self.config
+        loaded = self.__dict__.setdefault("_indexes", {})
+        if folder not in loaded:
+            loaded[folder] = IndexSearcher(folder, cfg.nprobe, max(cfg.hnsw_ef_search, cfg.k))
+        return loaded[folder]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable for executors that ship the component: loaded indexes stay behind."""
+        return {k: v for k, v in self.__dict__.items() if k != "_indexes"}
+
     def retrieve(self, topics: Topics, corpus: Corpus, ctx: StageContext) -> Run:
         """The top ``k`` documents of the corpus for every topic."""
         cfg = self.config
-        searcher = IndexSearcher(self.index_folder(corpus, ctx), cfg.nprobe, max(cfg.hnsw_ef_search, cfg.k))
+        searcher = self.loaded_index(self.index_folder(corpus, ctx))
         qids = list(topics)
         with ctx.progress(f"{ctx.stage}: encode queries", len(qids)) as bar:
             queries = self.encoder(ctx).queries([topics[q] for q in qids], bar)

@@ -86,12 +86,19 @@ class BM25Retriever(Retriever[BM25Config]):
         language = self.language(ctx)
         threads = self.threads()
         index_dir, analysis = self.index_for(corpus, language, threads, ctx)
-        searcher = open_searcher(index_dir, analysis, self.config.k1, self.config.b)
-        try:
-            hits = search(searcher, topics, analysis, self.config.k, threads, ctx)
-        finally:
-            searcher.close()
-        return Run.from_ranked(hits)
+        return Run.from_ranked(search(self.searcher(index_dir, analysis), topics, analysis, self.config.k, threads, ctx))
+
+    def searcher(self, index_dir: str, analysis: Analysis) -> Any:
+        """The searcher on ``index_dir``, opened on first use and kept by this component (a later call,
+        e.g. one query at a time from ``rankfw.Searcher``, does not reopen the index)."""
+        opened = self.__dict__.setdefault("_searchers", {})
+        if (index_dir, analysis) not in opened:
+            opened[(index_dir, analysis)] = open_searcher(index_dir, analysis, self.config.k1, self.config.b)
+        return opened[(index_dir, analysis)]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable for executors that ship the component: open searchers stay behind."""
+        return {k: v for k, v in self.__dict__.items() if k != "_searchers"}
 
     def language(self, ctx: StageContext) -> str:
         """The configured language, else the stage's; an InputError when neither is supported."""
@@ -157,6 +164,10 @@ def search(
         queries = [segment(q) for q in queries]
     out: dict[str, list[tuple[str, float]]] = {}
     with ctx.progress(f"bm25: searching {len(qids)} {analysis.language} queries", len(qids)) as bar:
+        if len(qids) == 1:  # one query (rankfw.Searcher): Anserini's search, without batch_search's thread pool
+            out[qids[0]] = [(hit.docid, hit.score) for hit in searcher.search(queries[0], int(k))]
+            bar.advance(1)
+            return out
         for batch_qids, batch_queries in _batches(qids, queries):
             results = searcher.batch_search(jvm.java_list(batch_queries), jvm.java_list(batch_qids), int(k), int(threads))
             for qid in batch_qids:
