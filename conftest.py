@@ -13,6 +13,11 @@ TEST_PLUGIN = Path(__file__).resolve().parent / "tests" / "plugin"
 
 if str(TEST_PLUGIN) not in sys.path:
     sys.path.insert(0, str(TEST_PLUGIN))
+# The whole test session (and every rankfw subprocess it starts) loads the test plugin besides the
+# installed ones, as if it were installed; tests of a default install unset this themselves.
+os.environ.setdefault("RANKFW_EXTRA_PLUGINS", "rankfw_testplugin")
+if str(TEST_PLUGIN) not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TEST_PLUGIN), os.environ.get("PYTHONPATH", "")) if p)
 
 
 @pytest.fixture(scope="session")
