@@ -13,6 +13,12 @@ from rankfw.core import InputError, Reranker, hookimpl
 from rankfw.core.registry import load_registry
 
 
+@pytest.fixture(autouse=True)
+def _only_the_entry_points_each_test_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests build registries from fake entry points: no extra plugin from the environment."""
+    monkeypatch.delenv(reg.EXTRA_PLUGINS_ENV, raising=False)
+
+
 def test_test_plugin_registers_one_component_of_each_kind(registry: reg.Registry) -> None:
     kinds = {kind: registry.names(kind) for kind in reg.HOOKS}
     assert kinds == {"retriever": ["overlap"], "reranker": ["idf-overlap"], "trainer": ["idf"], "fuser": ["sum"]}
