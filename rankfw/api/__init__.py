@@ -5,20 +5,15 @@ Names load on first use (PEP 562): ``import rankfw.api`` imports neither pandas 
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rankfw._lazy import lazy_exports
 
 _EXPORTS = {"Pipeline": "rankfw.api.pipeline", "Result": "rankfw.api.result"}
 __all__ = ["Pipeline", "Result"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rankfw.api' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports("rankfw.api", _EXPORTS, globals())
 
 
 if TYPE_CHECKING:

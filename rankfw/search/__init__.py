@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rankfw._lazy import lazy_exports
 
 _EXPORTS = {"Searcher": "rankfw.search.searcher", "Hit": "rankfw.search.searcher", "Engine": "rankfw.search.engine"}
 __all__ = ["Engine", "Hit", "Searcher"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rankfw.search' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports("rankfw.search", _EXPORTS, globals())
 
 
 if TYPE_CHECKING:
