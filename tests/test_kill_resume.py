@@ -89,12 +89,16 @@ def test_kill_mid_stage_then_resume(stage: str, started: str, unfinished: str, t
     for path in (tmp_path / "out").rglob("*"):  # a partial file is only ever a hidden temporary
         assert not path.name.endswith(".tmp") or path.name.startswith("."), path
     assert not (stages / "idf" / "model" / "partial.bin").exists()
+    if stage == "train":  # the killed trainer's scratch folder is still there ...
+        assert list((stages / "idf").glob(".model.*.tmp")), "no scratch folder left by the kill"
     resumed = _cli(spec, tmp_path / "cache", testplugin_env)
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err.decode()
     log = err.decode()
     if stage != "retrieve":
         assert "stage first (retrieve overlap): cached" in log
+    leftovers = [p for p in (tmp_path / "out").rglob(".*") if p.name.endswith((".tmp", ".old"))]
+    assert leftovers == [], "... and the resumed run removed every temporary of the killed one"
     for path in clean.rglob("*"):
         if path.is_file() and path.suffix in (".run", ".json") and path.name != "manifest.json":
             copy = tmp_path / "out" / path.relative_to(clean)

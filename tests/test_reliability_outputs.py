@@ -4,6 +4,7 @@ outside it from a spec name, and never writes a TREC file its own reader would r
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 
@@ -129,3 +130,32 @@ def test_a_fusion_fill_that_is_not_finite_is_refused_at_validate(fill: str) -> N
             f"  f: {{kind: fuse, component: {name}, inputs: [f], params: {{fill: {fill}}}}}\n")
     with pytest.raises(InputError, match=r"stages\.f\.params\.fill: .*fill must be a finite number \(s\.yaml:3\)"):
         parse_spec(text, registry, source="s.yaml")
+
+
+def test_writing_a_file_sweeps_a_killed_writers_temporaries_but_not_a_live_ones(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from rankfw.core.io import atomic_write_text, scratch_dir
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    host = socket.gethostname()
+    target = tmp_path / "run.trec"
+    stale_file = tmp_path / f".run.trec.{host}-{dead}.abc123.tmp"
+    stale_file.write_text("half")
+    stale_dir = tmp_path / f".run.trec.{host}-{dead}.def456.tmp"
+    stale_dir.mkdir()
+    live = tmp_path / f".run.trec.{host}-{os.getppid()}.ghi789.tmp"  # the parent process is running
+    live.write_text("being written")
+    other_host = tmp_path / f".run.trec.{host}x-{dead}.jkl.tmp"
+    other_host.write_text("another machine's")
+    other_target = tmp_path / f".run.trec2.{host}-{dead}.mno.tmp"
+    other_target.write_text("another file's")
+    atomic_write_text(target, "done\n")
+    assert target.read_text() == "done\n"
+    assert not stale_file.exists() and not stale_dir.exists()
+    assert live.exists() and other_host.exists() and other_target.exists()
+    folder = scratch_dir(tmp_path / "model")
+    assert folder.is_dir() and folder.name.startswith(f".model.{host}-{os.getpid()}.")

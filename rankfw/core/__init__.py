@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "file_digest": "rankfw.core.io",
     "KeyValueStore": "rankfw.core.store",
     "replace_dir": "rankfw.core.io",
+    "scratch_dir": "rankfw.core.io",
     "cache_log": "rankfw.core.io",
     "sqlite_damage": "rankfw.core.io",
     "text_digest": "rankfw.core.io",
@@ -92,6 +93,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
         file_digest,
         cache_log,
         replace_dir,
+        scratch_dir,
         sqlite_damage,
         text_digest,
     )

@@ -7,7 +7,9 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -30,12 +32,65 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "rankfw"
 
 
+def scratch_prefix(target: Path) -> str:
+    """The name prefix of a temporary sibling of ``target``: ``.NAME.HOST-PID.`` (this process's).
+
+    The host and process id let :func:`sweep_scratch` tell a killed writer's leftovers from a
+    live writer's temporaries.
+    """
+    return f".{target.name}.{socket.gethostname()}-{os.getpid()}."
+
+
+def sweep_scratch(target: Path) -> list[Path]:
+    """Delete temporaries beside ``target`` left by writers on this host that no longer run.
+
+    A killed run leaves ``.NAME.HOST-PID.*.tmp`` files or folders (and a ``.NAME.old`` from an
+    interrupted :func:`replace_dir`); they are removed the next time ``target`` is written. A
+    temporary of a live process, or of another host, is left alone. Returns what was removed.
+    """
+    pattern = re.compile(re.escape(f".{target.name}.{socket.gethostname()}-") + r"(\d+)\..*\.tmp$")
+    removed = []
+    with suppress(OSError):
+        for sibling in target.parent.iterdir():
+            match = pattern.match(sibling.name)
+            if match and not _alive(int(match.group(1))):
+                remove_path(sibling)
+                removed.append(sibling)
+        old = target.with_name(f".{target.name}.old")
+        if (old.exists() or old.is_symlink()) and (target.exists() or target.is_symlink()):
+            remove_path(old)  # replace_dir was killed after the new one was in place
+            removed.append(old)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists but belongs to someone else
+    return True
+
+
+def scratch_dir(target: Path) -> Path:
+    """A new empty temporary folder beside ``target`` (stale ones swept), with the user's umask."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_scratch(target)
+    tmp = Path(tempfile.mkdtemp(prefix=scratch_prefix(target), suffix=".tmp", dir=target.parent))
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700; outputs are shared like any other
+    return tmp
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success it replaces ``path`` (never half-written)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    sweep_scratch(target)
+    fd, tmp = tempfile.mkstemp(prefix=scratch_prefix(target), suffix=".tmp", dir=target.parent)
     try:
         os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs get the user's umask
         encoding = None if "b" in mode else "utf-8"

