@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rankfw.core import Corpus, StageContext, StageError, atomic_write_json, replace_dir, scratch_dir, text_digest
+from rankfw.core import (
+    Corpus,
+    StageContext,
+    StageError,
+    atomic_write_json,
+    replace_dir,
+    scratch_dir,
+    text_digest,
+)
 from rankfw_bm25 import jvm
 from rankfw_bm25.languages import Analysis
 
