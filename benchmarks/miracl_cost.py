@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 
 HERE = Path(__file__).parent
-LANGS = "ar bn de en es fa fi fr hi id ja ko ru sw te th yo zh".split()
+LANGS = ["ar", "bn", "de", "en", "es", "fa", "fi", "fr", "hi", "id", "ja", "ko", "ru", "sw", "te", "th", "yo", "zh"]
 TRAINED = [lang for lang in LANGS if lang not in ("de", "yo")]
 
 
@@ -76,8 +76,8 @@ def stages(c: dict[str, dict[str, int]]) -> list[tuple[str, str, float, str]]:
     translate = gen_tokens * (2 * NLLB_ENC + 4 * 2 * NLLB_DEC)  # encoder once, 4 beams through the decoder
     fwd_bwd = 6
     return [
-        ("tt: NLLB translation", f"{en_q:,} en questions + {en_j:,} judged passages into {targets} languages "
-         f"({gen_tokens / 1e6:.0f}M tokens)", translate, "generate"),
+        ("tt: NLLB translation", (f"{en_q:,} en questions + {en_j:,} judged passages into {targets} languages "
+                                  f"({gen_tokens / 1e6:.0f}M tokens)"), translate, "generate"),
         ("tt: cross-encoder training", f"{en_q * (targets + 1):,} groups x 4 pairs x 160 tokens",
          fwd_bwd * XLMR_LARGE * en_q * (targets + 1) * 4 * 160, "train"),
         ("distill", f"{targets} x {en_q + en_j:,} translated pairs (2 sides) + {targets} x {en_q:,} x 8 ranking",

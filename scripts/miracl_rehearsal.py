@@ -37,7 +37,7 @@ def main() -> int:
               + ", ".join(f"{k}={v}" for k, v in env.items()), flush=True)
         cmd = rehearsal.command(root / "out", languages=languages, limit=args.limit)
         print(" ".join(cmd), flush=True)
-        return subprocess.run(cmd, env={**os.environ, **env}).returncode
+        return subprocess.run(cmd, check=False, env={**os.environ, **env}).returncode
 
 
 if __name__ == "__main__":

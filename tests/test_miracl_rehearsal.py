@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def _run_file(path: Path) -> dict[str, list[tuple[str, float]]]:
 def rehearsed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     root = tmp_path_factory.mktemp("miracl-rehearsal")
     env = {**os.environ, **rehearsal.prepare(root)}
-    done = subprocess.run(rehearsal.command(root / "out"), env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(rehearsal.command(root / "out"), check=False, env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     return root, env
 
@@ -48,7 +49,7 @@ def test_the_mirror_is_where_ir_datasets_and_pyserini_look(rehearsed: tuple[Path
         "  'es_train': sum(1 for _ in ir_datasets.load('miracl/es/train').queries_iter()),\n"
         "  'de_train': 'miracl/de/train' in ir_datasets.registry, 'index': download_prebuilt_index('miracl-v1.0-de', verbose=False)}))\n"
     )
-    done = subprocess.run(["python", "-c", check], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", check], check=False, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["queries"] == 258 and found["doc"] and found["es_train"] == 354
@@ -100,7 +101,7 @@ def test_prebuilt_bm25_equals_bm25_on_a_locally_built_index(rehearsed: tuple[Pat
     local = root / "local"
     cmd = ["rankfw", "run", str(REPO / "examples" / "miracl-bm25.yaml"), "--out", str(local), "--languages", "en,es,de",
            "--limit", str(rehearsal.LIMIT), "--set", "stages.bm25.params.k=10", "-q"]
-    done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(cmd, check=False, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     for lang in ("de", "en", "es"):
         prebuilt = _run_file(root / "out" / "stages" / "bm25" / f"{lang}.run")
