@@ -209,7 +209,7 @@ def dense_section(rows: list[dict[str, Any]]) -> str:
     from bench_bm25_scale import readme_section as bm25_scale
     from bench_dense_scale import readme_section
 
-    return "\n\n".join(part for part in (readme_section(rows), bm25_scale(rows)) if part)
+    return "\n\n".join(part.rstrip("\n") for part in (readme_section(rows), bm25_scale(rows)) if part) + "\n"
 
 
 def render(record: dict[str, Any]) -> None:
