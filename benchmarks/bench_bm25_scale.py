@@ -182,11 +182,11 @@ def readme_section(rows: list[dict[str, Any]]) -> str:
                    f"{r['peer_s']:.1f} | {r['rankfw_peak_mb']:.0f} | {r['peer_peak_mb']:.0f} | {r['fused_hits']:,} | "
                    f"{r['bm25_ndcg10']:.3f} | {r['fused_ndcg10']:.3f} | {r['load']:.0f} |")
     if max(r["size"] for r in mine) < 1_000_000 or max(r["queries"] for r in mine) < 10_000:
-        out += ["", "Not measured: 1,000,000 passages and 10,000 queries x 1,000 hits (the default sizes) did not fit "
+        out += ["", ("Not measured: 1,000,000 passages and 10,000 queries x 1,000 hits (the default sizes) did not fit "
                 "in this session on the shared machine (24 GB and 2 cores shared with other jobs, load average "
                 "15-80): with the JVM's default heap both sides were OOM-killed by the kernel at 100,000 passages; "
                 "at 1M the indexing alone takes minutes per side here (run `--sizes 1000000 --queries 10000` on a "
-                "quiet machine)."]
+                "quiet machine).")]
     return "\n".join(out)
 
 
