@@ -24,6 +24,7 @@ heap grow until the machine's other jobs are killed).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import tempfile
@@ -181,10 +182,22 @@ def readme_section(rows: list[dict[str, Any]]) -> str:
         out.append(f"| {r['size']:,} | {r['queries']:,} x {r['k']:,} | {r['depth']} | {r['rankfw_s']:.1f} | "
                    f"{r['peer_s']:.1f} | {r['rankfw_peak_mb']:.0f} | {r['peer_peak_mb']:.0f} | {r['fused_hits']:,} | "
                    f"{r['bm25_ndcg10']:.3f} | {r['fused_ndcg10']:.3f} | {r['load']:.0f} |")
+    ordered = sorted(mine, key=lambda r: (r["queries"], r["size"]))
+    for a, b in itertools.pairwise(ordered):
+        if a["queries"] == b["queries"] and a["rankfw_peak_mb"] and b["rankfw_peak_mb"]:
+            out += ["", (f"{a['size']:,} -> {b['size']:,} passages ({a['queries']:,} queries): rankfw's peak "
+                         f"{b['rankfw_peak_mb'] - a['rankfw_peak_mb']:+.0f} MB "
+                         f"({b['rankfw_peak_mb'] / a['rankfw_peak_mb'] - 1:+.0%}), pyserini's "
+                         f"{b['peer_peak_mb'] - a['peer_peak_mb']:+.0f} MB ({b['peer_peak_mb'] / a['peer_peak_mb'] - 1:+.0%}); "
+                         f"hits in the fused run {b['fused_hits'] / a['fused_hits'] - 1:+.0%}.")]
+    out += ["", ("What rankfw holds grows with the hits, not with the corpus: on a small corpus BM25 finds fewer "
+                 "than k documents for many queries (the runs fill up towards queries x k as the corpus grows), and "
+                 "the reranker reads and embeds each distinct candidate, at most queries x depth of them (on 10,000 "
+                 "passages at most 10,000); the corpus itself stays on disk (an offset index per document).")]
     if max(r["size"] for r in mine) < 1_000_000 or max(r["queries"] for r in mine) < 10_000:
         out += ["", ("Not measured: 1,000,000 passages and 10,000 queries x 1,000 hits (the default sizes) did not fit "
                 "in this session on the shared machine (24 GB and 2 cores shared with other jobs, load average "
-                "15-80): with the JVM's default heap both sides were OOM-killed by the kernel at 100,000 passages; "
+                "15-80): with the JVM's default heap one side or the other was OOM-killed by the kernel at 10,000-100,000 passages; "
                 "at 1M the indexing alone takes minutes per side here (run `--sizes 1000000 --queries 10000` on a "
                 "quiet machine).")]
     return "\n".join(out)
