@@ -63,9 +63,13 @@ BENCHES = [
           "(only with `--dense-scale`; its own table below) faiss index_factory indexes built from the dense "
           "retriever's float16 shards vs Flat: build time, search QPS, recall@100, peak RSS; and the real "
           "e5-small encoding throughput vs `SentenceTransformer.encode`.", optional=True),
+    Bench("bm25_scale", "bench_bm25_scale.py", ["--sizes", "2000", "10000", "--queries", "200", "--k", "100", "--depth", "20"],
+          "(only with `--bm25-scale`; its own table below) peak RSS and time of `rankfw run` BM25 -> bi-encoder "
+          "rerank -> RRF over synthetic MIRACL-format corpora of growing size vs raw pyserini's index + "
+          "`batch_search` in the same run.", optional=True),
 ]
-DENSE = {"dense index", "dense encoding"}
-"""Components of ``bench_dense_scale.py``: their own README section, not the main table."""
+DENSE = {"dense index", "dense encoding", "bm25 scale"}
+"""Components with a README section of their own (``bench_dense_scale.py``, ``bench_bm25_scale.py``), not the main table."""
 NAMES = {"bm25": "BM25 stage", "fusion": "fusion", "biencoder": "bi-encoder rerank",
          "biencoder onnx fp32": "bi-encoder rerank, onnx fp32", "biencoder onnx int8": "bi-encoder rerank, onnx int8",
          "crossencoder": "cross-encoder rerank", "crossencoder torch int8": "cross-encoder rerank, torch int8",

@@ -184,7 +184,8 @@ Every script runs in its own process (the pyserini JVM and torch must not share 
 alone, e.g. `python benchmarks/bench_bm25.py --help`; `--json PATH` writes its rows. `run_all.py`
 prints one table and writes `benchmarks/results.json` (rows, machine, per-script logs) and this
 file. `--only NAME...` runs some of them (nothing is written); `--ray` adds `bench_ray.py`, `--dense-scale`
-adds `bench_dense_scale.py` (`--add-rows dense_scale ROWS.json` merges its standalone `--json` rows);
+adds `bench_dense_scale.py` (`--add-rows dense_scale ROWS.json` merges its standalone `--json` rows),
+`--bm25-scale` adds `bench_bm25_scale.py` (`--add-rows bm25_scale ROWS.json` likewise);
 `--render` rewrites this file from `results.json` without running anything.
 
 ## Results
@@ -205,9 +206,10 @@ def dense_section(rows: list[dict[str, Any]]) -> str:
     """The dense-scale README section of ``rows`` ("" without dense rows)."""
     if not any(r["component"] in DENSE for r in rows):
         return ""
+    from bench_bm25_scale import readme_section as bm25_scale
     from bench_dense_scale import readme_section
 
-    return readme_section(rows)
+    return "\n\n".join(part.rstrip("\n") for part in (readme_section(rows), bm25_scale(rows)) if part) + "\n"
 
 
 def render(record: dict[str, Any]) -> None:
@@ -227,6 +229,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=[b.name for b in BENCHES], help="run only these (writes nothing)")
     parser.add_argument("--ray", action="store_true", help="also run bench_ray.py (Ray vs local executor)")
     parser.add_argument("--dense-scale", action="store_true", help="also run bench_dense_scale.py (~15 min)")
+    parser.add_argument("--bm25-scale", action="store_true", help="also run bench_bm25_scale.py (~30 min)")
     parser.add_argument("--add-rows", nargs=2, metavar=("NAME", "JSON"),
                         help="merge a script's --json rows into results.json (replacing its old rows), re-render")
     parser.add_argument("--no-write", action="store_true", help="do not write results.json and README.md")
@@ -244,7 +247,7 @@ def main() -> None:
             (HERE / "results.json").write_text(json.dumps(record, indent=2) + "\n")
         render(record)
         return
-    optional = {"ray": args.ray, "dense_scale": args.dense_scale}
+    optional = {"ray": args.ray, "dense_scale": args.dense_scale, "bm25_scale": args.bm25_scale}
     benches = [b for b in BENCHES if (b.name in args.only if args.only else not b.optional or optional[b.name])]
     info = machine()
     out = Path(tempfile.mkdtemp(prefix="rankfw-bench-"))

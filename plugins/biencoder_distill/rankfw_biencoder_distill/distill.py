@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from rankfw.core import InputError, StageContext, Trainer, TrainingInput
+from rankfw.core import InputError, StageContext, Trainer, TrainingInput, read_parallel
 from rankfw.models import ModelRef
 from rankfw_biencoder_distill.training import TrainConfig
 
@@ -33,6 +33,10 @@ class DistillConfig(TrainConfig):
     queries_per_batch: int = Field(8, gt=0, description="queries per ranking-distillation batch")
     max_pairs: int | None = Field(None, gt=0, description="at most this many parallel pairs per language")
     max_queries: int | None = Field(None, gt=0, description="at most this many ranking queries per language")
+    parallel: str | None = Field(
+        None, description="parallel text for languages the dataset has none for: a folder of <lang>.tsv files "
+        "(English<TAB>target), e.g. 'stage:NAME' of a translate-train stage (its translations/<lang>.tsv)",
+    )
 
 
 @dataclass
@@ -79,10 +83,10 @@ class DistillTrainer(Trainer[DistillConfig]):
         for inp in inputs:
             if inp.language == "en":
                 continue
-            if not inp.has_parallel():
+            lang_pairs = inp.parallel_pairs() if inp.has_parallel() else self._folder_pairs(inp.language)
+            if not lang_pairs:
                 ctx.log(f"{ctx.stage}: {inp.language}: no parallel text, skipped")
                 continue
-            lang_pairs = inp.parallel_pairs()
             pairs[inp.language] = lang_pairs[: cfg.max_pairs] if cfg.max_pairs else lang_pairs
             reverse = {t: e for e, t in lang_pairs}
             own = [(ex.query, [d.text for d in ex.positives + ex.negatives]) for ex in inp.examples()]
@@ -95,11 +99,23 @@ class DistillTrainer(Trainer[DistillConfig]):
                     for i in ranking_items(own, reverse, cfg.candidates)
                 ]
         if not pairs:
-            raise InputError("no non-English language with parallel text (dataset.parallel)", ctx.stage)
+            raise InputError("no non-English language with parallel text (dataset.parallel or params.parallel)", ctx.stage)
         if cfg.max_queries is not None:
             ranks = {lang: items[: cfg.max_queries] for lang, items in ranks.items()}
         queries.update(i.query_en for items in ranks.values() for i in items)
         return pairs, ranks, queries
+
+    def _folder_pairs(self, language: str) -> list[tuple[str, str]]:
+        """The pairs of ``language`` in the ``parallel`` folder ([] when it has none)."""
+        if self.config.parallel is None:
+            return []
+        folder = Path(self.config.parallel).expanduser()
+        if not folder.is_dir():
+            raise InputError("not a folder of <lang>.tsv parallel files", f"{self.config.parallel} (params.parallel)")
+        for path in (folder / "translations" / f"{language}.tsv", folder / f"{language}.tsv"):
+            if path.is_file():
+                return read_parallel(path)
+        return []
 
     def train(self, inputs: Sequence[TrainingInput], output_dir: Path, ctx: StageContext) -> None:
         """Distil into every non-English language of ``inputs``; write the student into ``output_dir``."""

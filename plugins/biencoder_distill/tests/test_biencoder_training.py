@@ -97,6 +97,29 @@ def test_distill_data_pairs_and_ranking_items(xquad_cache: Path, tmp_path: Path)
     assert {i.query_en for i in back["de"]} == {i.query_en for i in ranks["de"]}
 
 
+def test_distill_takes_parallel_text_from_a_translate_train_folder_where_the_dataset_has_none(
+    xquad_cache: Path, tmp_path: Path
+) -> None:
+    """MIRACL has no parallel text: before ``params.parallel`` distill failed there ('no non-English
+    language with parallel text'); now it reads a translate-train stage's translations/<lang>.tsv."""
+    corpus_en, _, _ = xquad("en", xquad_cache)
+    corpus_de, _, _ = xquad("de", xquad_cache)
+    inputs = [TrainingInput("en", corpus_en, training=str(XQUAD / "en" / "train.jsonl.gz")), TrainingInput("de", corpus_de)]
+    with pytest.raises(InputError, match="no non-English language with parallel text"):
+        DistillTrainer(DistillTrainer.Config(model="stage:x")).data(inputs, context(tmp_path, None))
+    stage = tmp_path / "tt-model"
+    (stage / "translations").mkdir(parents=True)
+    lines = (XQUAD / "parallel" / "en-de.tsv").read_text(encoding="utf-8").splitlines()[:300]
+    (stage / "translations" / "de.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    trainer = DistillTrainer(DistillTrainer.Config(model="stage:x", candidates=4, parallel=str(stage)))
+    pairs, ranks, _ = trainer.data(inputs, context(tmp_path, None))
+    assert pairs["de"] == [tuple(line.split("\t")) for line in lines]
+    table = dict(pairs["de"])
+    assert ranks["de"] and all(table[i.query_en] == i.query_tgt for i in ranks["de"])
+    with pytest.raises(InputError, match="params.parallel"):
+        DistillTrainer(DistillTrainer.Config(model="stage:x", parallel=str(tmp_path / "none"))).data(inputs, context(tmp_path, None))
+
+
 @pytest.mark.slow
 def test_distill_pulls_german_towards_the_english_teacher(
     finetuned: Path, xquad_cache: Path, tmp_path: Path

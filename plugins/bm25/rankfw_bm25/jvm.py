@@ -175,7 +175,7 @@ def prebuilt_index_dir(name: str) -> str:
     from pyserini.util import download_prebuilt_index
 
     try:
-        return str(download_prebuilt_index(name))
+        return str(download_prebuilt_index(name, verbose=False))
     except ValueError as e:
         raise InputError(f"unknown pyserini prebuilt index {name!r} ({e})", "params.prebuilt") from None
     except OSError as e:

@@ -65,6 +65,7 @@ class TranslateTrainTrainer(Trainer[TranslateTrainConfig]):
         targets = cfg.languages if cfg.languages is not None else [i.language for i in inputs]
         groups: list[TrainGroup] = groups_from_examples(english) if cfg.include_source else []
         report: dict[str, Any] = {"source": source, "english_examples": len(english), "languages": {}}
+        parallel: dict[str, list[tuple[str, str]]] = {}
         for lang in targets:
             if lang == source_lang:
                 continue
@@ -74,6 +75,7 @@ class TranslateTrainTrainer(Trainer[TranslateTrainConfig]):
             translated = [t for ex in english if (t := translate_example(ex, done, cfg.on_missing)) is not None]
             lang_groups = groups_from_examples(translated)
             groups.extend(lang_groups)
+            parallel[lang] = [(t, done.found[t]) for t in dict.fromkeys(texts) if t in done.found]
             report["languages"][lang] = {
                 "texts": len(done.found) + len(done.missing), "translated": len(done.found),
                 "missing": len(done.missing), "from_cache": done.from_cache, "examples": len(translated),
@@ -82,6 +84,22 @@ class TranslateTrainTrainer(Trainer[TranslateTrainConfig]):
             ctx.log(f"{ctx.stage}: en->{lang}: {len(done.found)} texts translated, {len(done.missing)} not found "
                     f"({done.from_cache} from cache); {len(translated)} of {len(english)} examples kept")
         train_groups(groups, cfg, resolve_model(cfg.model, ctx.cache_dir), output_dir, ctx, {"translation": report})
+        write_translations(output_dir / TRANSLATIONS, parallel)
+
+
+TRANSLATIONS = "translations"
+"""The folder of a translate-train model that holds its translations, ``<lang>.tsv`` (English<TAB>target):
+parallel text for a later stage, e.g. ``distill`` with ``parallel: stage:NAME``."""
+
+
+def write_translations(folder: Path, parallel: dict[str, list[tuple[str, str]]]) -> None:
+    """Write each language's ``(english, target)`` pairs as ``folder/<lang>.tsv`` (one line a pair)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for lang, pairs in parallel.items():
+        if not pairs:
+            continue
+        with open(folder / f"{lang}.tsv", "w", encoding="utf-8") as f:
+            f.writelines(f"{' '.join(e.split())}\t{' '.join(t.split())}\n" for e, t in pairs if e.strip() and t.strip())
 
 
 def select_examples(

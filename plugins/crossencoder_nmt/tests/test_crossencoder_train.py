@@ -11,7 +11,7 @@ from rankfw_crossencoder_nmt.reranker import CrossEncoderReranker
 from rankfw_crossencoder_nmt.trainers import FinetuneCrossEncoderTrainer, TranslateTrainTrainer
 
 from rankfw.core import Run, StageContext, TrainingInput
-from rankfw.data import JsonlCorpus, read_qrels, read_topics
+from rankfw.data import JsonlCorpus, read_parallel, read_qrels, read_topics
 
 
 def article_candidates(corpus: JsonlCorpus, qrels: dict[str, dict[str, int]], n: int, seed: int = 0) -> Run:
@@ -125,6 +125,12 @@ def test_translate_train_with_the_parallel_file(tiny_encoder: Path, xquad: Path,
     th = report["languages"]["th"]
     assert report["english_examples"] == 30 and th["missing"] > 0 and th["translated"] > 30
     assert 0 < th["examples"] < 30  # examples whose answer sentence is not in the table are dropped
+    # what was translated stays in the model folder, parallel text for distill (parallel: stage:tt)
+    table: dict[str, str] = {}
+    for english, thai in read_parallel(xquad / "parallel" / "en-th.tsv"):
+        table.setdefault(" ".join(english.split()), " ".join(thai.split()))
+    written = read_parallel(out / "translations" / "th.tsv")
+    assert len(written) == th["translated"] and all(table[e] == t for e, t in written)
 
     kept = tmp_path / "source"
     TranslateTrainTrainer(TranslateTrainTrainer.Config(on_missing="source", **base)).train(inputs, kept, _ctx(tmp_path, "tt", None))
