@@ -1,10 +1,10 @@
 """ONNX Runtime inference for the model components: export once per model digest, int8, sessions.
 
 A torch module is exported (``torch.onnx``, dynamic batch and sequence axes) into
-``<cache>/onnx/<digest>/model.onnx`` once; ``precision: int8`` quantizes it with ONNX Runtime's
-dynamic quantization (per-channel int8 weights) restricted to the ``nn.Linear`` layers of the
-transformer stack whose inputs have no outlier channels (:func:`input_outliers`, the scheme of
-the torch int8 path), into ``model.int8.<digest>.onnx`` beside it. Light at import: torch,
+``<cache>/onnx/<digest>/model.onnx`` once; ``precision: int8`` quantizes it with ONNX Runtime
+(per-channel int8 weights; activations static, calibrated on given feeds, or dynamic) restricted
+to the ``nn.Linear`` layers of the transformer stack whose inputs have no outlier channels
+(:func:`input_outliers`, the scheme of the torch int8 path), into a folder beside it. Light at import: torch,
 onnx and onnxruntime are imported when used.
 """
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["OPSET", "Backend", "OnnxPrecision", "export_onnx", "input_outliers", "length_batches", "linear_nodes",
-           "pad_batch", "quantize_int8", "session"]
+           "pad_batch", "feeds_digest", "quantize_int8", "session"]
 
 Backend = Literal["torch", "onnx"]
 OnnxPrecision = Literal["fp32", "int8"]
@@ -86,19 +86,31 @@ def linear_nodes(path: Path, stack: Any, stack_name: str = "encoder") -> dict[st
     return found
 
 
-def quantize_int8(path: Path, nodes: Sequence[str]) -> Path:
-    """``path``'s model with the MatMul ``nodes`` in dynamic int8 (per-channel weights), cached beside
-    it; ``path`` itself when ``nodes`` is empty (ONNX Runtime would read that as "every node")."""
+def quantize_int8(path: Path, nodes: Sequence[str], calibration: Sequence[Mapping[str, np.ndarray]] | None = None,
+                  quant_format: Literal["qdq", "qoperator"] = "qoperator") -> Path:
+    """``path``'s model with the MatMul ``nodes`` in int8 (per-channel int8 weights), cached beside it;
+    ``path`` itself when ``nodes`` is empty (ONNX Runtime would read that as "every node").
+
+    Without ``calibration`` the activations are quantized dynamically (one scale per forward pass,
+    so a row's result depends on the rows batched with it). With ``calibration`` (input feeds, e.g.
+    the model's own batches) the quantization is static: each quantized input gets a fixed scale
+    and zero point (min-max over the feeds, uint8 activations; ``QLinearMatMul`` nodes, or QDQ pairs
+    that ONNX Runtime fuses), so a row scores the same in any batch. The feeds are part of the cache
+    key. QOperator is the default: on this AVX-512 VNNI CPU it ran e5-small's 10 pairs in the CPU
+    time of QDQ and followed fp32 more closely (Spearman .984 against .967 on 38 pairs).
+    """
     from rankfw.models import materialise
 
     if not nodes:
         return path
-
-    key = text_digest(*sorted(nodes))[:16]
-    target = path.parent / f"int8-{key}"
+    static = calibration is not None
+    options = {"MatMulConstBOnly": True} | ({"OpTypesToExcludeOutputQuantization": ["MatMul"]} if static else {})
+    scheme = [feeds_digest(calibration), quant_format, repr(options)] if static else []  # type: ignore[arg-type]
+    key = text_digest(*sorted(nodes), *scheme)[:16]
+    target = path.parent / (f"int8-static-{key}" if static else f"int8-{key}")
 
     def build(out: Path) -> None:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
         root = logging.getLogger()
         level = root.level
@@ -106,15 +118,49 @@ def quantize_int8(path: Path, nodes: Sequence[str]) -> Path:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                quantize_dynamic(
-                    str(path), str(out / "model.onnx"), per_channel=True, weight_type=QuantType.QInt8,
-                    nodes_to_quantize=list(nodes), op_types_to_quantize=["MatMul"],
-                    extra_options={"MatMulConstBOnly": True},
-                )
+                if static:
+                    quantize_static(
+                        str(path), str(out / "model.onnx"), _Feeds(calibration or []),
+                        quant_format=QuantFormat.QDQ if quant_format == "qdq" else QuantFormat.QOperator,
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        nodes_to_quantize=list(nodes), op_types_to_quantize=["MatMul"],
+                        extra_options=options, calibration_providers=["CPUExecutionProvider"],
+                    )
+                else:
+                    quantize_dynamic(
+                        str(path), str(out / "model.onnx"), per_channel=True, weight_type=QuantType.QInt8,
+                        nodes_to_quantize=list(nodes), op_types_to_quantize=["MatMul"], extra_options=options,
+                    )
         finally:
             root.setLevel(level)
 
     return materialise(target, build) / "model.onnx"
+
+
+def feeds_digest(feeds: Sequence[Mapping[str, np.ndarray]]) -> str:
+    """A digest of calibration feeds (names, shapes and values), for cache keys."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for feed in feeds:
+        for name in sorted(feed):
+            h.update(f"{name}{feed[name].shape}{feed[name].dtype}".encode())
+            h.update(feed[name].tobytes())
+    return h.hexdigest()
+
+
+def _Feeds(feeds: Sequence[Mapping[str, np.ndarray]]) -> Any:  # noqa: N802 - a reader class, built lazily
+    """A ``CalibrationDataReader`` over ``feeds`` (ONNX Runtime calls ``get_next`` until None)."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Feeds(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._feeds = iter([dict(feed) for feed in feeds])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self._feeds, None)
+
+    return Feeds()
 
 
 def input_outliers(module: Any, forward: Callable[[], Any], ratio: float, prefix: str = "") -> set[str]:

@@ -69,7 +69,7 @@ class Encoder:
             config.pooling,
             str(config.normalise),
             str(config.max_length),
-            *([config.backend, config.precision, str(config.int8_outlier_ratio)] if config.backend == "onnx" else []),
+            *([config.backend, config.precision, str(config.int8_outlier_ratio), "static"] if config.backend == "onnx" else []),
         )
         self.onnx = None
         if config.backend == "onnx":

@@ -1,4 +1,4 @@
-"""The cross-encoder on ONNX Runtime: exported once per model digest, fp32 or int8 (outliers kept fp32)."""
+"""The cross-encoder on ONNX Runtime: exported once per model digest, fp32 or static int8 (outliers kept fp32)."""
 
 from __future__ import annotations
 
@@ -51,12 +51,16 @@ class OnnxPairScorer(PairScorer):
     def device(self) -> Any:
         return "cpu"
 
-    def forward(self, features: dict[str, list[list[int]]]) -> np.ndarray:
-        """The scores of one batch, padded to its longest pair, from the ONNX session."""
+    def feed(self, features: dict[str, list[list[int]]]) -> dict[str, np.ndarray]:
+        """The session's inputs for one batch of token rows, padded to its longest pair."""
         from rankfw.models.onnx_runtime import pad_batch
 
         batch = pad_batch(features, self.tokenizer.pad_token_id or 0)
-        return self.session.run(None, {k: v for k, v in batch.items() if k in self.inputs})[0]
+        return {k: v for k, v in batch.items() if k in self.inputs}
+
+    def forward(self, features: dict[str, list[list[int]]]) -> np.ndarray:
+        """The scores of one batch, padded to its longest pair, from the ONNX session."""
+        return self.session.run(None, self.feed(features))[0]
 
 
 class _WithConfig:
@@ -76,8 +80,10 @@ def load_onnx_scorer(
 ) -> OnnxPairScorer:
     """An :class:`OnnxPairScorer` of the model at ``path`` (exported into ``cache_dir/onnx`` once).
 
-    ``int8``: the transformer stack's linear layers in dynamic int8, except those whose input has
-    outlier channels on ``calibration`` pairs (as the torch int8 path).
+    ``int8``: the transformer stack's linear layers in static int8, except those whose input has
+    outlier channels on ``calibration`` pairs (as the torch int8 path); the activation scales are
+    calibrated on the scorer's own batches of those pairs, so a pair's score does not depend on the
+    pairs it is batched with.
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -93,9 +99,12 @@ def load_onnx_scorer(
     example = {k: sample[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in sample}
     wrapper = logits_module(model)
     onnx_path = export_onnx(wrapper, example, "scores", cache_dir / "onnx", "crossencoder\n" + model_identity(path, cache_dir))
+    scorer = OnnxPairScorer(onnx_path, tokenizer, model.config, max_length, batch_size, threads)
     if precision == "int8":
         stack = model.base_model.encoder
         skipped = input_outliers(stack, lambda: wrapper(**example), outlier_ratio)
         nodes = [node for name, node in linear_nodes(onnx_path, stack).items() if name not in skipped]
-        onnx_path = quantize_int8(onnx_path, nodes)
-    return OnnxPairScorer(onnx_path, tokenizer, model.config, max_length, batch_size, threads)
+        feeds = [scorer.feed(features) for _, features in scorer.batches([q for q, _ in pairs], [p for _, p in pairs])]
+        scorer = OnnxPairScorer(quantize_int8(onnx_path, nodes, feeds), tokenizer, model.config, max_length,
+                                batch_size, threads)
+    return scorer

@@ -57,7 +57,10 @@ def test_onnx_int8_keeps_the_outlier_layer_in_fp32(outlier_cross_encoder: Path, 
     def error(scorer: object) -> float:
         return float(np.abs(scorer.score(queries, passages) - reference).mean())  # type: ignore[attr-defined]
 
-    assert 0 < error(mixed) < error(everything) / 3
+    # static int8 (fixed scales from the calibration pairs): close to fp32 with or without the outlier cut
+    # (with dynamic int8 the cut mattered: one per-batch scale; here the fixed ranges set the error floor)
+    size = float(np.abs(reference).mean())
+    assert 0 < error(mixed) < 0.1 * size and 0 < error(everything) < 0.1 * size
 
 
 def test_onnx_config_validation() -> None:
