@@ -202,9 +202,9 @@ def run(args: argparse.Namespace, out: Path) -> None:
     encoder = bi.encoder(ctx)
     encoder.passages([d.contents for d in engine.runner.data[LANG].corpus])  # the cached corpus encoding
     if encoder.cache is not None:  # forget the timed queries' embeddings (an earlier run of this script cached them)
-        with encoder.cache._db as db:
-            db.executemany("DELETE FROM emb WHERE h = ?", [(encoder.cache.hash(encoder.query_prefix + q),)
-                                                           for pool in pools for q in pool])
+        with encoder.cache._store._db as db:
+            db.executemany("DELETE FROM kv WHERE k = ?", [(encoder.cache.hash(encoder.query_prefix + q),)
+                                                          for pool in pools for q in pool])
     searcher.warm_up()
     n = args.requests
     lat = latency(searcher, pools[0])
