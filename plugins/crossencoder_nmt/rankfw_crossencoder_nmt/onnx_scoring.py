@@ -105,6 +105,6 @@ def load_onnx_scorer(
         skipped = input_outliers(stack, lambda: wrapper(**example), outlier_ratio)
         nodes = [node for name, node in linear_nodes(onnx_path, stack).items() if name not in skipped]
         feeds = [scorer.feed(features) for _, features in scorer.batches([q for q, _ in pairs], [p for _, p in pairs])]
-        scorer = OnnxPairScorer(quantize_int8(onnx_path, nodes, feeds), tokenizer, model.config, max_length,
+        scorer = OnnxPairScorer(quantize_int8(onnx_path, nodes, feeds, "qdq"), tokenizer, model.config, max_length,
                                 batch_size, threads)
     return scorer
