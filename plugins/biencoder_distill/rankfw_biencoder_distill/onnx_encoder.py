@@ -69,7 +69,7 @@ class OnnxTextEncoder:
             stack = model.transformers_model.encoder
             skipped = input_outliers(stack, lambda: wrapper(**tensors), outlier_ratio)
             nodes = [node for name, node in linear_nodes(self.path, stack).items() if name not in skipped]
-            self.path = quantize_int8(self.path, nodes, self.feeds(list(calibration)), "qdq")  # static: batch-independent
+            self.path = quantize_int8(self.path, nodes, self.feeds(list(calibration), 8), "qdq")  # static: batch-independent
         self.session = session(self.path, threads)
         self.inputs = {i.name for i in self.session.get_inputs()}
 

@@ -63,6 +63,10 @@ class OnnxPairScorer(PairScorer):
         return self.session.run(None, self.feed(features))[0]
 
 
+CALIBRATION_BATCH = 8
+"""Pairs per calibration feed (each feed's activations are held in memory while it calibrates)."""
+
+
 class _WithConfig:
     def __init__(self, config: Any) -> None:
         self.config = config
@@ -104,7 +108,8 @@ def load_onnx_scorer(
         stack = model.base_model.encoder
         skipped = input_outliers(stack, lambda: wrapper(**example), outlier_ratio)
         nodes = [node for name, node in linear_nodes(onnx_path, stack).items() if name not in skipped]
-        feeds = [scorer.feed(features) for _, features in scorer.batches([q for q, _ in pairs], [p for _, p in pairs])]
+        small = OnnxPairScorer(onnx_path, tokenizer, model.config, max_length, CALIBRATION_BATCH, threads)
+        feeds = [small.feed(features) for _, features in small.batches([q for q, _ in pairs], [p for _, p in pairs])]
         scorer = OnnxPairScorer(quantize_int8(onnx_path, nodes, feeds, "qdq"), tokenizer, model.config, max_length,
                                 batch_size, threads)
     return scorer
