@@ -119,8 +119,8 @@ def quantize_int8(path: Path, nodes: Sequence[str], calibration: Sequence[Mappin
         return path
     static = calibration is not None
     options: dict[str, Any] = {"MatMulConstBOnly": True}
-    if static:  # float MatMul outputs; ranges merged after each feed (one feed's tensors in memory, not all)
-        options |= {"OpTypesToExcludeOutputQuantization": ["MatMul"], "CalibMaxIntermediateOutputs": 1}
+    if static:  # float MatMul outputs
+        options |= {"OpTypesToExcludeOutputQuantization": ["MatMul"]}
     scheme = [feeds_digest(calibration), quant_format, repr(options)] if static else []  # type: ignore[arg-type]
     key = text_digest(*sorted(nodes), *scheme)[:16]
     target = path.parent / (f"int8-static-{key}" if static else f"int8-{key}")

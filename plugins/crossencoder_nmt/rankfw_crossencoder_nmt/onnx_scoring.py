@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,13 +105,14 @@ def load_onnx_scorer(
     example = {k: sample[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in sample}
     wrapper = logits_module(model)
     onnx_path = export_onnx(wrapper, example, "scores", cache_dir / "onnx", "crossencoder\n" + model_identity(path, cache_dir))
-    scorer = OnnxPairScorer(onnx_path, tokenizer, model.config, max_length, batch_size, threads)
-    if precision == "int8":
-        stack = model.base_model.encoder
-        skipped = input_outliers(stack, lambda: wrapper(**example), outlier_ratio)
-        nodes = [node for name, node in linear_nodes(onnx_path, stack).items() if name not in skipped]
-        small = OnnxPairScorer(onnx_path, tokenizer, model.config, max_length, CALIBRATION_BATCH, threads)
-        feeds = [small.feed(features) for _, features in small.batches([q for q, _ in pairs], [p for _, p in pairs])]
-        scorer = OnnxPairScorer(quantize_int8(onnx_path, nodes, feeds, "qdq"), tokenizer, model.config, max_length,
-                                batch_size, threads)
-    return scorer
+    if precision != "int8":
+        return OnnxPairScorer(onnx_path, tokenizer, model.config, max_length, batch_size, threads)
+    stack = model.base_model.encoder
+    skipped = input_outliers(stack, partial(wrapper, **example), outlier_ratio)
+    nodes = [node for name, node in linear_nodes(onnx_path, stack).items() if name not in skipped]
+    config = model.config
+    small = OnnxPairScorer(onnx_path, tokenizer, config, max_length, CALIBRATION_BATCH, threads)
+    feeds = [small.feed(features) for _, features in small.batches([q for q, _ in pairs], [p for _, p in pairs])]
+    del small, model, wrapper, stack, example, sample  # free the torch model and the fp32 session before calibrating
+    gc.collect()
+    return OnnxPairScorer(quantize_int8(onnx_path, nodes, feeds, "qdq"), tokenizer, config, max_length, batch_size, threads)
