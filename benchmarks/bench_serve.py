@@ -5,9 +5,9 @@
 
 Setup (once per ``--work`` folder): ``rankfw run`` of a short spec over XQuAD-R en with the
 models of examples/xquad.yaml's kinds: BM25 k=100, the bundled multilingual-e5-small as the
-bi-encoder, and as the cross-encoder multilingual-e5-small with a fresh 1-logit head (seed 0; no
-trained cross-encoder weights ship offline and latency does not depend on training) at int8 on
-the bi-encoder's top 10, fused with fixed weights 0.2 / 0.3 / 0.5. The corpus encoding is cached
+bi-encoder (ONNX Runtime fp32), and as the cross-encoder multilingual-e5-small with a fresh 1-logit
+head (seed 0; no trained cross-encoder weights ship offline and latency does not depend on
+training) at ONNX static int8 on the bi-encoder's top 10, fused with fixed weights 0.2 / 0.3 / 0.5. The corpus encoding is cached
 before timing (what ``rankfw run`` leaves behind), so no passage is encoded per query.
 
 Queries: the en training questions, never seen by the run (their embeddings are not cached); the
@@ -20,15 +20,14 @@ embeddings in the cache.
   BM25 step, sentence-transformers ``CrossEncoder.predict`` (fp32, the same model) on the same 10
   (query, passage) pairs for the cross-encoder step;
 - throughput: ``rankfw serve`` in a subprocess on 127.0.0.1, ``--requests`` requests from 1, 4 and
-  16 concurrent httpx clients; every answer is checked against the in-process Searcher.
+  16 concurrent httpx clients; every answer is checked against the in-process Searcher
+  (:mod:`bench_serve_http`).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_common import add_common_args, make_row, write_json
+from bench_serve_http import check, pct, throughput
 
 from rankfw.testing import xquad_data
 
@@ -59,8 +59,8 @@ dataset:
   qrels: "{{root}}/{{lang}}/qrels.dev.txt"
 stages:
   bm25:  {{kind: retrieve, component: bm25, params: {{k: 100}}}}
-  bi:    {{kind: rerank, component: biencoder, inputs: [bm25], params: {{model: "bundled:multilingual-e5-small"}}}}
-  ce:    {{kind: rerank, component: crossencoder, inputs: [bi], params: {{model: "{ce_model}", k: 10, max_length: 128, precision: int8}}}}
+  bi:    {{kind: rerank, component: biencoder, inputs: [bm25], params: {{model: "bundled:multilingual-e5-small", backend: onnx}}}}
+  ce:    {{kind: rerank, component: crossencoder, inputs: [bi], params: {{model: "{ce_model}", k: 10, max_length: 128, backend: onnx, precision: int8}}}}
   fused: {{kind: fuse, component: weighted, inputs: [bm25, bi, ce], params: {{weights: {WEIGHTS}}}}}
 """
 
@@ -110,10 +110,6 @@ class Timed:
                 self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
         return timed
-
-
-def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
 
 
 def latency(searcher: Any, queries: list[str]) -> dict[str, Any]:
@@ -175,83 +171,6 @@ def peers(searcher: Any, queries: list[str]) -> dict[str, Any]:
             "same_bm25": same_bm25}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def throughput(out: Path, rounds: list[tuple[int, list[str]]]) -> list[dict[str, Any]]:
-    """Wall time, latency and answers of ``rankfw serve`` for each (clients, queries) round."""
-    import httpx
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "rankfw", "serve", str(out), "--port", str(port), "--stage", "fused",
-                             "--language", LANG, "--window-ms", "5"], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("rankfw serve did not start") from None
-                time.sleep(0.5)
-        results = []
-        for clients, queries in rounds:
-            before = httpx.get(url + "/health").json()
-            results.append(asyncio.run(_round(url, clients, queries)) | {"clients": clients})
-            after = httpx.get(url + "/health").json()
-            results[-1]["batches"] = after["batches"] - before["batches"]
-            r = results[-1]
-            print(f"{clients:>2} client(s): {r['qps']:.2f} q/s, p50 {r['p50'] * 1000:.0f} ms, {r['batches']} batches",
-                  flush=True)
-        return results
-    finally:
-        proc.terminate()
-        proc.wait(timeout=120)
-
-
-async def _round(url: str, clients: int, queries: list[str]) -> dict[str, Any]:
-    import httpx
-
-    todo = list(enumerate(queries))
-    answers: dict[int, Any] = {}
-    latencies: list[float] = []
-
-    async def client(http: httpx.AsyncClient) -> None:
-        while todo:
-            i, q = todo.pop(0)
-            start = time.perf_counter()
-            r = await http.post("/search", json={"query": q, "k": 10})
-            latencies.append(time.perf_counter() - start)
-            answers[i] = r.json()["hits"] if r.status_code == 200 else r.status_code
-
-    async with httpx.AsyncClient(base_url=url, timeout=300) as http:
-        start = time.perf_counter()
-        await asyncio.gather(*[client(http) for _ in range(clients)])
-        wall = time.perf_counter() - start
-    return {"wall": wall, "qps": len(queries) / wall, "p50": pct(latencies, 50), "p95": pct(latencies, 95),
-            "answers": [answers[i] for i in range(len(queries))], "queries": queries}
-
-
-def check(searcher: Any, result: dict[str, Any]) -> dict[str, Any]:
-    """How many answers came back (200, 10 hits) and equal the in-process search (docids; scores within 1e-3)."""
-    ok = exact = top1 = 0
-    for q, hits in zip(result["queries"], result["answers"], strict=True):
-        if not isinstance(hits, list) or len(hits) != 10:
-            continue
-        ok += 1
-        mine = searcher.search(q, k=10)
-        exact += [h["docid"] for h in hits] == [h.docid for h in mine] and all(
-            abs(h["score"] - m.score) <= 1e-3 for h, m in zip(hits, mine, strict=True))
-        top1 += hits[0]["docid"] == mine[0].docid
-    return {"answered": ok, "exact": exact, "top1": top1}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=64, help="queries per latency sample and per HTTP round")
@@ -283,9 +202,9 @@ def run(args: argparse.Namespace, out: Path) -> None:
     encoder = bi.encoder(ctx)
     encoder.passages([d.contents for d in engine.runner.data[LANG].corpus])  # the cached corpus encoding
     if encoder.cache is not None:  # forget the timed queries' embeddings (an earlier run of this script cached them)
-        with encoder.cache._db as db:
-            db.executemany("DELETE FROM emb WHERE h = ?", [(encoder.cache.hash(encoder.query_prefix + q),)
-                                                           for pool in pools for q in pool])
+        with encoder.cache._store._db as db:
+            db.executemany("DELETE FROM kv WHERE k = ?", [(encoder.cache.hash(encoder.query_prefix + q),)
+                                                          for pool in pools for q in pool])
     searcher.warm_up()
     n = args.requests
     lat = latency(searcher, pools[0])

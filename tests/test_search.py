@@ -189,3 +189,56 @@ def test_search_equals_rankfw_run_with_bm25_and_the_bundled_e5(tmp_path: Path) -
 class _Hit:
     def __init__(self, docid: str, score: float) -> None:
         self.docid, self.score = docid, score
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny BERT (random weights, WordPiece on the English data) with a fresh 1-logit head, scaled
+    so that scores spread over about one unit (a fresh head's are within 1e-3 of each other)."""
+    import torch
+    from rankfw_crossencoder_nmt.training.loop import load_for_training
+
+    from rankfw.testing.tiny_models import tiny_bert, xquad_texts
+
+    encoder = tiny_bert(tmp_path_factory.mktemp("tiny-enc"), xquad_texts(["en"], queries="train"), seed=0,
+                        min_frequency=1, max_positions=160)
+    folder = tmp_path_factory.mktemp("tiny-ce")
+    model, tokenizer = load_for_training(str(encoder), seed=1)
+    with torch.no_grad():
+        model.classifier.weight *= 1000.0
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_int8_cross_encoder_scores_a_query_alike_alone_batched_and_in_the_batch_run(
+        tiny_cross_encoder: Path, tmp_path: Path) -> None:
+    """ONNX int8 is static (scales calibrated on corpus pairs): a pair's score does not depend on the
+    pairs it is batched with, so ``search``, ``search_many`` (what ``rankfw serve`` micro-batches) and
+    ``rankfw run`` agree up to float noise. Dynamic int8 (one activation scale per forward pass) did not."""
+    from rankfw.testing import xquad_data
+
+    spec = {
+        "name": "int8", "output": str(tmp_path / "out"), "cache": str(tmp_path / "cache"),
+        "dataset": {"root": str(xquad_data()), "languages": ["en"], "corpus": "{root}/{lang}/corpus.jsonl",
+                    "topics": "{root}/{lang}/topics.dev.tsv", "qrels": "{root}/{lang}/qrels.dev.txt"},
+        "stages": {
+            "first": {"kind": "retrieve", "component": "overlap", "params": {"k": 20}},
+            "ce": {"kind": "rerank", "component": "crossencoder", "inputs": ["first"],
+                   "params": {"model": str(tiny_cross_encoder), "k": 10, "max_length": 96, "batch_size": 16,
+                              "backend": "onnx", "precision": "int8", "int8_outlier_ratio": 1e9, "num_threads": 1}},
+        },
+    }
+    Pipeline.from_dict(spec).run()
+    batch = Run.read_trec(tmp_path / "out" / "stages" / "ce" / "en.run")
+    quantized = list((tmp_path / "cache" / "onnx").glob("*/int8-static-*/model.onnx"))
+    assert len(quantized) == 1  # every linear layer of the stack in int8, one calibrated model
+    searcher = Searcher.from_output(tmp_path / "out", stage="ce", language="en")
+    topics = dict(list(read_topics(xquad_data() / "en" / "topics.dev.tsv").items())[:24])
+    together = searcher.search_many(list(topics.values()), k=10)  # 24 queries' pairs in shared batches
+    alone = [searcher.search(q, k=10) for q in topics.values()]
+    gaps = [s - t for qid in topics for (_, s), (_, t) in zip(batch[qid], batch[qid][1:])]
+    assert sorted(gaps)[len(gaps) // 2] > 1e-3  # most neighbours are not tied: equality below means something
+    for qid, many, one in zip(topics, together, alone):
+        assert_same_ranking(one, batch[qid], tol=1e-5)
+        assert_same_ranking(many, batch[qid], tol=1e-5)

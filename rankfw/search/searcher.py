@@ -17,8 +17,8 @@ from rankfw.search.engine import Engine
 from rankfw.spec import Pipeline
 
 WARM_UP_QUERY = "warm up"
-"""The query :meth:`Searcher.warm_up` ranks (an int8 cross-encoder calibrates on its first pairs,
-so a server and a script that both warm up with it score alike)."""
+"""The query :meth:`Searcher.warm_up` ranks (it loads every model; int8 models calibrate on fixed
+inputs, not on the first query, so a warm-up changes no score)."""
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ class Encoder:
             str(config.normalise),
             str(config.max_length),
             *([config.backend, config.precision, str(config.int8_outlier_ratio)] if config.backend == "onnx" else []),
+            *(["static"] if config.backend == "onnx" and config.precision == "int8" else []),
         )
         self.onnx = None
         if config.backend == "onnx":

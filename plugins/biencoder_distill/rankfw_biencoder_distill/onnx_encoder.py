@@ -1,5 +1,6 @@
 """A sentence-transformers encoder on ONNX Runtime: the whole module stack (transformer, pooling,
-dense, normalize) exported once per model digest, fp32 or int8 (outlier layers kept fp32)."""
+dense, normalize) exported once per model digest, fp32 or static int8 (calibrated on
+:data:`CALIBRATION_TEXTS`, outlier layers kept fp32)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ class OnnxTextEncoder:
             stack = model.transformers_model.encoder
             skipped = input_outliers(stack, lambda: wrapper(**tensors), outlier_ratio)
             nodes = [node for name, node in linear_nodes(self.path, stack).items() if name not in skipped]
-            self.path = quantize_int8(self.path, nodes)
+            self.path = quantize_int8(self.path, nodes, self.feeds(list(calibration), 8), "qdq")  # static: batch-independent
         self.session = session(self.path, threads)
         self.inputs = {i.name for i in self.session.get_inputs()}
 
@@ -81,6 +82,14 @@ class OnnxTextEncoder:
         from rankfw.models.onnx_runtime import pad_batch
 
         return pad_batch(rows, self.tokenizer.pad_token_id or 0)
+
+    def feeds(self, texts: list[str], batch_size: int = 32) -> list[dict[str, np.ndarray]]:
+        """The padded input batches :meth:`encode` runs for ``texts`` (the int8 calibration's feeds)."""
+        from rankfw.models.onnx_runtime import length_batches
+
+        rows = self._tokenize(texts)
+        return [self._pad({k: [v[i] for i in idx] for k, v in rows.items()})
+                for idx in length_batches([len(x) for x in rows["input_ids"]], batch_size)]
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, normalise: bool = True) -> np.ndarray:
         """One float32 row per text."""

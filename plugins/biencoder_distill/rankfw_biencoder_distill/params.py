@@ -34,7 +34,7 @@ class EncoderConfig(ComponentConfig):
         "torch", description="torch, or onnx (ONNX Runtime on the CPU; the model exported once into the cache)"
     )
     precision: Literal["fp32", "int8"] = Field(
-        "fp32", description="fp32, or int8 (backend onnx: dynamic int8 linear layers, outlier layers kept fp32)"
+        "fp32", description="fp32, or int8 (backend onnx: static int8 linear layers, outlier layers kept fp32)"
     )
     int8_outlier_ratio: float = Field(
         100.0, gt=0, description="int8: a linear layer whose input peaks above this many times its RMS stays fp32"

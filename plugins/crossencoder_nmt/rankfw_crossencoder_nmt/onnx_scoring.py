@@ -1,8 +1,10 @@
-"""The cross-encoder on ONNX Runtime: exported once per model digest, fp32 or int8 (outliers kept fp32)."""
+"""The cross-encoder on ONNX Runtime: exported once per model digest, fp32 or static int8 (outliers kept fp32)."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,12 +53,20 @@ class OnnxPairScorer(PairScorer):
     def device(self) -> Any:
         return "cpu"
 
-    def forward(self, features: dict[str, list[list[int]]]) -> np.ndarray:
-        """The scores of one batch, padded to its longest pair, from the ONNX session."""
+    def feed(self, features: dict[str, list[list[int]]]) -> dict[str, np.ndarray]:
+        """The session's inputs for one batch of token rows, padded to its longest pair."""
         from rankfw.models.onnx_runtime import pad_batch
 
         batch = pad_batch(features, self.tokenizer.pad_token_id or 0)
-        return self.session.run(None, {k: v for k, v in batch.items() if k in self.inputs})[0]
+        return {k: v for k, v in batch.items() if k in self.inputs}
+
+    def forward(self, features: dict[str, list[list[int]]]) -> np.ndarray:
+        """The scores of one batch, padded to its longest pair, from the ONNX session."""
+        return self.session.run(None, self.feed(features))[0]
+
+
+CALIBRATION_BATCH = 8
+"""Pairs per calibration feed (each feed's activations are held in memory while it calibrates)."""
 
 
 class _WithConfig:
@@ -76,8 +86,10 @@ def load_onnx_scorer(
 ) -> OnnxPairScorer:
     """An :class:`OnnxPairScorer` of the model at ``path`` (exported into ``cache_dir/onnx`` once).
 
-    ``int8``: the transformer stack's linear layers in dynamic int8, except those whose input has
-    outlier channels on ``calibration`` pairs (as the torch int8 path).
+    ``int8``: the transformer stack's linear layers in static int8, except those whose input has
+    outlier channels on ``calibration`` pairs (as the torch int8 path); the activation scales are
+    calibrated on the scorer's own batches of those pairs, so a pair's score does not depend on the
+    pairs it is batched with.
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -93,9 +105,14 @@ def load_onnx_scorer(
     example = {k: sample[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in sample}
     wrapper = logits_module(model)
     onnx_path = export_onnx(wrapper, example, "scores", cache_dir / "onnx", "crossencoder\n" + model_identity(path, cache_dir))
-    if precision == "int8":
-        stack = model.base_model.encoder
-        skipped = input_outliers(stack, lambda: wrapper(**example), outlier_ratio)
-        nodes = [node for name, node in linear_nodes(onnx_path, stack).items() if name not in skipped]
-        onnx_path = quantize_int8(onnx_path, nodes)
-    return OnnxPairScorer(onnx_path, tokenizer, model.config, max_length, batch_size, threads)
+    if precision != "int8":
+        return OnnxPairScorer(onnx_path, tokenizer, model.config, max_length, batch_size, threads)
+    stack = model.base_model.encoder
+    skipped = input_outliers(stack, partial(wrapper, **example), outlier_ratio)
+    nodes = [node for name, node in linear_nodes(onnx_path, stack).items() if name not in skipped]
+    config = model.config
+    small = OnnxPairScorer(onnx_path, tokenizer, config, max_length, CALIBRATION_BATCH, threads)
+    feeds = [small.feed(features) for _, features in small.batches([q for q, _ in pairs], [p for _, p in pairs])]
+    del small, model, wrapper, stack, example, sample  # free the torch model and the fp32 session before calibrating
+    gc.collect()
+    return OnnxPairScorer(quantize_int8(onnx_path, nodes, feeds, "qdq"), tokenizer, config, max_length, batch_size, threads)

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from rankfw.core import ComponentConfig, Corpus, Reranker, Run, StageContext, Topics
 from rankfw.models import ModelRef, pick_device, resolve_model
 from rankfw.models.onnx_runtime import Backend
-from rankfw_crossencoder_nmt.scoring import PairScorer, Precision, load_cross_encoder
+from rankfw_crossencoder_nmt.scoring import PairScorer, Precision, calibration_pairs, load_cross_encoder
 
 
 class CrossEncoderConfig(ComponentConfig):
@@ -24,7 +24,9 @@ class CrossEncoderConfig(ComponentConfig):
     max_length: int = Field(256, gt=8, description="tokens per query/passage pair (the passage is truncated)")
     batch_size: int = Field(32, gt=0, description="pairs per forward pass")
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
-    precision: Precision = Field("fp32", description="fp32, bf16 (weights) or int8 (dynamic quantization, CPU)")
+    precision: Precision = Field(
+        "fp32", description="fp32, bf16 (weights) or int8 (CPU; torch: dynamic, onnx: static, calibrated on the corpus)"
+    )
     int8_outlier_ratio: float = Field(
         100.0, gt=0, description="int8: a linear layer whose input peaks above this many times its RMS stays fp32",
     )
@@ -56,7 +58,8 @@ class CrossEncoderReranker(Reranker[CrossEncoderConfig]):
         self._scorer: PairScorer | None = None
 
     def scorer(self, ctx: StageContext | None = None, calibration: list[tuple[str, str]] | None = None) -> PairScorer:
-        """The loaded model (loaded once per component, on first use); int8 calibrates on ``calibration``."""
+        """The loaded model (loaded once per component, on first use); int8 calibrates on ``calibration``
+        (the rerank path passes :func:`calibration_pairs` of the corpus)."""
         if self._scorer is None:
             cfg = self.config
             if cfg.num_threads is not None:
@@ -99,7 +102,7 @@ class CrossEncoderReranker(Reranker[CrossEncoderConfig]):
                 docids.append(docid)
         documents = corpus.get_many(docids)
         passages = [documents[d].contents for d in docids]
-        scorer = self.scorer(ctx, list(zip(queries[:32], passages[:32], strict=True)))
+        scorer = self.scorer(ctx, calibration_pairs(corpus) if self.config.precision == "int8" else None)
         with ctx.progress(f"{ctx.stage} [{ctx.language}] cross-encoder", len(passages)) as bar:
             values = scorer.score(queries, passages, bar)
         scores: dict[str, dict[str, float]] = {qid: {} for qid in candidates}

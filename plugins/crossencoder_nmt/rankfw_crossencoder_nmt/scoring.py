@@ -23,6 +23,26 @@ CALIBRATION_PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 
+CALIBRATION_SIZE = 32
+"""Corpus pairs :func:`calibration_pairs` adds to :data:`CALIBRATION_PAIRS`."""
+
+
+def calibration_pairs(corpus: Any, n: int = CALIBRATION_SIZE, scan: int = 4096) -> list[tuple[str, str]]:
+    """The int8 calibration pairs of a corpus: :data:`CALIBRATION_PAIRS` and ``n`` passages spread
+    evenly over its first ``scan`` documents, each with its own leading words (up to 16) as the
+    query, the pseudo-queries of the inverse cloze task (Lee et al. 2019).
+
+    They depend on the corpus only (not on the queries asked), so the batch run and a one-query
+    search calibrate alike; the quantized model is cached under their digest.
+    """
+    from itertools import islice
+
+    docs = list(islice(iter(corpus), scan))
+    step = max(1, len(docs) // n) if docs else 1
+    chosen = docs[::step][:n]
+    return list(CALIBRATION_PAIRS) + [(" ".join(d.text.split()[:16]), d.contents) for d in chosen if d.text.strip()]
+
+
 def load_cross_encoder(
     path: str,
     device: str = "cpu",
@@ -124,26 +144,33 @@ class PairScorer:
         """Scores of ``zip(queries, passages)`` in input order; ``progress.advance(n)`` per batch."""
         import numpy as np
 
-        from rankfw.models.onnx_runtime import length_batches
-
         if len(queries) != len(passages):
             raise ValueError("queries and passages differ in length")
         if not queries:
             return np.zeros(0, dtype=np.float32)
+        out = np.empty(len(queries), dtype=np.float32)
+        for idx, features in self.batches(queries, passages):
+            out[idx] = self.forward(features)
+            if progress is not None:
+                progress.advance(len(idx))
+        return out
+
+    def batches(self, queries: Sequence[str], passages: Sequence[str]) -> list[tuple[list[int], dict[str, list[list[int]]]]]:
+        """``(indices, token rows)`` of the length-sorted batches :meth:`score` runs (unpadded rows)."""
+        from rankfw.models.onnx_runtime import length_batches
+
         encoded = self.tokenizer(
             list(queries), list(passages), truncation="only_second", max_length=self.max_length,
             padding=False, return_attention_mask=False,
         )
         ids = encoded["input_ids"]
         types = encoded.get("token_type_ids")
-        out = np.empty(len(ids), dtype=np.float32)
+        out = []
         for idx in length_batches([len(x) for x in ids], self.batch_size):
             features: dict[str, list[list[int]]] = {"input_ids": [ids[i] for i in idx]}
             if types is not None:
                 features["token_type_ids"] = [types[i] for i in idx]
-            out[idx] = self.forward(features)
-            if progress is not None:
-                progress.advance(len(idx))
+            out.append((idx, features))
         return out
 
     def forward(self, features: dict[str, list[list[int]]]) -> np.ndarray:

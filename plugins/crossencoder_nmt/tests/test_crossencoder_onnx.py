@@ -45,10 +45,11 @@ def test_onnx_int8_keeps_the_outlier_layer_in_fp32(outlier_cross_encoder: Path, 
     mixed = load_onnx_scorer(str(outlier_cross_encoder), tmp_path, "int8", pairs, outlier_ratio=10.0, max_length=64)
     everything = load_onnx_scorer(str(outlier_cross_encoder), tmp_path, "int8", pairs, outlier_ratio=1e9, max_length=64)
 
-    def float_matmuls(scorer: object) -> list[str]:
-        path = scorer.path  # type: ignore[attr-defined]
-        return [n.name for n in onnx.load(path).graph.node if n.op_type == "MatMul" and "/encoder/" in n.name
-                and "/attention/self/MatMul" not in n.name]
+    def float_matmuls(scorer: object) -> list[str]:  # MatMuls whose weight is not an int8 DequantizeLinear's output
+        graph = onnx.load(scorer.path).graph  # type: ignore[attr-defined]
+        dequantized = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+        return [n.name for n in graph.node if n.op_type == "MatMul" and "/encoder/" in n.name
+                and "/attention/self/MatMul" not in n.name and n.input[1] not in dequantized]
 
     assert float_matmuls(mixed) == ["/model/bert/encoder/layer.0/output/dense/MatMul"]
     assert float_matmuls(everything) == []
@@ -57,7 +58,10 @@ def test_onnx_int8_keeps_the_outlier_layer_in_fp32(outlier_cross_encoder: Path, 
     def error(scorer: object) -> float:
         return float(np.abs(scorer.score(queries, passages) - reference).mean())  # type: ignore[attr-defined]
 
-    assert 0 < error(mixed) < error(everything) / 3
+    # static int8 (fixed scales from the calibration pairs): close to fp32 with or without the outlier cut
+    # (with dynamic int8 the cut mattered: one per-batch scale; here the fixed ranges set the error floor)
+    size = float(np.abs(reference).mean())
+    assert 0 < error(mixed) < 0.1 * size and 0 < error(everything) < 0.1 * size
 
 
 def test_onnx_config_validation() -> None:
