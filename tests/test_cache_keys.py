@@ -244,3 +244,34 @@ def test_code_digest_of_a_wheel_and_of_an_editable_install(tmp_path: Path, monke
     code._LOADED.clear()
     monkeypatch.setattr(code, "file_digest", lambda path: (_ for _ in ()).throw(AssertionError(f"read {path}")))
     assert code.code_digest(rankfw_testplugin.IdfTrainer, "rankfw-testplugin", tmp_path) == first  # from the memo file
+
+
+def test_a_plugin_that_imports_rankfw_models_is_recomputed_when_rankfw_models_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Editing rankfw.models (e.g. the ONNX int8 scheme) changes the code digest of a plugin that
+    imports it, and only of such a plugin."""
+    import importlib
+    import sys
+
+    from rankfw.run import code
+
+    def package(name: str, source: str) -> type:
+        folder = tmp_path / "src" / name
+        folder.mkdir(parents=True)
+        (folder / "__init__.py").write_text(source + "\nclass C:\n    pass\n", encoding="utf-8")
+        return importlib.import_module(name).C
+
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    uses = package("plug_uses_models", "def f():\n    from rankfw.models.onnx_runtime import session\n")
+    plain = package("plug_plain", "from rankfw.core import Run\n")
+    fake_models = tmp_path / "fake_models"
+    fake_models.mkdir()
+    (fake_models / "__init__.py").write_text("X = 1\n", encoding="utf-8")
+    real = code._source_files
+    monkeypatch.setattr(code, "_source_files", lambda m: sorted(fake_models.rglob("*.py"))
+                        if m is sys.modules["rankfw.models"] else real(m))
+    before = {c: code.code_digest(c, None, tmp_path / "cache") for c in (uses, plain)}
+    (fake_models / "__init__.py").write_text("X = 2\n", encoding="utf-8")
+    after = {c: code.code_digest(c, None, tmp_path / "cache") for c in (uses, plain)}
+    assert after[uses] != before[uses]
+    assert after[plain] == before[plain]

@@ -5,12 +5,19 @@
   remembered by (size, mtime_ns) in the cache so that a second digest reads no file;
 - an installed wheel: the distribution's name and version plus its ``RECORD`` (the hash of every
   installed file).
+
+A plugin whose sources import one of :data:`SHARED` (rankfw's model helpers: ONNX export and
+quantization, model references, training helpers) has that package's source in its digest too, so
+that editing, say, the int8 scheme recomputes the runs it made. ``rankfw.core`` is the plugin API
+and is not hashed into plugins' digests (its contract changes with rankfw's version).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import re
 import sys
 from contextlib import suppress
 from importlib import metadata
@@ -19,8 +26,13 @@ from typing import Any
 
 from rankfw.core.io import atomic_write_json, file_digest, text_digest
 
-_MEMO: dict[str, tuple[int, int, str]] = {}
-_LOADED: dict[Path, dict[str, tuple[int, int, str]]] = {}
+SHARED = ("rankfw.models",)
+"""rankfw packages that do part of a plugin's work: a plugin importing one depends on its code."""
+
+_IMPORT = re.compile(r"^\s*(?:from|import)\s+(" + "|".join(re.escape(p) for p in SHARED) + r")\b", re.MULTILINE)
+_MEMO: dict[str, tuple[int, int, str, str]] = {}
+"""source file -> (size, mtime_ns, digest, the SHARED packages it imports, comma-separated)"""
+_LOADED: dict[Path, dict[str, tuple[int, int, str, str]]] = {}
 """memo file -> what it held when read (or last written)"""
 
 
@@ -38,23 +50,31 @@ def code_digest(cls: type, distribution: str | None, cache_dir: Path | None) -> 
         return text_digest("unknown", top)
     memo_file = cache_dir / "code-digests.json" if cache_dir else None
     _load_memo(memo_file)
-    parts, changed = [], False
-    root = files[0].parent if len(files) == 1 else Path(os.path.commonpath([str(f) for f in files]))
-    for path in files:
-        stat = path.stat()
-        cached = _MEMO.get(str(path))
-        if cached and cached[0] == stat.st_size and cached[1] == stat.st_mtime_ns:
-            digest = cached[2]
-        else:
-            digest = file_digest(path)
-            _MEMO[str(path)] = (stat.st_size, stat.st_mtime_ns, digest)
-            changed = True
-        parts += [str(path.relative_to(root)), digest]
-    if memo_file is not None and (changed or any(_LOADED[memo_file].get(str(p)) != _MEMO[str(p)] for p in files)):
+    parts = _tree_parts(files)
+    uses = sorted({p for f in files for p in _MEMO[str(f)][3].split(",") if p} - {top})
+    for package in uses if top != "rankfw" else ():
+        shared = _source_files(importlib.import_module(package))
+        parts += [package, *_tree_parts(shared)]
+        files = files + shared
+    if memo_file is not None and any(_LOADED[memo_file].get(str(p)) != _MEMO[str(p)] for p in files):
         with suppress(OSError):  # a read-only cache only costs the next run a re-hash
             atomic_write_json(memo_file, {p: list(v) for p, v in _MEMO.items()})
             _LOADED[memo_file] = dict(_MEMO)
     return text_digest("source", top, *parts)
+
+
+def _tree_parts(files: list[Path]) -> list[str]:
+    """``[relative path, digest, ...]`` of ``files`` (hashes remembered by size and mtime)."""
+    root = files[0].parent if len(files) == 1 else Path(os.path.commonpath([str(f) for f in files]))
+    parts = []
+    for path in files:
+        stat = path.stat()
+        cached = _MEMO.get(str(path))
+        if not (cached and cached[0] == stat.st_size and cached[1] == stat.st_mtime_ns):
+            uses = ",".join(sorted(set(_IMPORT.findall(path.read_text(encoding="utf-8", errors="replace")))))
+            cached = _MEMO[str(path)] = (stat.st_size, stat.st_mtime_ns, file_digest(path), uses)
+        parts += [str(path.relative_to(root)), cached[2]]
+    return parts
 
 
 def _distribution(name: str | None) -> Any:
@@ -90,9 +110,12 @@ def _source_files(module: Any) -> list[Path]:
 def _load_memo(memo_file: Path | None) -> None:
     if memo_file is None or memo_file in _LOADED:
         return
-    held: dict[str, tuple[int, int, str]] = {}
+    held: dict[str, tuple[int, int, str, str]] = {}
     with suppress(OSError, ValueError, TypeError):
-        for path, (size, mtime, digest) in json.loads(memo_file.read_text(encoding="utf-8")).items():
-            held[path] = (int(size), int(mtime), str(digest))
+        for path, entry in json.loads(memo_file.read_text(encoding="utf-8")).items():
+            if len(entry) != 4:  # an older memo without the imports: hashed again
+                continue
+            size, mtime, digest, uses = entry
+            held[path] = (int(size), int(mtime), str(digest), str(uses))
             _MEMO.setdefault(path, held[path])
     _LOADED[memo_file] = held
