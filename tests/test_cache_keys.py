@@ -229,8 +229,8 @@ def test_code_digest_of_a_wheel_and_of_an_editable_install(tmp_path: Path, monke
     from importlib import metadata
 
     import pydantic
-
     import rankfw_testplugin
+
     from rankfw.core.io import text_digest
     from rankfw.run import code
 
