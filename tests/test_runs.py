@@ -75,7 +75,8 @@ def test_a_run_from_columns_reads_as_the_run_it_came_from() -> None:
     run = _sample_run()
     again = Run.from_columns(run.columns())
     assert (len(again), list(again), repr(again)) == (len(run), list(run), repr(run))
-    assert again._hits is None  # len, iteration and repr do not build the lists
+    assert again.scores() == run.scores()
+    assert again._hits is None  # len, iteration, repr and scores() do not build the lists
     assert again == run and dict(again) == dict(run)
     assert again.to_trec() == run.to_trec()
     assert dict(again.canonical()) == dict(run.canonical()) and dict(again.top(1)) == dict(run.top(1))

@@ -92,6 +92,15 @@ class RunColumns:
             return {qid: list(zip(docids[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]]))
                     for i, qid in enumerate(self.qids)}
 
+    def to_scores(self) -> dict[str, dict[str, float]]:
+        """``qid -> {docid: score}`` (what :meth:`Run.scores` gives), without the per-query lists."""
+        docids = self.names[self.codes].tolist()
+        values = self.scores.tolist()
+        bounds = self.offsets.tolist()
+        with gc_paused():
+            return {qid: dict(zip(docids[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]]))
+                    for i, qid in enumerate(self.qids)}
+
     def n_hits(self) -> int:
         """The number of hits over all queries."""
         return len(self.codes)

@@ -106,6 +106,8 @@ class Run(Mapping[str, list[Hit]]):
 
     def scores(self) -> dict[str, dict[str, float]]:
         """``qid -> {docid: score}`` (the form ir_measures and ranx take)."""
+        if self._hits is None and self._columns is not None:
+            return self._columns.to_scores()
         return {q: dict(h) for q, h in self._lists().items()}
 
     def docids(self) -> set[str]:
