@@ -167,7 +167,8 @@ def main() -> None:
             total["ranx"] += theirs_s
             methods[label] = {"rankfw_s": ours_s, "ranx_s": theirs_s, "same": same}
             print(f"{label:<16} {n:>8,} {ours_s:>9.2f} {theirs_s:>8.2f} {ours_s / theirs_s:>6.2f}  {same}", flush=True)
-        del runs, ranx_runs, ours, theirs
+            del ours, theirs  # before the next method's fuse: one fused run alive at a time
+        del runs, ranx_runs
         memory = None
         if n == max(args.queries):
             passed = ["--queries", str(n), "--docs", str(args.docs), "--runs", str(args.runs)]

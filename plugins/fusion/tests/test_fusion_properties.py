@@ -139,3 +139,19 @@ def test_both_ways_of_sorting_the_candidates_agree_with_lexsort(lists: list[list
     finally:
         block.GRID_FREE = old
     assert order.tolist() == np.lexsort((np.arange(len(negated)), negated, query)).tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_rows=st.integers(1, 10), n_cols=st.integers(0, 30), seed=st.integers(0, 1000))
+def test_rrf_row_sort_network_equals_np_sort(n_rows: int, n_cols: int, seed: int) -> None:
+    """RRF sums each candidate's contributions in sorted order; its sorting network (up to 8 runs)
+    sorts each column as np.sort does, ties and infinities included."""
+    import numpy as np
+
+    from rankfw_fusion.rrf import sort_rows
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(-3, 4, size=(n_rows, n_cols)).astype(float) / 7
+    values[values == 3 / 7] = np.inf
+    expected = np.sort(values, axis=0)
+    assert np.array_equal(sort_rows(values.copy()), expected)
