@@ -100,7 +100,7 @@ def fusion_block(
     n_runs, n_cands = len(runs), len(unique_keys)
     scores = np.full((n_runs, n_cands), np.nan)
     present = np.zeros((n_runs, n_cands), dtype=bool)
-    ranks = np.zeros((n_runs, n_cands), dtype=np.int64)
+    ranks = np.zeros((n_runs, n_cands), dtype=np.int32)
     normalise = NORMS[norm]
     start = 0
     for r, ((lengths, _, raw), query) in enumerate(zip(flat_runs, hit_query)):

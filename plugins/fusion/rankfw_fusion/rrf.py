@@ -44,9 +44,11 @@ class RRFFuser(ScoreFuser[RRFConfig]):
         """Sum of the reciprocal ranks, added smallest first."""
         import numpy as np
 
+        contributions = block.ranks.astype(np.float64)  # the one (runs x candidates) array made here
+        contributions += self.config.rrf_k
         with np.errstate(divide="ignore"):  # rrf_k = 0 and a missing document's rank 0
-            reciprocal = 1.0 / (self.config.rrf_k + block.ranks)
-        contributions = np.where(block.present, reciprocal, self.fill)
+            np.divide(1.0, contributions, out=contributions)
+        np.copyto(contributions, self.fill, where=~block.present)
         return sort_rows(contributions).sum(axis=0)
 
 
