@@ -89,7 +89,7 @@ def test_a_run_from_columns_reads_as_the_run_it_came_from() -> None:
 def test_columns_may_carry_docids_no_hit_uses() -> None:
     import numpy as np
 
-    from rankfw.core.columns import RunColumns
+    from rankfw.core import RunColumns
 
     names = np.array(["x", "y", "z"], dtype=object)
     columns = RunColumns(["q"], np.array([0, 2]), np.array([2, 0]), names, np.array([2.0, 1.0]))

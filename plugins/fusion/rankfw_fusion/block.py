@@ -16,8 +16,7 @@ from itertools import count, pairwise
 
 import numpy as np
 
-from rankfw.core import Run
-from rankfw.core.columns import RunColumns
+from rankfw.core import Run, RunColumns
 from rankfw_fusion.norms import NORMS, RANK_NORMS, Segments
 
 TABLE_FREE = 1 << 20
