@@ -5,8 +5,14 @@ query) with each method of :data:`CASES`, timing rankfw's fuser (on rankfw Runs)
 (on ranx Runs built beforehand; its numba kernels are compiled before timing); best of
 ``--repeat``. One row per method and size, and a total per size (the sum over the methods) with
 the ratio rankfw time / ranx time (below 1: rankfw is faster; the target at 5 runs x 20,000 queries
-x 100 hits is 1/3 or less). Peak memory: each side building its runs and fusing them with RRF once
-at the largest size, in its own process (printed in the same run).
+x 100 hits is 1/3 or less). rankfw's fuser reads each Run's columns (``Run.columns()``, built once
+per run and kept): that build is timed on its own row and counted in the total. Its fused run holds
+columns and builds its hits as Python objects when first read: reading it as
+``qid -> {docid: score}`` (what evaluation takes) is timed too (``read s``, mean
+per method), shown beside the total but not in it (ranx's result is a numba dict, not Python lists
+either). Peak memory: each side building its runs and fusing them with RRF once at the largest
+size, in its own process; rankfw's side then reads the fused run as Python dicts (printed in the
+same run).
 
     python benchmarks/bench_fusion.py [--queries 1000 5000 20000] [--docs 100] [--runs 5] [--repeat 1]
         [--borda] [--json out.json]
@@ -104,7 +110,8 @@ def one_side(args: argparse.Namespace) -> None:
     if args.side == "rankfw":
         runs = [Run.from_scores(s) for s in scores]
         del scores
-        cases(args)[0][1].fuse(runs, ctx)
+        fused = cases(args)[0][1].fuse(runs, ctx)
+        fused.scores()  # what evaluation reads: the fused run's hits as Python objects
     else:
         import ranx
 
@@ -142,27 +149,36 @@ def main() -> None:
         del scores
         total = {"rankfw": 0.0, "ranx": 0.0}
         all_same, methods = True, {}
+        columns_s, _ = best_time(lambda: [run.columns() for run in runs], 1)  # once per run, then kept
+        total["rankfw"] += columns_s
+        print(f"{'Run.columns':<16} {n:>8,} {columns_s:>9.2f} {'-':>8} {'':>6}  (once per input run)", flush=True)
+        read_s = []
         for label, fuser, method, norm, params in cases(args):
             ranx.fuse(small, norm=norm, method=method, params=params)  # compile numba kernels
             ours_s, ours = best_time(partial(fuser.fuse, runs, ctx), args.repeat)
             theirs_s, theirs = best_time(partial(ranx.fuse, ranx_runs, norm=norm, method=method, params=params),
                                          args.repeat)
+            start = time.perf_counter()
+            ours.scores()  # the fused run's hits as Python dicts (its first read builds them)
+            read_s.append(time.perf_counter() - start)
             same = identical(ours, theirs)
             all_same &= same
             total["rankfw"] += ours_s
             total["ranx"] += theirs_s
             methods[label] = {"rankfw_s": ours_s, "ranx_s": theirs_s, "same": same}
             print(f"{label:<16} {n:>8,} {ours_s:>9.2f} {theirs_s:>8.2f} {ours_s / theirs_s:>6.2f}  {same}", flush=True)
-        del runs, ranx_runs, ours, theirs
+            del ours, theirs  # before the next method's fuse: one fused run alive at a time
+        del runs, ranx_runs
         memory = None
         if n == max(args.queries):
             passed = ["--queries", str(n), "--docs", str(args.docs), "--runs", str(args.runs)]
             memory = peaks(__file__, passed + (["--borda"] if args.borda else []), not args.no_memory)
         rows.append(make_row("fusion", "ranx.fuse", n, f"{args.runs} runs x {n:,} queries x {args.docs} hits",
                              total["rankfw"], total["ranx"], memory, all_same,
-                             methods=methods))
+                             methods=methods, columns_s=columns_s, read_s=sum(read_s) / len(read_s)))
         print(f"{'all methods':<16} {n:>8,} {total['rankfw']:>9.2f} {total['ranx']:>8.2f} "
-              f"{total['rankfw'] / total['ranx']:>6.2f}  {all_same}", flush=True)
+              f"{total['rankfw'] / total['ranx']:>6.2f}  {all_same}   read s {sum(read_s) / len(read_s):.2f}",
+              flush=True)
     last = rows[-1]
     print(f"at {last['label']}: rankfw is {1 / last['ratio']:.2f}x as fast as ranx.fuse (target >= 3x)")
     if last["rankfw_peak_mb"] is not None:

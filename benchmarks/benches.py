@@ -27,7 +27,10 @@ BENCHES = [
     Bench("fusion", "bench_fusion.py", ["--queries", "100", "300", "1000"],
           "rankfw-fusion vs `ranx.fuse` on the same 5 random runs (100 hits per query), summed over six "
           "methods (RRF; CombSUM, CombMNZ, weighted sum with min-max; CombMAX with z-score; CombSUM of "
-          "rank scores); outputs checked to agree on a sample of 1,000 queries."),
+          "rank scores), plus rankfw building each input Run's columns once (`Run.columns()`); outputs "
+          "checked to agree on a sample of 1,000 queries. rankfw's fused run holds columns and builds its "
+          "Python hits when first read (timed apart in the script's output, not in the row); peak memory "
+          "includes that read."),
     Bench("biencoder", "bench_biencoder.py", ["--passages", "20", "40", "80", "--depth", "5", "--rounds", "1"],
           "the `biencoder` rerank stage (embedding cache off) with `backend: torch` (fp32) and `backend: onnx` "
           "(fp32 and int8, outlier layers kept fp32) vs sentence-transformers `encode` (backend torch; its onnx "

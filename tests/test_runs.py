@@ -51,3 +51,50 @@ def test_duplicate_document_in_run_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="appears twice") as e:
         Run.read_trec(path)
     assert e.value.where.endswith(":2")
+
+
+def _sample_run() -> Run:
+    """Three queries, one without hits, docids shared between queries, a tie."""
+    scored = Run.from_scores({"q2": {"b": 1.0, "a": 1.0, "c": 3.0}, "q1": {"c": 0.25, "d": -2.0}})
+    return Run({"q2": scored["q2"], "q0": [], "q1": scored["q1"]})
+
+
+def test_columns_hold_every_hit_in_query_and_rank_order() -> None:
+    run = _sample_run()
+    columns = run.columns()
+    assert columns is run.columns()  # built once
+    assert columns.qids == ["q2", "q0", "q1"]
+    assert columns.offsets.tolist() == [0, 3, 3, 5]
+    assert columns.lengths.tolist() == [3, 0, 2]
+    assert columns.names[columns.codes].tolist() == ["c", "a", "b", "c", "d"]
+    assert columns.scores.tolist() == [3.0, 1.0, 1.0, 0.25, -2.0]
+    assert len(columns.names) == 4  # "c" is coded once
+
+
+def test_a_run_from_columns_reads_as_the_run_it_came_from() -> None:
+    run = _sample_run()
+    again = Run.from_columns(run.columns())
+    assert (len(again), list(again), repr(again)) == (len(run), list(run), repr(run))
+    assert again.scores() == run.scores()
+    assert again._hits is None  # len, iteration, repr and scores() do not build the lists
+    assert again == run and dict(again) == dict(run)
+    assert again.to_trec() == run.to_trec()
+    assert dict(again.canonical()) == dict(run.canonical()) and dict(again.top(1)) == dict(run.top(1))
+    assert again.scores() == run.scores() and again.docids() == run.docids()
+    assert "q0" in again and "q9" not in again and again["q0"] == []
+    assert again.to_pandas().equals(run.to_pandas())
+    assert again.columns() is run.columns()
+
+
+def test_columns_may_carry_docids_no_hit_uses() -> None:
+    import numpy as np
+
+    from rankfw.core import RunColumns
+
+    names = np.array(["x", "y", "z"], dtype=object)
+    columns = RunColumns(["q"], np.array([0, 2]), np.array([2, 0]), names, np.array([2.0, 1.0]))
+    run = Run.from_columns(columns)
+    assert run["q"] == [("z", 2.0), ("x", 1.0)]
+    assert run.docids() == {"x", "z"}
+    with pytest.raises(ValueError, match="inconsistent columns"):
+        RunColumns(["q", "r"], np.array([0, 2]), np.array([2, 0]), names, np.array([2.0, 1.0]))

@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "Topics": "rankfw.core.types",
     "TrainingExample": "rankfw.core.types",
     "Run": "rankfw.core.runs",
+    "RunColumns": "rankfw.core.columns",
     # errors
     "InputError": "rankfw.core.errors",
     "RankfwError": "rankfw.core.errors",
@@ -97,6 +98,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
         sqlite_damage,
         text_digest,
     )
+    from rankfw.core.columns import RunColumns
     from rankfw.core.runs import Run
     from rankfw.core.store import KeyValueStore
     from rankfw.core.types import Corpus, Document, Qrels, Topics, TrainingExample

@@ -6,10 +6,13 @@ import math
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rankfw.core.errors import InputError, file_line
 from rankfw.core.io import atomic_write_text, iter_lines
+
+if TYPE_CHECKING:
+    from rankfw.core.columns import RunColumns
 
 Hit = tuple[str, float]
 
@@ -20,12 +23,39 @@ class Run(Mapping[str, list[Hit]]):
     Rank order is decreasing score; ties are broken by docid (ascending) so that a run written
     twice is byte-identical. Build one with :meth:`from_scores` (any order) or :meth:`from_ranked`
     (already in rank order, e.g. read from a TREC file or returned by Lucene).
+
+    A run also has a columnar form (:meth:`columns`, numpy arrays; built once and kept), which
+    vectorised code such as fusion reads; a run made from columns (:meth:`from_columns`) builds its
+    per-query lists on first use. A run is not modified after it is built (its lists included).
     """
 
-    __slots__ = ("_hits",)
+    __slots__ = ("_hits", "_columns")
 
     def __init__(self, hits: dict[str, list[Hit]] | None = None) -> None:
-        self._hits: dict[str, list[Hit]] = hits if hits is not None else {}
+        self._hits: dict[str, list[Hit]] | None = hits if hits is not None else {}
+        self._columns: RunColumns | None = None
+
+    @classmethod
+    def from_columns(cls, columns: RunColumns) -> Run:
+        """A run holding ``columns`` (kept as given; the per-query lists are built on first use)."""
+        run = cls.__new__(cls)
+        run._hits, run._columns = None, columns
+        return run
+
+    def columns(self) -> RunColumns:
+        """The run as columns (:class:`~rankfw.core.columns.RunColumns`), built on first call."""
+        if self._columns is None:
+            from rankfw.core.columns import RunColumns
+
+            self._columns = RunColumns.from_hits(self._lists())
+        return self._columns
+
+    def _lists(self) -> dict[str, list[Hit]]:
+        """``qid -> hits``, built from the columns on first use."""
+        if self._hits is None:
+            assert self._columns is not None
+            self._hits = self._columns.to_hits()
+        return self._hits
 
     @classmethod
     def from_scores(cls, scores: Mapping[str, Mapping[str, float]], k: int | None = None) -> Run:
@@ -42,17 +72,23 @@ class Run(Mapping[str, list[Hit]]):
         return cls({q: [(d, float(s)) for d, s in h] for q, h in hits.items()})
 
     def __getitem__(self, qid: str) -> list[Hit]:
-        return self._hits[qid]
+        return self._lists()[qid]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._hits)
+        if self._hits is None and self._columns is not None:
+            return iter(self._columns.qids)
+        return iter(self._lists())
 
     def __len__(self) -> int:
-        return len(self._hits)
+        if self._hits is None and self._columns is not None:
+            return len(self._columns.qids)
+        return len(self._lists())
 
     def __repr__(self) -> str:
-        n = sum(len(h) for h in self._hits.values())
-        return f"Run({len(self._hits)} queries, {n} hits)"
+        if self._hits is None and self._columns is not None:
+            return f"Run({len(self._columns.qids)} queries, {self._columns.n_hits()} hits)"
+        n = sum(len(h) for h in self._lists().values())
+        return f"Run({len(self._lists())} queries, {n} hits)"
 
     def canonical(self) -> Run:
         """The run as its TREC file reads back: queries in sorted qid order, queries without hits dropped.
@@ -61,19 +97,22 @@ class Run(Mapping[str, list[Hit]]):
         too (what a later stage receives is the same whether its input was just computed or read
         back from disk after a resume).
         """
-        return Run({q: self._hits[q] for q in sorted(self._hits) if self._hits[q]})
+        hits = self._lists()
+        return Run({q: hits[q] for q in sorted(hits) if hits[q]})
 
     def top(self, k: int) -> Run:
         """The first ``k`` hits of every query."""
-        return Run({q: h[:k] for q, h in self._hits.items()})
+        return Run({q: h[:k] for q, h in self._lists().items()})
 
     def scores(self) -> dict[str, dict[str, float]]:
         """``qid -> {docid: score}`` (the form ir_measures and ranx take)."""
-        return {q: dict(h) for q, h in self._hits.items()}
+        if self._hits is None and self._columns is not None:
+            return self._columns.to_scores()
+        return {q: dict(h) for q, h in self._lists().items()}
 
     def docids(self) -> set[str]:
         """Every docid in the run."""
-        return {d for h in self._hits.values() for d, _ in h}
+        return {d for h in self._lists().values() for d, _ in h}
 
     def write_trec(self, path: str | os.PathLike[str], tag: str = "rankfw") -> None:
         """Write the run as a TREC run file (``qid Q0 docid rank score tag``), atomically."""
@@ -126,7 +165,7 @@ class Run(Mapping[str, list[Hit]]):
         has no row)."""
         import pandas as pd
 
-        rows = [(qid, docid, score, rank) for qid, hits in self._hits.items() for rank, (docid, score) in enumerate(hits)]
+        rows = [(qid, docid, score, rank) for qid, hits in self._lists().items() for rank, (docid, score) in enumerate(hits)]
         frame = pd.DataFrame(rows, columns=["qid", "docno", "score", "rank"])
         return frame.astype({"qid": str, "docno": str, "score": "float64", "rank": "int64"})
 

@@ -9,23 +9,20 @@ loops (``map``, ``np.fromiter``) and numpy, never by a Python loop.
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain, count, pairwise
-from operator import itemgetter
+from itertools import count, pairwise
 
 import numpy as np
 
-from rankfw.core import Run
+from rankfw.core import Run, RunColumns
 from rankfw_fusion.norms import NORMS, RANK_NORMS, Segments
 
-Hit = tuple[str, float]
-_DOCID, _SCORE = itemgetter(0), itemgetter(1)
 TABLE_FREE = 1 << 20
 """Key-space size that always takes the table (a few MB) in :func:`_unique`, beside twice the keys."""
+GRID_FREE = 1 << 16
+"""Padding always allowed in :func:`_descending`'s grid, beside twice the candidates."""
 
 
 @dataclass
@@ -35,11 +32,18 @@ class FusionBlock:
     qids: list[str]
     query: np.ndarray
     """Per candidate: its query's index in ``qids`` (ascending)."""
-    docids: np.ndarray
-    """Per candidate: its docid (object array of str)."""
+    codes: np.ndarray
+    """Per candidate: its docid's index in ``names``."""
+    names: np.ndarray
+    """The docids of every input run (object array of str)."""
     scores: np.ndarray
     present: np.ndarray
     ranks: np.ndarray
+
+    @property
+    def docids(self) -> np.ndarray:
+        """Per candidate: its docid (object array of str)."""
+        return self.names[self.codes]
 
     def filled(self, value: float) -> np.ndarray:
         """``scores`` with missing entries set to ``value``."""
@@ -56,7 +60,8 @@ class FusionBlock:
         return FusionBlock(
             self.qids,
             self.query[keep],
-            self.docids[keep],
+            self.codes[keep],
+            self.names,
             self.scores[rows][:, keep],
             self.present[rows][:, keep],
             self.ranks[rows][:, keep],
@@ -73,41 +78,28 @@ def fusion_block(
 ) -> FusionBlock:
     """Stack the first ``depth`` hits of every run for every query into a :class:`FusionBlock`.
 
-    ``with_scores=False`` (a rank-based method) skips reading the raw scores, as do the
-    rank-based normalisations.
+    The hits are read from each run's columns (:meth:`Run.columns`, built once per run).
+    ``with_scores`` is accepted for the callers' sake: the columns hold the scores anyway.
     """
-    with_scores = with_scores and norm not in RANK_NORMS
+    del with_scores
     qids = query_ids(runs)
     n_queries = len(qids)
-    codes: defaultdict[str, int] = defaultdict(count().__next__)  # docid -> code, first seen first
-    flat_runs = []
-    for run in runs:  # one pass per run; the hits are read by C loops
-        lists = [run.get(qid, ()) for qid in qids]
-        if depth is not None:
-            lists = [hits[:depth] for hits in lists]
-        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=n_queries)
-        n_hits = int(lengths.sum())
-        doc_codes = np.fromiter(
-            map(codes.__getitem__, map(_DOCID, chain.from_iterable(lists))), dtype=np.int64, count=n_hits
-        )
-        if with_scores:
-            raw = np.fromiter(map(_SCORE, chain.from_iterable(lists)), dtype=np.float64, count=n_hits)
-        else:
-            raw = np.zeros(n_hits)
-        flat_runs.append((lengths, doc_codes, raw))
-    n_codes = max(len(codes), 1)
+    vocabulary: defaultdict[str, int] = defaultdict(count().__next__)  # docid -> code, first seen first
+    index = {qid: i for i, qid in enumerate(qids)}
+    flat_runs = [_in_query_order(run.columns(), index, depth, vocabulary) for run in runs]
+    n_codes = max(len(vocabulary), 1)
     hit_query = [np.repeat(np.arange(n_queries), lengths) for lengths, _, _ in flat_runs]
     keys = np.concatenate([q * n_codes + c for q, (_, c, _) in zip(hit_query, flat_runs)] or [np.zeros(0, np.int64)])
     unique_keys, inverse = _unique(keys, n_queries * n_codes)
     cand_query = unique_keys // n_codes
     n_candidates = np.bincount(cand_query, minlength=n_queries)
-    names = np.array(list(codes), dtype=object)
-    docids = names[unique_keys % n_codes] if len(names) else np.zeros(0, dtype=object)
+    names = np.empty(len(vocabulary), dtype=object)
+    names[:] = list(vocabulary)
 
     n_runs, n_cands = len(runs), len(unique_keys)
     scores = np.full((n_runs, n_cands), np.nan)
     present = np.zeros((n_runs, n_cands), dtype=bool)
-    ranks = np.zeros((n_runs, n_cands), dtype=np.int64)
+    ranks = np.zeros((n_runs, n_cands), dtype=np.int32)
     normalise = NORMS[norm]
     start = 0
     for r, ((lengths, _, raw), query) in enumerate(zip(flat_runs, hit_query)):
@@ -123,7 +115,28 @@ def fusion_block(
         scores[r, cols] = normalised.scores
         present[r, cols] = True
         ranks[r, cols] = segments.position + 1
-    return FusionBlock(qids, cand_query, docids, scores, present, ranks)
+    return FusionBlock(qids, cand_query, unique_keys % n_codes, names, scores, present, ranks)
+
+
+def _in_query_order(
+    columns: RunColumns, index: dict[str, int], depth: int | None, vocabulary: defaultdict[str, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One run's hits as (hits per query of ``index``, docid code in ``vocabulary``, raw score),
+    the queries in the order of ``index``, each cut at ``depth``."""
+    n_queries = len(index)
+    position = np.fromiter(map(index.__getitem__, columns.qids), dtype=np.int64, count=len(columns.qids))
+    own = columns.lengths if depth is None else np.minimum(columns.lengths, depth)
+    lengths = np.zeros(n_queries, dtype=np.int64)
+    lengths[position] = own
+    to_block = np.fromiter(map(vocabulary.__getitem__, columns.names), dtype=np.int64, count=len(columns.names))
+    in_order = len(position) == n_queries and bool((position == np.arange(n_queries)).all())
+    if in_order and (depth is None or bool((own == columns.lengths).all())):
+        return lengths, to_block[columns.codes], columns.scores  # the common case: no reordering
+    order = np.argsort(position, kind="stable")
+    starts, kept = columns.offsets[:-1][order], own[order]
+    first = np.cumsum(kept) - kept
+    hits = np.repeat(starts - first, kept) + np.arange(int(kept.sum()))
+    return lengths, to_block[columns.codes[hits]], columns.scores[hits]
 
 
 def _unique(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarray]:
@@ -137,28 +150,12 @@ def _unique(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(seen), (index[keys] - 1).astype(np.int64)
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: building millions of tuples would otherwise trigger
-    full collections that walk every object alive."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def ranked_order(block: FusionBlock, fused: np.ndarray, k: int | None) -> tuple[np.ndarray, list[int]]:
     """The candidates in output order and each query's bounds in it: by query, by fused score
     (descending), ties by docid (as :class:`Run`), at most ``k`` per query."""
     lengths = np.bincount(block.query, minlength=len(block.qids))
     bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
-    # candidates are grouped by query: sorting each query's slice beats one global lexsort (cache)
-    negated = -fused
-    pieces = [np.argsort(negated[a:b], kind="stable") + a for a, b in pairwise(bounds) if b > a]
-    order = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+    order = _descending(-fused, block.query, lengths, bounds)
     _sort_ties(order, fused, block)
     if k is not None and (lengths > k).any():
         keep = np.arange(len(order)) - np.repeat(bounds[:-1], lengths) < k
@@ -167,17 +164,31 @@ def ranked_order(block: FusionBlock, fused: np.ndarray, k: int | None) -> tuple[
     return order, bounds
 
 
+def _descending(negated: np.ndarray, query: np.ndarray, lengths: np.ndarray, bounds: list[int]) -> np.ndarray:
+    """Per query (candidates grouped by query), its candidates' indices by ``negated`` ascending
+    (stable): one row-wise sort of a queries x longest-list grid where the grid is small, else
+    one sort per query's slice (candidates are grouped by query: this beats a global lexsort)."""
+    n, width = len(negated), int(lengths.max()) if len(lengths) else 0
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if len(lengths) * width > 2 * n + GRID_FREE:
+        pieces = [np.argsort(negated[a:b], kind="stable") + a for a, b in pairwise(bounds) if b > a]
+        return np.concatenate(pieces)
+    starts = np.asarray(bounds[:-1], dtype=np.int64)
+    grid = np.full((len(lengths), width), np.inf)
+    grid[query, np.arange(n) - starts[query]] = negated
+    columns = np.argsort(grid, axis=1, kind="stable")
+    del grid
+    # padding sits after the real entries it ties with (stable) but may precede NaN: drop it by column
+    return (columns + starts[:, None])[columns < lengths[:, None]]
+
+
 def ranked_run(block: FusionBlock, fused: np.ndarray, k: int | None) -> Run:
-    """The fused run: each query's candidates by fused score, ties by docid, cut at ``k``."""
+    """The fused run: each query's candidates by fused score, ties by docid, cut at ``k`` (a run
+    made from columns: its per-query lists are built when first read)."""
     order, bounds = ranked_order(block, fused, k)
-    names, values = block.docids[order].tolist(), fused[order].tolist()
-    with gc_paused():
-        return Run(
-            {
-                qid: list(zip(names[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]]))
-                for i, qid in enumerate(block.qids)
-            }
-        )
+    offsets = np.asarray(bounds, dtype=np.int64)
+    return Run.from_columns(RunColumns(list(block.qids), offsets, block.codes[order], block.names, fused[order]))
 
 
 def _sort_ties(order: np.ndarray, fused: np.ndarray, block: FusionBlock) -> None:
@@ -194,5 +205,5 @@ def _sort_ties(order: np.ndarray, fused: np.ndarray, block: FusionBlock) -> None
     starts_group[1:] = ~tie[positions[1:] - 1]
     group = np.cumsum(starts_group)
     members = order[positions]
-    names = block.docids[members].astype(str)
+    names = block.names[block.codes[members]].astype(str)
     order[positions] = members[np.lexsort((names, group))]

@@ -117,3 +117,41 @@ def test_a_large_key_space_gives_the_same_fusion_as_a_small_one(monkeypatch: pyt
         assert {q: [(d.split("-", 1)[1], s) for d, s in h] for q, h in large.items()} == dict(small)
     assert len(sorted_calls) == 2  # the unique docids sorted, the shared ones by the table
 
+
+
+@settings(max_examples=40, deadline=None)
+@given(lists=st.lists(st.lists(st.integers(-3, 3), max_size=9), min_size=1, max_size=6), grid=st.booleans())
+def test_both_ways_of_sorting_the_candidates_agree_with_lexsort(lists: list[list[int]], grid: bool) -> None:
+    """The one-grid sort and the per-query sorts give each query's candidates by score, stable."""
+    import numpy as np
+
+    from rankfw_fusion import block
+
+    lengths = np.array([len(values) for values in lists], dtype=np.int64)
+    bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
+    query = np.repeat(np.arange(len(lists)), lengths)
+    negated = np.array([float(v) for values in lists for v in values])
+    negated[negated == 3] = np.nan  # a NaN sorts last in its query on both ways, as np.argsort
+    old = block.GRID_FREE
+    block.GRID_FREE = 1 << 20 if grid else -(1 << 20)
+    try:
+        order = block._descending(negated, query, lengths, bounds)
+    finally:
+        block.GRID_FREE = old
+    assert order.tolist() == np.lexsort((np.arange(len(negated)), negated, query)).tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_rows=st.integers(1, 10), n_cols=st.integers(0, 30), seed=st.integers(0, 1000))
+def test_rrf_row_sort_network_equals_np_sort(n_rows: int, n_cols: int, seed: int) -> None:
+    """RRF sums each candidate's contributions in sorted order; its sorting network (up to 8 runs)
+    sorts each column as np.sort does, ties and infinities included."""
+    import numpy as np
+
+    from rankfw_fusion.rrf import sort_rows
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(-3, 4, size=(n_rows, n_cols)).astype(float) / 7
+    values[values == 3 / 7] = np.inf
+    expected = np.sort(values, axis=0)
+    assert np.array_equal(sort_rows(values.copy()), expected)

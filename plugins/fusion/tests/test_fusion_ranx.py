@@ -105,3 +105,20 @@ def test_five_runs_with_ties_in_the_fused_scores() -> None:
     runs = [Run.from_scores({"q": {f"d{(i * 7 + r) % 13}": float(20 - i) for i in range(10)}}) for r in range(5)]
     ours, theirs = fuse_both("combsum", "rank", runs)
     assert_same_as_ranx(ours, theirs)
+
+
+@pytest.mark.parametrize("method", sorted(RANX_METHODS))
+def test_runs_listing_their_queries_in_different_orders_equal_ranx(method: str) -> None:
+    """Fusion reads each run's columns in its own query order and reorders them (cut at depth)."""
+    rng = random.Random(17)
+    runs = []
+    for run in make_runs(seed=13, n_queries=15):
+        qids = list(run)
+        rng.shuffle(qids)
+        runs.append(Run({q: run[q] for q in qids}))
+    assert len({tuple(run) for run in runs}) == len(runs)
+    ours, theirs = fuse_both(method, "z-score", runs)
+    assert_same_as_ranx(ours, theirs)
+    cut, _ = fuse_both(method, "z-score", runs, depth=7)
+    _, reference = fuse_both(method, "z-score", [run.top(7) for run in runs])
+    assert_same_as_ranx(cut, reference)
