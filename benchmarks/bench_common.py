@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,54 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="also write the result rows (JSON) here")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
+
+
+PEER_BACKENDS = ["onnx", "onnx-int8", "openvino", "openvino-int8"]
+"""sentence-transformers backends run by ``peer_st.py`` in the peer interpreters (torch runs in-process)."""
+
+
+def add_peer_args(parser: argparse.ArgumentParser) -> None:
+    """``--peer-python PATH...`` and ``--peer-backends``: where sentence-transformers' ONNX/OpenVINO run."""
+    default = [p for p in os.environ.get("RANKFW_PEER_PYTHON", "").split(os.pathsep) if p]
+    parser.add_argument("--peer-python", nargs="+", default=default, metavar="PATH",
+                        help="interpreters of environments with sentence-transformers' onnx / openvino backends "
+                             "(optimum-onnx, optimum-intel), tried in order per backend; default $RANKFW_PEER_PYTHON "
+                             f"({os.pathsep}-separated); none: the peer's onnx/openvino rows are left out")
+    parser.add_argument("--peer-backends", nargs="*", default=PEER_BACKENDS,
+                        help="sentence-transformers backends timed by the peer interpreters")
+
+
+def run_peers(args: argparse.Namespace, kind: str, model: str, sizes: list[dict[str, Any]], tmp: Path,
+              max_length: int) -> dict[str, dict[str, Any]]:
+    """Time sentence-transformers' ``--peer-backends`` on ``sizes`` (see ``peer_st.py``) in each
+    ``--peer-python`` interpreter in turn, a backend in the first one where it loads; ``{backend:
+    {"best": {size: s}, "scores": {size: [...]}, "python", "versions"}}``, and the failures printed."""
+    wanted, found = list(args.peer_backends), {}
+    if wanted and not args.peer_python:
+        print("note: no --peer-python / $RANKFW_PEER_PYTHON: sentence-transformers' onnx / openvino rows are left out")
+    inputs = tmp / f"peer-{kind}-inputs.json"
+    inputs.write_text(json.dumps(sizes))
+    for python in args.peer_python:
+        if not wanted:
+            break
+        out = tmp / f"peer-{kind}-out.json"
+        cmd = [python, str(Path(__file__).with_name("peer_st.py")), "--kind", kind, "--model", model, "--inputs",
+               str(inputs), "--out", str(out), "--backends", *wanted, "--rounds", str(args.rounds), "--threads",
+               str(args.threads), "--batch-size", str(args.batch_size), "--max-length", str(max_length),
+               "--tmp", str(tmp / f"peer-{kind}-{len(found)}")]
+        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": ""}
+        done = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
+        if done.returncode != 0 or not out.exists():
+            print(f"note: {python} peer_st.py exited with {done.returncode}: {done.stderr.strip()[-500:]}")
+            continue
+        result = json.loads(out.read_text())
+        for backend, entry in result["backends"].items():
+            found[backend] = {"best": {int(n): min(s["times"]) for n, s in entry["sizes"].items()},
+                              "scores": {int(n): s["scores"] for n, s in entry["sizes"].items()},
+                              "load_s": entry["load_s"], "python": python, "versions": result["versions"]}
+        for backend, why in result["failed"].items():
+            print(f"note: ST {backend} does not run under {python}: {why}")
+        wanted = [b for b in wanted if b not in found]
+    if wanted and args.peer_python:
+        print(f"note: sentence-transformers {', '.join(wanted)} ran under none of {args.peer_python}")
+    return found

@@ -1,0 +1,149 @@
+"""The sentence-transformers side of the model benchmarks, run by the peer's own interpreter.
+
+    PEER_PYTHON benchmarks/peer_st.py --kind ce|bi --model PATH --inputs IN.json --out OUT.json
+        [--backends torch onnx onnx-int8 openvino openvino-int8] [--rounds 2] [--threads 2] ...
+
+sentence-transformers' ONNX and OpenVINO backends need optimum-onnx / optimum-intel, whose
+releases pin transformers versions that the rankfw environment does not have, so
+``bench_crossencoder.py`` and ``bench_biencoder.py`` run this script with ``--peer-python`` (or
+``$RANKFW_PEER_PYTHON``), an interpreter of a separate environment (see benchmarks/README.md).
+It imports nothing of rankfw. ``IN.json``: a list of sizes, each ``{"size": N, "pairs": [[query,
+passage], ...]}`` (``--kind ce``) or ``{"size": N, "passages": [...], "queries": [...], "candidates":
+[[passage index, ...] per query]}`` (``--kind bi``, texts already prefixed). ``OUT.json``:
+``{"versions": {...}, "backends": {NAME: {"load_s", "sizes": {N: {"times": [...], "scores": [...]}}}}}``,
+scores in input order (ce: one raw logit per pair; bi: the dot products of the normalised
+embeddings, query by query). Backends: ``onnx-int8`` is ``export_dynamic_quantized_onnx_model``
+(``--int8-config``), ``openvino-int8`` is ``export_static_quantized_openvino_model`` calibrated on
+the first inputs' texts (a local dataset folder; needs ``datasets``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+
+def load(kind: str, model: str, backend: str, args: argparse.Namespace, calibration: list[str]) -> Any:
+    """sentence-transformers' CrossEncoder (raw logit) or SentenceTransformer on ``backend``."""
+    import torch
+    from sentence_transformers import CrossEncoder, SentenceTransformer
+
+    base = backend.split("-")[0]
+    kwargs: dict[str, Any] = {"device": "cpu"}
+    model_kwargs: dict[str, Any] = {}
+    if base == "onnx":
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
+        model_kwargs.update(session_options=options, provider="CPUExecutionProvider")
+    elif base == "openvino":
+        model_kwargs["ov_config"] = {"INFERENCE_NUM_THREADS": str(args.threads)}
+
+    def build(path: str, extra: dict[str, Any] | None = None) -> Any:
+        mk = {**model_kwargs, **(extra or {})}
+        if kind == "ce":
+            return CrossEncoder(path, backend=base, max_length=args.max_length,
+                                activation_fn=torch.nn.Identity(), model_kwargs=mk, **kwargs)
+        m = SentenceTransformer(path, backend=base, model_kwargs=mk, **kwargs)
+        m.max_seq_length = min(args.max_length, m.max_seq_length)
+        return m
+
+    loaded = build(model)
+    if backend == "onnx-int8":
+        from sentence_transformers import export_dynamic_quantized_onnx_model
+
+        folder = Path(args.tmp) / f"{kind}-onnx"
+        loaded.save_pretrained(str(folder))
+        export_dynamic_quantized_onnx_model(loaded, args.int8_config, str(folder))
+        loaded = build(str(folder), {"file_name": f"onnx/model_qint8_{args.int8_config}.onnx"})
+    elif backend == "openvino-int8":
+        from optimum.intel import OVQuantizationConfig
+        from sentence_transformers import export_static_quantized_openvino_model
+
+        folder, data = Path(args.tmp) / f"{kind}-openvino", Path(args.tmp) / "calibration"
+        data.mkdir(parents=True, exist_ok=True)
+        (data / "train.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in calibration))
+        loaded.save_pretrained(str(folder))
+        export_static_quantized_openvino_model(
+            loaded, OVQuantizationConfig(num_samples=min(300, len(calibration))), str(folder),
+            dataset_name=str(data), dataset_config_name="default", dataset_split="train", column_name="text")
+        loaded = build(str(folder), {"file_name": "openvino/openvino_model_qint8_quantized.xml"})
+    return loaded
+
+
+def score(kind: str, model: Any, item: dict[str, Any], batch_size: int) -> list[float]:
+    """What a sentence-transformers user writes: ``predict`` the pairs, or ``encode`` + dot products."""
+    import numpy as np
+
+    if kind == "ce":
+        return np.asarray(model.predict([tuple(p) for p in item["pairs"]], batch_size=batch_size), dtype=float).tolist()
+    p = model.encode(item["passages"], batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    q = model.encode(item["queries"], batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    return [float(v) for qi, rows in enumerate(item["candidates"]) for v in p[rows] @ q[qi]]
+
+
+def version(dist: str) -> str | None:
+    """The installed version of ``dist`` (None when it is not installed)."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def main() -> None:
+    """Load each backend once, time it on every size, write the times and scores."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", choices=["ce", "bi"], required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--inputs", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8", "openvino", "openvino-int8"])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--int8-config", default="avx512_vnni", help="export_dynamic_quantized_onnx_model config")
+    parser.add_argument("--tmp", required=True)
+    args = parser.parse_args()
+    import warnings
+
+    import torch
+
+    warnings.simplefilter("ignore")
+    torch.set_num_threads(args.threads)
+    sizes = json.loads(args.inputs.read_text())
+    first = sizes[0]
+    calibration = [f"{q} {p}" for q, p in first["pairs"]] if args.kind == "ce" else first["passages"] + first["queries"]
+    out: dict[str, Any] = {"versions": {d: version(d) for d in (
+        "sentence-transformers", "transformers", "torch", "onnxruntime", "optimum", "optimum-onnx", "optimum-intel",
+        "openvino")}, "backends": {}, "failed": {}}
+    for backend in args.backends:
+        try:
+            started = time.perf_counter()
+            model = load(args.kind, args.model, backend, args, calibration)
+            score(args.kind, model, first, args.batch_size)  # warm-up (first-call compilation)
+            entry: dict[str, Any] = {"load_s": time.perf_counter() - started, "sizes": {}}
+        except Exception as error:  # noqa: BLE001  (a backend that cannot load here is reported, not fatal)
+            out["failed"][backend] = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
+            continue
+        for item in sizes:
+            times, values = [], []
+            for _ in range(args.rounds):
+                start = time.perf_counter()
+                values = score(args.kind, model, item, args.batch_size)
+                times.append(time.perf_counter() - start)
+            entry["sizes"][str(item["size"])] = {"times": times, "scores": values}
+        out["backends"][backend] = entry
+        del model
+    args.out.write_text(json.dumps(out))
+    os._exit(0)  # skip interpreter teardown of the runtimes
+
+
+if __name__ == "__main__":
+    main()
