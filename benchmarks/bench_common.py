@@ -83,37 +83,61 @@ def add_peer_args(parser: argparse.ArgumentParser) -> None:
                         help="sentence-transformers backends timed by the peer interpreters")
 
 
-def run_peers(args: argparse.Namespace, kind: str, model: str, sizes: list[dict[str, Any]], tmp: Path,
-              max_length: int) -> dict[str, dict[str, Any]]:
-    """Time sentence-transformers' ``--peer-backends`` on ``sizes`` (see ``peer_st.py``) in each
-    ``--peer-python`` interpreter in turn, a backend in the first one where it loads; ``{backend:
-    {"best": {size: s}, "scores": {size: [...]}, "python", "versions"}}``, and the failures printed."""
-    wanted, found = list(args.peer_backends), {}
-    if wanted and not args.peer_python:
-        print("note: no --peer-python / $RANKFW_PEER_PYTHON: sentence-transformers' onnx / openvino rows are left out")
-    inputs = tmp / f"peer-{kind}-inputs.json"
-    inputs.write_text(json.dumps(sizes))
-    for python in args.peer_python:
-        if not wanted:
-            break
-        out = tmp / f"peer-{kind}-out.json"
-        cmd = [python, str(Path(__file__).with_name("peer_st.py")), "--kind", kind, "--model", model, "--inputs",
-               str(inputs), "--out", str(out), "--backends", *wanted, "--rounds", str(args.rounds), "--threads",
-               str(args.threads), "--batch-size", str(args.batch_size), "--max-length", str(max_length),
-               "--tmp", str(tmp / f"peer-{kind}-{len(found)}")]
-        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": ""}
-        done = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
-        if done.returncode != 0 or not out.exists():
-            print(f"note: {python} peer_st.py exited with {done.returncode}: {done.stderr.strip()[-500:]}")
-            continue
-        result = json.loads(out.read_text())
-        for backend, entry in result["backends"].items():
-            found[backend] = {"best": {int(n): min(s["times"]) for n, s in entry["sizes"].items()},
-                              "scores": {int(n): s["scores"] for n, s in entry["sizes"].items()},
-                              "load_s": entry["load_s"], "python": python, "versions": result["versions"]}
-        for backend, why in result["failed"].items():
-            print(f"note: ST {backend} does not run under {python}: {why}")
-        wanted = [b for b in wanted if b not in found]
-    if wanted and args.peer_python:
-        print(f"note: sentence-transformers {', '.join(wanted)} ran under none of {args.peer_python}")
-    return found
+class Peers:
+    """sentence-transformers' ``--peer-backends`` served by ``peer_st.py`` in the ``--peer-python``
+    interpreters (a backend in the first one where it loads), asked for one timing at a time so the
+    benchmark interleaves them with its own rounds. ``backends``: ``{name: {"python", "versions"}}``."""
+
+    def __init__(self, args: argparse.Namespace, kind: str, model: str, sizes: list[dict[str, Any]], tmp: Path,
+                 max_length: int) -> None:
+        wanted, self.backends, self._procs = list(args.peer_backends), {}, {}
+        if wanted and not args.peer_python:
+            print("note: no --peer-python / $RANKFW_PEER_PYTHON: sentence-transformers' onnx / openvino rows are left out")
+        inputs = tmp / f"peer-{kind}-inputs.json"
+        inputs.write_text(json.dumps(sizes))
+        for i, python in enumerate(args.peer_python):
+            if not wanted:
+                break
+            cmd = [python, str(Path(__file__).with_name("peer_st.py")), "--kind", kind, "--model", model, "--inputs",
+                   str(inputs), "--backends", *wanted, "--threads", str(args.threads), "--batch-size",
+                   str(args.batch_size), "--max-length", str(max_length), "--tmp", str(tmp / f"peer-{kind}-{i}")]
+            env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": ""}
+            log = (tmp / f"peer-{kind}-{i}.log").open("w")
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+            ready = self._read(proc)
+            if ready is None:
+                print(f"note: {python} peer_st.py exited with {proc.wait()} (log: {log.name})")
+                continue
+            for backend, why in ready["failed"].items():
+                print(f"note: ST {backend} does not run under {python}: {why}")
+            for backend in ready["ready"]:
+                self.backends[backend] = {"python": python, "versions": ready["versions"]}
+                self._procs[backend] = proc
+            wanted = [b for b in wanted if b not in self.backends]
+        if wanted and args.peer_python:
+            print(f"note: sentence-transformers {', '.join(wanted)} ran under none of {args.peer_python}")
+
+    @staticmethod
+    def _read(proc: subprocess.Popen) -> dict[str, Any] | None:
+        for line in proc.stdout or []:
+            if line.startswith("@@ "):
+                return json.loads(line[3:])
+        return None
+
+    def time(self, backend: str, size: int) -> tuple[float, list[float]]:
+        """One timing of ``backend`` on ``size``: (seconds, scores in input order)."""
+        proc = self._procs[backend]
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps({"backend": backend, "size": size}) + "\n")
+        proc.stdin.flush()
+        answer = self._read(proc)
+        if answer is None:
+            raise RuntimeError(f"peer_st.py ({backend}) exited with {proc.wait()}")
+        return answer["seconds"], answer["scores"]
+
+    def close(self) -> None:
+        """End the peer processes."""
+        for proc in set(self._procs.values()):
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait(timeout=60)

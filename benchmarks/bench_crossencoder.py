@@ -20,7 +20,8 @@ rankfw systems (``--systems``): ``torch fp32`` (the stage's default), ``torch in
 ``onnx int8`` (``backend``/``precision`` of the stage). The peer: ``backend="torch"`` in this
 process; ``"onnx"``, its ``export_dynamic_quantized_onnx_model`` output, ``"openvino"`` and its
 ``export_static_quantized_openvino_model`` output in the ``--peer-python`` interpreters
-(``peer_st.py``; their optimum packages pin other transformers versions). Targets: >= 2.0x the
+(``peer_st.py``, asked between this process's own timings; their optimum packages pin other
+transformers versions). Targets: >= 2.0x the
 peer's torch throughput and >= 1.2x its fastest backend. GFLOP/s: the model's FLOPs per pair (2 x
 linear weights x tokens + 4 x hidden x tokens^2 per layer, on the unpadded tokens) over the time,
 beside a torch fp32 GEMM's in the same run (a row per size).
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_common import add_common_args, add_peer_args, make_row, peaks, run_peers, write_json
+from bench_common import Peers, add_common_args, add_peer_args, make_row, peaks, write_json
 
 from rankfw.core import Run, StageContext
 from rankfw.data import JsonlCorpus, read_qrels, read_topics
@@ -180,11 +181,15 @@ def main() -> None:
             run(args)
 
 
-def timed(args: argparse.Namespace, systems: dict[str, Any], inputs: Inputs) -> tuple[dict, dict]:
-    """Best time and scores (``{qid: {docid: score}}``) of each in-process system at one size."""
+def timed(args: argparse.Namespace, systems: dict[str, Any], inputs: Inputs, n: int, peers: Peers) -> tuple[dict, dict]:
+    """Best time and scores (``{qid: {docid: score}}``) of each system at one size, rounds interleaved."""
     best: dict[str, float] = {}
     scores: dict[str, dict[str, dict[str, float]]] = {}
     for _ in range(args.rounds):
+        for backend in peers.backends:
+            seconds, values = peers.time(backend, n)
+            best[f"ST {backend}"] = min(best.get(f"ST {backend}", float("inf")), seconds)
+            scores[f"ST {backend}"] = by_query(inputs, values)
         for name, system in systems.items():
             started = time.perf_counter()
             if name.startswith("ST "):
@@ -215,23 +220,20 @@ def run(args: argparse.Namespace) -> None:
     systems: dict[str, Any] = {"ST torch": peer_side(args)}
     for system in args.systems:
         systems[system] = rankfw_side(args, system, first)
+    sizes = [Inputs(args, n) for n in args.sizes]
+    peers = Peers(args, "ce", args.model, [{"size": n, "pairs": i.pairs} for n, i in zip(args.sizes, sizes, strict=True)],
+                  args.tmp, args.max_length)
     peak = gemm_peak(args.threads)
     print(f"{args.language} dev questions, max_length {args.max_length}, batch {args.batch_size}, "
           f"{args.threads} thread(s), best of {args.rounds}; model {args.model}; torch fp32 GEMM {peak:.1f} GFLOP/s")
     tokenizer = systems[args.systems[0]][0].scorer().tokenizer
-    sizes, best, scores, work = [Inputs(args, n) for n in args.sizes], {}, {}, {}
+    best, scores, work = {}, {}, {}
     for n, inputs in zip(args.sizes, sizes, strict=True):
         lengths = [len(x) for x in tokenizer([q for q, _ in inputs.pairs], [p for _, p in inputs.pairs],
                                              truncation="only_second", max_length=args.max_length)["input_ids"]]
         work[n] = gflops_per_pair(args.model, lengths)
-        best[n], scores[n] = timed(args, systems, inputs)
-    peers = run_peers(args, "ce", args.model, [{"size": n, "pairs": i.pairs} for n, i in zip(args.sizes, sizes,
-                                                                                                strict=True)],
-                      args.tmp, args.max_length)
-    for backend, entry in peers.items():
-        for n, inputs in zip(args.sizes, sizes, strict=True):
-            best[n][f"ST {backend}"] = entry["best"][n]
-            scores[n][f"ST {backend}"] = by_query(inputs, entry["scores"][n])
+        best[n], scores[n] = timed(args, systems, inputs, n, peers)
+    peers.close()
     peak = max(peak, gemm_peak(args.threads))
     print(f"{'size':<30}{'system':<18}{'seconds':>9}{'pairs/s':>9}{'vs ST':>7}{'GFLOP/s':>9}"
           + (f"{'nDCG@10':>9}" if args.run else ""))
@@ -249,7 +251,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def size_rows(args: argparse.Namespace, n: int, inputs: Inputs, best: dict[str, float], scores: dict, work: float,
-              peak: float, peers: dict[str, Any]) -> list[dict[str, Any]]:
+              peak: float, peers: Peers) -> list[dict[str, Any]]:
     """Print one size's systems; its rows: each rankfw system vs the peer's torch, the fastest of each
     side, and the GFLOP/s of the fastest rankfw system vs the GEMM peak."""
     reference, st_torch = scores["ST torch"], best["ST torch"]
@@ -267,7 +269,7 @@ def size_rows(args: argparse.Namespace, n: int, inputs: Inputs, best: dict[str, 
               f"{st_torch / seconds:>6.2f}x{work / seconds:>9.1f}"
               + (f"{quality[name]:>9.3f}" if quality[name] is not None else ""), flush=True)
     extra = {"pairs": len(inputs.pairs), "all_systems_s": best, "max_abs_score_diff": diffs, "ndcg10": quality,
-             "peer_versions": {b: e["versions"] for b, e in peers.items()}}
+             "peer_versions": {b: e["versions"] for b, e in peers.backends.items()}}
     ours = [s for s in args.systems if s in best]
     for name in ours:
         fp32 = name.endswith("fp32")

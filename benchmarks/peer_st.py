@@ -1,20 +1,24 @@
-"""The sentence-transformers side of the model benchmarks, run by the peer's own interpreter.
+"""The sentence-transformers side of the model benchmarks, served by the peer's own interpreter.
 
-    PEER_PYTHON benchmarks/peer_st.py --kind ce|bi --model PATH --inputs IN.json --out OUT.json
-        [--backends torch onnx onnx-int8 openvino openvino-int8] [--rounds 2] [--threads 2] ...
+    PEER_PYTHON benchmarks/peer_st.py --kind ce|bi --model PATH --inputs IN.json --tmp DIR
+        [--backends onnx onnx-int8 openvino openvino-int8] [--threads 2] [--batch-size 32] [--max-length 128]
 
 sentence-transformers' ONNX and OpenVINO backends need optimum-onnx / optimum-intel, whose
 releases pin transformers versions that the rankfw environment does not have, so
-``bench_crossencoder.py`` and ``bench_biencoder.py`` run this script with ``--peer-python`` (or
-``$RANKFW_PEER_PYTHON``), an interpreter of a separate environment (see benchmarks/README.md).
-It imports nothing of rankfw. ``IN.json``: a list of sizes, each ``{"size": N, "pairs": [[query,
-passage], ...]}`` (``--kind ce``) or ``{"size": N, "passages": [...], "queries": [...], "candidates":
-[[passage index, ...] per query]}`` (``--kind bi``, texts already prefixed). ``OUT.json``:
-``{"versions": {...}, "backends": {NAME: {"load_s", "sizes": {N: {"times": [...], "scores": [...]}}}}}``,
-scores in input order (ce: one raw logit per pair; bi: the dot products of the normalised
-embeddings, query by query). Backends: ``onnx-int8`` is ``export_dynamic_quantized_onnx_model``
-(``--int8-config``), ``openvino-int8`` is ``export_static_quantized_openvino_model`` calibrated on
-the first inputs' texts (a local dataset folder; needs ``datasets``).
+``bench_crossencoder.py`` and ``bench_biencoder.py`` start this script under ``--peer-python`` (or
+``$RANKFW_PEER_PYTHON``), an interpreter of a separate environment (see benchmarks/README.md), and
+ask it for one timing at a time, interleaved with their own rounds. It imports nothing of rankfw.
+
+``IN.json``: a list of sizes, each ``{"size": N, "pairs": [[query, passage], ...]}`` (``--kind ce``)
+or ``{"size": N, "passages": [...], "queries": [...], "candidates": [[passage index, ...] per
+query]}`` (``--kind bi``, texts already prefixed). It loads every backend (and runs each once on
+the first size), prints ``@@ {"ready": [...], "failed": {backend: why}, "versions": {...}}``, then
+answers each stdin line ``{"backend": B, "size": N}`` with ``@@ {"seconds": S, "scores": [...]}``
+(scores in input order: ce one raw logit per pair, bi the dot products of the normalised
+embeddings, query by query) until stdin closes. ``onnx-int8`` is
+``export_dynamic_quantized_onnx_model`` (``--int8-config``), ``openvino-int8`` is
+``export_static_quantized_openvino_model`` calibrated on the first size's texts (a local dataset
+folder; needs ``datasets``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from importlib import metadata
 from pathlib import Path
@@ -97,14 +102,12 @@ def version(dist: str) -> str | None:
 
 
 def main() -> None:
-    """Load each backend once, time it on every size, write the times and scores."""
+    """Load each backend, then time one (backend, size) per stdin line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=["ce", "bi"], required=True)
     parser.add_argument("--model", required=True)
     parser.add_argument("--inputs", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8", "openvino", "openvino-int8"])
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--backends", nargs="+", default=["onnx", "onnx-int8", "openvino", "openvino-int8"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=128)
@@ -117,32 +120,32 @@ def main() -> None:
 
     warnings.simplefilter("ignore")
     torch.set_num_threads(args.threads)
-    sizes = json.loads(args.inputs.read_text())
-    first = sizes[0]
+    sizes = {item["size"]: item for item in json.loads(args.inputs.read_text())}
+    first = next(iter(sizes.values()))
     calibration = [f"{q} {p}" for q, p in first["pairs"]] if args.kind == "ce" else first["passages"] + first["queries"]
-    out: dict[str, Any] = {"versions": {d: version(d) for d in (
-        "sentence-transformers", "transformers", "torch", "onnxruntime", "optimum", "optimum-onnx", "optimum-intel",
-        "openvino")}, "backends": {}, "failed": {}}
+    models, failed = {}, {}
     for backend in args.backends:
         try:
-            started = time.perf_counter()
-            model = load(args.kind, args.model, backend, args, calibration)
-            score(args.kind, model, first, args.batch_size)  # warm-up (first-call compilation)
-            entry: dict[str, Any] = {"load_s": time.perf_counter() - started, "sizes": {}}
+            models[backend] = load(args.kind, args.model, backend, args, calibration)
+            score(args.kind, models[backend], first, args.batch_size)  # warm-up (first-call compilation)
         except Exception as error:  # noqa: BLE001  (a backend that cannot load here is reported, not fatal)
-            out["failed"][backend] = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
-            continue
-        for item in sizes:
-            times, values = [], []
-            for _ in range(args.rounds):
-                start = time.perf_counter()
-                values = score(args.kind, model, item, args.batch_size)
-                times.append(time.perf_counter() - start)
-            entry["sizes"][str(item["size"])] = {"times": times, "scores": values}
-        out["backends"][backend] = entry
-        del model
-    args.out.write_text(json.dumps(out))
+            models.pop(backend, None)
+            failed[backend] = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:300]}"
+    versions = {d: version(d) for d in ("sentence-transformers", "transformers", "torch", "onnxruntime", "optimum",
+                                        "optimum-onnx", "optimum-intel", "openvino")}
+    reply({"ready": list(models), "failed": failed, "versions": versions})
+    for line in sys.stdin:
+        ask = json.loads(line)
+        start = time.perf_counter()
+        values = score(args.kind, models[ask["backend"]], sizes[ask["size"]], args.batch_size)
+        reply({"seconds": time.perf_counter() - start, "scores": values})
     os._exit(0)  # skip interpreter teardown of the runtimes
+
+
+def reply(message: dict[str, Any]) -> None:
+    """One answer line on stdout (``@@ `` + JSON; libraries may print other lines)."""
+    sys.stdout.write("@@ " + json.dumps(message) + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
