@@ -68,7 +68,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
 
 
-PEER_BACKENDS = ["onnx", "onnx-int8", "openvino", "openvino-int8"]
+PEER_BACKENDS = ["onnx", "onnx-int8", "openvino", "openvino-f32", "openvino-int8"]
 """sentence-transformers backends run by ``peer_st.py`` in the peer interpreters (torch runs in-process)."""
 
 

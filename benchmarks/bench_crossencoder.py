@@ -280,7 +280,7 @@ def size_rows(args: argparse.Namespace, n: int, inputs: Inputs, best: dict[str, 
                              gemm_peak_gflops=peak, **extra))
     fastest = min(ours, key=best.__getitem__)
     theirs = min((s for s in best if s.startswith("ST ")), key=best.__getitem__)
-    listing = ", ".join(f"{s} {best[s]:.2f} s" for s in best if s.startswith("ST "))
+    listing = ", ".join(f"{s} {best[s]:.2f} s (scores within {diffs[s]:.4f})" for s in best if s.startswith("ST "))
     rows.append(make_row("crossencoder fastest", f"{PEER} fastest backend", n, inputs.label, best[fastest],
                          best[theirs], note=f"rankfw {fastest} vs {theirs}: {verdict(best[theirs] / best[fastest], 1.2)};"
                          f" {listing}", system=fastest, peer_system=theirs, **extra))

@@ -15,7 +15,8 @@ query]}`` (``--kind bi``, texts already prefixed). It loads every backend (and r
 the first size), prints ``@@ {"ready": [...], "failed": {backend: why}, "versions": {...}}``, then
 answers each stdin line ``{"backend": B, "size": N}`` with ``@@ {"seconds": S, "scores": [...]}``
 (scores in input order: ce one raw logit per pair, bi the dot products of the normalised
-embeddings, query by query) until stdin closes. ``onnx-int8`` is
+embeddings, query by query) until stdin closes. ``openvino`` runs at OpenVINO's default precision
+(bf16 on a CPU with AMX or avx512_bf16), ``openvino-f32`` with ``INFERENCE_PRECISION_HINT=f32``. ``onnx-int8`` is
 ``export_dynamic_quantized_onnx_model`` (``--int8-config``), ``openvino-int8`` is
 ``export_static_quantized_openvino_model`` calibrated on the first size's texts (a local dataset
 folder; needs ``datasets``).
@@ -47,8 +48,10 @@ def load(kind: str, model: str, backend: str, args: argparse.Namespace, calibrat
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
         model_kwargs.update(session_options=options, provider="CPUExecutionProvider")
-    elif base == "openvino":
+    elif base == "openvino":  # its CPU plugin runs bf16 where the CPU has AMX / avx512_bf16 unless told f32
         model_kwargs["ov_config"] = {"INFERENCE_NUM_THREADS": str(args.threads)}
+        if backend == "openvino-f32":
+            model_kwargs["ov_config"]["INFERENCE_PRECISION_HINT"] = "f32"
 
     def build(path: str, extra: dict[str, Any] | None = None) -> Any:
         mk = {**model_kwargs, **(extra or {})}
