@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import tempfile
 import time
@@ -187,26 +188,25 @@ def run(args: argparse.Namespace, reference: str, tmp: Path) -> None:
     sizes = [Inputs(args, n, tmp, encoder.query_prefix, encoder.passage_prefix) for n in args.sizes]
     peers = Peers(args, "bi", args.model, [i.peer_input(n) for n, i in zip(args.sizes, sizes, strict=True)], tmp,
                   args.max_length)
-    times: dict[int, dict[str, list[float]]] = {}
-    results: dict[int, dict[str, Any]] = {}
-    for n, inputs in zip(args.sizes, sizes, strict=True):
+    print(f"{'size':<40}{'system':<16}{'seconds':>9}{'texts/s':>9}{'vs ST':>7}  same scores")
+    rows: list[dict[str, Any]] = []
+    for n, inputs in zip(args.sizes, sizes, strict=True):  # rows printed and written size by size
         sides: dict[str, Any] = {"ST torch": partial(plain, encoder.model, inputs, args.batch_size)}
         sides.update({name: partial(c.rerank, inputs.topics, inputs.run, inputs.corpus, ctx)
                       for name, c in components.items()})
         sides.update({f"ST {b}": partial(peer_round, peers, b, n, inputs) for b in peers.backends})
-        times[n], results[n] = {name: [] for name in sides}, {}
+        times: dict[str, list[float]] = {name: [] for name in sides}
+        results: dict[str, Any] = {}
         for r in range(args.rounds):
             for name in list(sides) if r % 2 == 0 else reversed(sides):
                 start = time.perf_counter()
-                results[n][name] = sides[name]()
-                times[n][name].append(time.perf_counter() - start)
+                results[name] = sides[name]()
+                times[name].append(time.perf_counter() - start)
                 if name.startswith("ST ") and name != "ST torch":  # the peer process's own time
-                    times[n][name][-1], results[n][name] = results[n][name]
+                    times[name][-1], results[name] = results[name]
+        rows += size_rows(args, n, inputs, ctx, tmp, {k: min(v) for k, v in times.items()}, results, peers)
+        write_json(args.json, rows)
     peers.close()
-    print(f"{'size':<40}{'system':<16}{'seconds':>9}{'texts/s':>9}{'vs ST':>7}  same scores")
-    rows = []
-    for n, inputs in zip(args.sizes, sizes, strict=True):
-        rows += size_rows(args, n, inputs, ctx, tmp, {k: min(v) for k, v in times[n].items()}, results[n], peers)
     last = next(r for r in rows if r["component"] == "biencoder" and r["size"] == max(args.sizes))
     if "rankfw_cached_s" in last:
         print(f"{'rankfw rerank, embeddings cached':<40}{last['rankfw_cached_s']:>10.2f}{last['peer_s']:>8.2f}"
@@ -214,7 +214,6 @@ def run(args: argparse.Namespace, reference: str, tmp: Path) -> None:
     if last["rankfw_peak_mb"] is not None:
         print(f"peak RSS at the largest size (own process each, model included): rankfw {last['rankfw_peak_mb']:.0f} MB,"
               f" sentence-transformers {last['peer_peak_mb']:.0f} MB")
-    write_json(args.json, rows)
 
 
 def peer_round(peers: Peers, backend: str, n: int, inputs: Inputs) -> tuple[float, dict[str, dict[str, float]]]:
@@ -233,7 +232,8 @@ def size_rows(args: argparse.Namespace, n: int, inputs: Inputs, ctx: StageContex
     """Print one size's systems; its rows: each rankfw system vs the peer's torch, and the fastest of each side."""
     texts = len(inputs.distinct) + len(inputs.queries)
     extra: dict[str, Any] = {"distinct_passages": len(inputs.distinct), "texts": texts, "all_systems_s": best,
-                             "peer_versions": {b: e["versions"] for b, e in peers.backends.items()}}
+                             "peer_versions": {b: e["versions"] for b, e in peers.backends.items()},
+                             "load_avg": os.getloadavg()}
     memory = None
     if n == max(args.sizes):
         if args.cached:  # a second stage over the same passages, embedding cache on

@@ -30,6 +30,7 @@ beside a torch fp32 GEMM's in the same run (a row per size).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import tempfile
 import time
@@ -227,27 +228,24 @@ def run(args: argparse.Namespace) -> None:
     print(f"{args.language} dev questions, max_length {args.max_length}, batch {args.batch_size}, "
           f"{args.threads} thread(s), best of {args.rounds}; model {args.model}; torch fp32 GEMM {peak:.1f} GFLOP/s")
     tokenizer = systems[args.systems[0]][0].scorer().tokenizer
-    best, scores, work = {}, {}, {}
-    for n, inputs in zip(args.sizes, sizes, strict=True):
-        lengths = [len(x) for x in tokenizer([q for q, _ in inputs.pairs], [p for _, p in inputs.pairs],
-                                             truncation="only_second", max_length=args.max_length)["input_ids"]]
-        work[n] = gflops_per_pair(args.model, lengths)
-        best[n], scores[n] = timed(args, systems, inputs, n, peers)
-    peers.close()
-    peak = max(peak, gemm_peak(args.threads))
     print(f"{'size':<30}{'system':<18}{'seconds':>9}{'pairs/s':>9}{'vs ST':>7}{'GFLOP/s':>9}"
           + (f"{'nDCG@10':>9}" if args.run else ""))
-    rows = []
-    for n, inputs in zip(args.sizes, sizes, strict=True):
-        rows += size_rows(args, n, inputs, best[n], scores[n], work[n], peak, peers)
-    print(f"torch fp32 GEMM peak in this run: {peak:.1f} GFLOP/s (best of 2 x 10 n = 1024 matmuls, before and "
-          f"after the timings, {args.threads} threads)")
+    rows: list[dict[str, Any]] = []
+    for n, inputs in zip(args.sizes, sizes, strict=True):  # rows printed and written size by size
+        lengths = [len(x) for x in tokenizer([q for q, _ in inputs.pairs], [p for _, p in inputs.pairs],
+                                             truncation="only_second", max_length=args.max_length)["input_ids"]]
+        best, scores = timed(args, systems, inputs, n, peers)
+        peak = max(peak, gemm_peak(args.threads))
+        rows += size_rows(args, n, inputs, best, scores, gflops_per_pair(args.model, lengths), peak, peers)
+        write_json(args.json, rows)
+    peers.close()
+    print(f"torch fp32 GEMM peak in this run: {peak:.1f} GFLOP/s (best of 10 n = 1024 matmuls before the timings "
+          f"and after each size, {args.threads} threads)")
     last = next(r for r in rows if r["component"] == "crossencoder" and r["size"] == max(args.sizes))
     if last["rankfw_peak_mb"] is not None:
         print(f"peak RSS at the largest size (own process each, model included): rankfw {last['rankfw_peak_mb']:.0f} MB,"
               f" sentence-transformers {last['peer_peak_mb']:.0f} MB")
     print(f"rankfw fp32 scores = sentence-transformers' within 1e-3: {all(r['same'] for r in rows if r['same'] is not None)}")
-    write_json(args.json, rows)
 
 
 def size_rows(args: argparse.Namespace, n: int, inputs: Inputs, best: dict[str, float], scores: dict, work: float,
@@ -269,7 +267,8 @@ def size_rows(args: argparse.Namespace, n: int, inputs: Inputs, best: dict[str, 
               f"{st_torch / seconds:>6.2f}x{work / seconds:>9.1f}"
               + (f"{quality[name]:>9.3f}" if quality[name] is not None else ""), flush=True)
     extra = {"pairs": len(inputs.pairs), "all_systems_s": best, "max_abs_score_diff": diffs, "ndcg10": quality,
-             "peer_versions": {b: e["versions"] for b, e in peers.backends.items()}}
+             "peer_versions": {b: e["versions"] for b, e in peers.backends.items()},
+             "load_avg": os.getloadavg()}
     ours = [s for s in args.systems if s in best]
     for name in ours:
         fp32 = name.endswith("fp32")
