@@ -194,15 +194,20 @@ def run(args: argparse.Namespace, reference: str, tmp: Path) -> None:
         sides: dict[str, Any] = {"ST torch": partial(plain, encoder.model, inputs, args.batch_size)}
         sides.update({name: partial(c.rerank, inputs.topics, inputs.run, inputs.corpus, ctx)
                       for name, c in components.items()})
-        sides.update({f"ST {b}": partial(peer_round, peers, b, n, inputs) for b in peers.backends})
+        sides.update({f"ST {b}": partial(peer_round, peers, b, n, inputs) for b in list(peers.backends)})
         times: dict[str, list[float]] = {name: [] for name in sides}
         results: dict[str, Any] = {}
         for r in range(args.rounds):
-            for name in list(sides) if r % 2 == 0 else reversed(sides):
+            for name in list(sides) if r % 2 == 0 else list(reversed(sides)):
+                if name not in sides:
+                    continue
                 start = time.perf_counter()
                 results[name] = sides[name]()
                 times[name].append(time.perf_counter() - start)
                 if name.startswith("ST ") and name != "ST torch":  # the peer process's own time
+                    if results[name] is None:  # its process died (peers printed why)
+                        del times[name], results[name], sides[name]
+                        continue
                     times[name][-1], results[name] = results[name]
         rows += size_rows(args, n, inputs, ctx, tmp, {k: min(v) for k, v in times.items()}, results, peers)
         write_json(args.json, rows)
@@ -216,10 +221,10 @@ def run(args: argparse.Namespace, reference: str, tmp: Path) -> None:
               f" sentence-transformers {last['peer_peak_mb']:.0f} MB")
 
 
-def peer_round(peers: Peers, backend: str, n: int, inputs: Inputs) -> tuple[float, dict[str, dict[str, float]]]:
-    """One timing of a peer backend: its own seconds and its scores by query."""
-    seconds, values = peers.time(backend, n)
-    return seconds, inputs.by_query(values)
+def peer_round(peers: Peers, backend: str, n: int, inputs: Inputs) -> tuple[float, dict[str, dict[str, float]]] | None:
+    """One timing of a peer backend: its own seconds and its scores by query (None: its process died)."""
+    got = peers.time(backend, n)
+    return None if got is None else (got[0], inputs.by_query(got[1]))
 
 
 def verdict(speedup: float, goal: float) -> str:

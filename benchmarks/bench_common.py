@@ -124,15 +124,26 @@ class Peers:
                 return json.loads(line[3:])
         return None
 
-    def time(self, backend: str, size: int) -> tuple[float, list[float]]:
-        """One timing of ``backend`` on ``size``: (seconds, scores in input order)."""
-        proc = self._procs[backend]
-        assert proc.stdin is not None
-        proc.stdin.write(json.dumps({"backend": backend, "size": size}) + "\n")
-        proc.stdin.flush()
-        answer = self._read(proc)
+    def time(self, backend: str, size: int) -> tuple[float, list[float]] | None:
+        """One timing of ``backend`` on ``size``: (seconds, scores in input order); None (and the
+        process's backends dropped, with a note) when its process has died, e.g. killed for memory."""
+        proc = self._procs.get(backend)
+        if proc is None:
+            return None
+        try:
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps({"backend": backend, "size": size}) + "\n")
+            proc.stdin.flush()
+            answer = self._read(proc)
+        except (BrokenPipeError, OSError):
+            answer = None
         if answer is None:
-            raise RuntimeError(f"peer_st.py ({backend}) exited with {proc.wait()}")
+            dead = [b for b, p in self._procs.items() if p is proc]
+            print(f"note: the peer process of {', '.join(dead)} exited with {proc.wait()}: those rows are left out")
+            for b in dead:
+                self.backends.pop(b, None)
+                self._procs.pop(b)
+            return None
         return answer["seconds"], answer["scores"]
 
     def close(self) -> None:

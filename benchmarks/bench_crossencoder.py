@@ -187,8 +187,11 @@ def timed(args: argparse.Namespace, systems: dict[str, Any], inputs: Inputs, n: 
     best: dict[str, float] = {}
     scores: dict[str, dict[str, dict[str, float]]] = {}
     for _ in range(args.rounds):
-        for backend in peers.backends:
-            seconds, values = peers.time(backend, n)
+        for backend in list(peers.backends):
+            got = peers.time(backend, n)
+            if got is None:
+                continue
+            seconds, values = got
             best[f"ST {backend}"] = min(best.get(f"ST {backend}", float("inf")), seconds)
             scores[f"ST {backend}"] = by_query(inputs, values)
         for name, system in systems.items():
