@@ -3,7 +3,10 @@
 - evaluation: ``rankfw.run.evaluate.evaluate`` vs ``ir_measures.calc_aggregate`` on the same run and
   qrels (nDCG@10, R@100), at three sizes; time ratio and peak memory of each (own process each);
 - cold start: ``rankfw validate examples/quickstart.yaml`` (plugin loading + spec validation, no
-  model, no JVM) vs a bare ``python -c pass``; target < 1 s.
+  model, no JVM) vs a bare ``python -c pass``; target <= 0.5 s. Run with the bytecode cache on (in a
+  temporary ``PYTHONPYCACHEPREFIX``, as an installed package has its ``.pyc`` files) even where
+  ``PYTHONDONTWRITEBYTECODE`` is set; the row also gives the CPU seconds (user + system), which a
+  busy machine inflates less than the wall time.
 
     python benchmarks/bench_core.py [--sizes 1000 5000 20000] [--json out.json]
 """
@@ -12,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import random
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -67,18 +72,25 @@ def measure(which: str, n_queries: int) -> dict[str, Any]:
     return result
 
 
-def cold_start(rounds: int) -> tuple[float, float]:
-    """Median wall time of ``rankfw validate`` on the quickstart, and of a bare interpreter."""
-    def wall(cmd: list[str]) -> float:
+def cold_start(rounds: int) -> tuple[float, float, float, float]:
+    """Median wall time and CPU time of ``rankfw validate`` on the quickstart, and of a bare interpreter."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="rankfw-pycache-")
+
+    def timed(cmd: list[str]) -> tuple[float, float]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, cwd=REPO)
-        return time.perf_counter() - start
+        subprocess.run(cmd, check=True, capture_output=True, cwd=REPO, env=env)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
     validate = [sys.executable, "-m", "rankfw", "validate", "examples/quickstart.yaml"]
     bare = [sys.executable, "-c", "pass"]
-    wall(validate)  # warm the file cache
-    return (statistics.median(wall(validate) for _ in range(rounds)),
-            statistics.median(wall(bare) for _ in range(rounds)))
+    timed(validate)  # warm the file cache and write the bytecode
+    ours, peer = [timed(validate) for _ in range(rounds)], [timed(bare) for _ in range(rounds)]
+    return (statistics.median(w for w, _ in ours), statistics.median(c for _, c in ours),
+            statistics.median(w for w, _ in peer), statistics.median(c for _, c in peer))
 
 
 def main() -> None:
@@ -102,11 +114,13 @@ def main() -> None:
         print(f"{'evaluate (nDCG@10, R@100)':<28}{n:>8}{ours['seconds']:>10.3f}{peer['seconds']:>10.3f}"
               f"{rows[-1]['ratio']:>8.2f}{ours['peak_rss_mb']:>11.0f}{peer['peak_rss_mb']:>9.0f}"
               "  ir_measures.calc_aggregate")
-    validate, bare = cold_start(args.rounds)
+    validate, cpu, bare, bare_cpu = cold_start(args.rounds)
+    load = os.getloadavg()[0]
+    verdict = f"target <= 0.5 s: {'met' if validate <= 0.5 else 'NOT met'}; CPU {cpu:.2f} s (bare {bare_cpu:.2f} s), load {load:.1f}"
     rows.append(make_row("validate cold start", "python -c pass", 1, "examples/quickstart.yaml", validate, bare,
-                         target_s=1.0, note=f"target < 1 s: {'met' if validate < 1 else 'NOT met'}"))
+                         target_s=0.5, cpu_s=cpu, peer_cpu_s=bare_cpu, load=load, note=verdict))
     print(f"{'validate cold start':<28}{'':>8}{validate:>10.3f}{bare:>10.3f}{validate / bare:>8.2f}{'':>11}{'':>9}"
-          f"  python -c pass (target < 1 s: {'met' if validate < 1 else 'NOT met'})")
+          f"  python -c pass ({verdict})")
     write_json(args.json, rows)
 
 

@@ -31,24 +31,35 @@ BENCHES = [
           "checked to agree on a sample of 1,000 queries. rankfw's fused run holds columns and builds its "
           "Python hits when first read (timed apart in the script's output, not in the row); peak memory "
           "includes that read."),
-    Bench("biencoder", "bench_biencoder.py", ["--passages", "20", "40", "80", "--depth", "5", "--rounds", "1"],
+    Bench("biencoder", "bench_biencoder.py", ["--sizes", "20", "40", "80", "--depth", "5", "--rounds", "1",
+                                              "--peer-backends", "onnx", "openvino"],
           "the `biencoder` rerank stage (embedding cache off) with `backend: torch` (fp32) and `backend: onnx` "
-          "(fp32 and int8, outlier layers kept fp32) vs sentence-transformers `encode` (backend torch; its onnx "
-          "backends where optimum is installed) of the same distinct prefixed passages and queries plus the dot "
-          "products; same model (bundled multilingual-e5-small), batch 32, 2 threads; XQuAD-R de, N random "
-          "passages as 10 candidates for each of N / 10 queries. int8 quality: `quality_onnx.py`."),
-    Bench("crossencoder", "bench_crossencoder.py", ["--questions", "2", "4", "8", "--depth", "5", "--rounds", "1"],
+          "(fp32 and int8, outlier layers kept fp32) vs sentence-transformers `encode` of the same distinct prefixed "
+          "passages and queries plus the dot products: backend torch in-process; `onnx`, its "
+          "`export_dynamic_quantized_onnx_model` output (avx512_vnni), `openvino` (its default precision: bf16 on "
+          "this AMX CPU), `openvino` at f32 and `export_static_quantized_openvino_model` in the peer environments "
+          "(`--peer-python` / `RANKFW_PEER_PYTHON`, interleaved with the rankfw timings); same model files (bundled "
+          "multilingual-e5-small), batch 32, 2 threads; N random passages (XQuAD-R de, then further languages) as "
+          "10 candidates for each of N / 10 queries. Targets: >= 1.5x the peer's torch throughput, >= 1.1x its "
+          "fastest backend (`fastest` rows). int8 quality: `quality_onnx.py`."),
+    Bench("crossencoder", "bench_crossencoder.py", ["--sizes", "10", "20", "40", "--depth", "5", "--rounds", "1",
+                                                    "--peer-backends", "onnx", "openvino"],
           "the `crossencoder` rerank stage with `backend: torch` (fp32, int8) and `backend: onnx` (fp32, int8; "
-          "int8 keeps the outlier layers fp32) vs sentence-transformers `CrossEncoder.predict` (backend torch; its "
-          "onnx backends where optimum is installed) on the same (query, passage) pairs; model: "
-          "multilingual-e5-small with a fresh 1-logit head (throughput does not depend on training), "
-          "max_length 128, batch 32, 2 threads; XQuAD-R en, 10 candidates per question; fp32 scores checked "
-          "equal within 1e-3; GFLOP/s of each system beside a torch GEMM's in the log."),
+          "int8 keeps the outlier layers fp32) vs sentence-transformers `CrossEncoder.predict` on the same (query, "
+          "passage) pairs: backend torch in-process; `onnx`, its `export_dynamic_quantized_onnx_model` output, "
+          "`openvino` (default precision: bf16 on this AMX CPU), `openvino` at f32 and "
+          "`export_static_quantized_openvino_model` in the peer environments (`--peer-python` / "
+          "`RANKFW_PEER_PYTHON`, interleaved with the rankfw timings); model: multilingual-e5-small with a fresh "
+          "1-logit head (throughput does not depend on training), max_length 128, batch 32, 2 threads; XQuAD-R en, "
+          "N pairs = 10 (12 at 3,000) candidates per question; fp32 scores checked equal within 1e-3. Targets: "
+          ">= 2.0x the peer's torch throughput, >= 1.2x its fastest backend (`fastest` rows); `GFLOP/s` rows: the "
+          "fastest system's model FLOPs (2 x linear weights + 4 x hidden x length per token and layer, unpadded) "
+          "per second vs a torch fp32 GEMM measured in the same run (peer s = the same FLOPs at the GEMM's rate)."),
     Bench("core", "bench_core.py", ["--sizes", "200", "500", "1000", "--rounds", "2"],
           "`rankfw.run.evaluate.evaluate` vs `ir_measures.calc_aggregate` (nDCG@10, R@100) on the same "
           "random run (100 hits per query) and qrels, each side in its own process; and `rankfw validate "
-          "examples/quickstart.yaml` (plugin loading and spec check, no model, no JVM) vs a bare "
-          "`python -c pass` (target < 1 s)."),
+          "examples/quickstart.yaml` (plugin loading and spec check, no model, no JVM; bytecode cached, as "
+          "installed) vs a bare `python -c pass` (target <= 0.5 s; CPU seconds and load in the check column)."),
     Bench("serve", "bench_serve.py", ["--requests", "16", "--clients", "1", "4", "16"],
           "one query through a trained pipeline with `rankfw.Searcher.search` (BM25 k=100 -> bundled "
           "multilingual-e5-small bi-encoder -> cross-encoder top 10 at int8 -> weighted fusion; XQuAD-R en, the "
@@ -77,8 +88,26 @@ NAMES = {"bm25": "BM25 stage", "fusion": "fusion", "biencoder": "bi-encoder rera
          "biencoder onnx fp32": "bi-encoder rerank, onnx fp32", "biencoder onnx int8": "bi-encoder rerank, onnx int8",
          "crossencoder": "cross-encoder rerank", "crossencoder torch int8": "cross-encoder rerank, torch int8",
          "crossencoder onnx fp32": "cross-encoder rerank, onnx fp32",
-         "crossencoder onnx int8": "cross-encoder rerank, onnx int8", "evaluate": "evaluation", "validate cold start": "validate cold start",
+         "crossencoder onnx int8": "cross-encoder rerank, onnx int8",
+         "crossencoder fastest": "cross-encoder rerank, fastest vs fastest", "crossencoder GFLOP/s": "cross-encoder GFLOP/s",
+         "biencoder fastest": "bi-encoder rerank, fastest vs fastest", "evaluate": "evaluation", "validate cold start": "validate cold start",
          "ray executor": "Ray executor", "core": "evaluation and validate cold start", "ray": "Ray executor",
          "serve": "search and serve", "serve-bm25": "search: BM25 step", "serve-ce": "search: cross-encoder step",
          "serve-p50": "search latency p50", "serve-p95": "search latency p95", "serve-1": "serve, 1 client",
          "serve-4": "serve, 4 clients", "serve-16": "serve, 16 clients"}
+
+PEER_SETUP = r"""The strongest CPU peer of the two model rerankers is sentence-transformers' own `backend="onnx"` /
+`"openvino"` (and their int8 exports). Their optimum packages pin transformers versions other than
+rankfw's (optimum-onnx 0.1.0: transformers < 4.58; optimum-intel 2.2.0: transformers 5.5), so they
+run in two environments of their own, each asked for one timing at a time between rankfw's
+(`benchmarks/peer_st.py`), on the same model files, inputs and threads:
+
+```bash
+W=/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl   # torch 2.13.0 CPU, as rankfw's
+python -m venv /work/venv-peer-onnx && /work/venv-peer-onnx/bin/pip install $W \
+  "sentence-transformers[onnx]==5.7.0" "optimum-onnx[onnxruntime]==0.1.0" "onnxruntime==1.32.0"
+python -m venv /work/venv-peer && /work/venv-peer/bin/pip install $W "sentence-transformers==6.2.0" \
+  "optimum-intel[openvino]==2.2.0" "huggingface-hub==1.21.0" datasets && /work/venv-peer/bin/pip uninstall -y torchvision
+export RANKFW_PEER_PYTHON=/work/venv-peer-onnx/bin/python:/work/venv-peer/bin/python   # or --peer-python A B
+```"""
+"""README: the peer environments of sentence-transformers' ONNX / OpenVINO backends (see ``peer_st.py``)."""

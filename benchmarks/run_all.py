@@ -1,6 +1,7 @@
 """Run every rankfw-vs-peer benchmark, each in its own process; print one table; write the results.
 
     python benchmarks/run_all.py [--quick] [--only bm25 fusion ...] [--ray] [--dense-scale] [--no-write] [--render]
+        [--peer-python /work/venv-peer-onnx/bin/python /work/venv-peer/bin/python]
     python benchmarks/run_all.py --add-rows dense_scale ROWS.json   # merge one script's --json rows, re-render
 
 Each ``bench_*.py`` runs in a child process of its own (the pyserini JVM and torch must not share a
@@ -8,7 +9,9 @@ process) with ``--json``; its own table and log go to a log file (path printed).
 printed as one table and, for a complete run, written to ``benchmarks/results.json`` and
 ``benchmarks/README.md`` (regenerated, with the machine it ran on). ``--quick``: small sizes, a
 few minutes, to check that everything runs (the numbers are not meaningful). The full run is
-sized for about 15-20 minutes on 2 idle cores.
+sized for about 15-20 minutes on 2 idle cores. ``--peer-python`` (or ``$RANKFW_PEER_PYTHON``):
+the interpreters of the peer environments where sentence-transformers' ONNX / OpenVINO backends
+run (README "How to run"); without them those peer rows are left out.
 """
 
 from __future__ import annotations
@@ -31,8 +34,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from benches import BENCHES, DENSE, NAMES, Bench  # noqa: E402  (beside this script)
-
+from benches import BENCHES, DENSE, NAMES, PEER_SETUP, Bench
 
 
 def machine() -> dict[str, Any]:
@@ -180,6 +182,7 @@ python benchmarks/run_all.py          # full run, about 15-20 minutes on 2 idle 
 python benchmarks/run_all.py --quick  # small sizes, a few minutes: checks that everything runs
 ```
 
+{PEER_SETUP}
 Every script runs in its own process (the pyserini JVM and torch must not share one) and also runs
 alone, e.g. `python benchmarks/bench_bm25.py --help`; `--json PATH` writes its rows. `run_all.py`
 prints one table and writes `benchmarks/results.json` (rows, machine, per-script logs) and this
@@ -235,7 +238,12 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not write results.json and README.md")
     parser.add_argument("--verbose", action="store_true", help="also stream each script's own output")
     parser.add_argument("--render", action="store_true", help="only rewrite README.md from results.json")
+    parser.add_argument("--peer-python", nargs="+", metavar="PATH",
+                        help="peer interpreters for sentence-transformers' onnx/openvino backends "
+                             "(sets $RANKFW_PEER_PYTHON for the model benchmarks)")
     args = parser.parse_args()
+    if args.peer_python:
+        os.environ["RANKFW_PEER_PYTHON"] = os.pathsep.join(args.peer_python)
     if args.render or args.add_rows:
         record = json.loads((HERE / "results.json").read_text())
         if args.add_rows:
