@@ -11,8 +11,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AliasChoices, Field
 
 from rankfw.core import Document, InputError, StageContext, Trainer, TrainingInput
-from rankfw.models import SelectionParams, Selector
-from rankfw.models.selection import blend_weights, trainable_state
+from rankfw.models import SelectionParams, Selector, blend_weights, trainable_state
 from rankfw_biencoder_distill.training import TrainConfig
 
 CITATION = (

@@ -81,7 +81,7 @@ def test_select_on_heldout_without_heldout_questions_is_an_input_error(tiny_mode
 def _trainable(model: Path, tmp: Path) -> dict:  # type: ignore[type-arg]
     from rankfw_biencoder_distill.training import Trainable
 
-    from rankfw.models.selection import trainable_state
+    from rankfw.models import trainable_state
 
     return trainable_state(Trainable(FinetuneTrainer.Config(model=str(model), **FAST), str(model), tmp).model)
 

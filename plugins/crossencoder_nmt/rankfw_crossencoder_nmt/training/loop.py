@@ -18,8 +18,16 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from rankfw.core import InputError, StageContext, atomic_write_json
-from rankfw.models import SAFE_LOADING, ModelRef, Selector, TrainerConfig, freeze_bottom_layers, pick_device
-from rankfw.models.selection import blend_weights, trainable_state
+from rankfw.models import (
+    SAFE_LOADING,
+    ModelRef,
+    Selector,
+    TrainerConfig,
+    blend_weights,
+    freeze_bottom_layers,
+    pick_device,
+    trainable_state,
+)
 from rankfw_crossencoder_nmt.scoring import usable_length
 from rankfw_crossencoder_nmt.training.groups import TrainGroup, sample_negatives
 
