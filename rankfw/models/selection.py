@@ -6,6 +6,11 @@ held-out question's judged passages (its positives, judged 1, and negatives, jud
 examples of :attr:`TrainingInput.selection_examples`), keeps the weights of the checkpoint with
 the best ``select_measure`` (mean over languages; the earliest wins a tie) and writes
 ``selection.json`` beside the model. The evaluation questions are never used.
+
+``interpolate`` (WiSE-FT, Wortsman et al., CVPR 2022) blends the kept weights back toward the
+model training started from, ``theta = (1 - a) * theta_start + a * theta_tuned``: with
+``select_on: heldout`` every ``a`` listed is evaluated like a checkpoint (recorded with its
+``interpolate`` value) and the best of all is kept; without it the one ``a`` given is applied.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from rankfw.core.components import ComponentConfig, TrainingInput
 from rankfw.core.errors import InputError
@@ -38,6 +43,25 @@ class SelectionParams(ComponentConfig):
     select_every: int | None = Field(
         None, gt=0, description="evaluate every N optimizer steps (None: after every epoch); always at the start and the end"
     )
+
+    interpolate: list[float] = Field(
+        [1.0], min_length=1,
+        description="WiSE-FT: blend the tuned weights toward the start model, (1-a)*start + a*tuned, for each a "
+                    "in (0, 1]; select_on: heldout keeps the a the held-out questions prefer (1.0 = no blending)",
+    )
+
+    @field_validator("interpolate")
+    @classmethod
+    def _coefficients(cls, value: list[float]) -> list[float]:
+        if any(not 0 < a <= 1 for a in value):
+            raise ValueError(f"interpolate coefficients must be in (0, 1], got {value}")
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _one_coefficient_without_selection(self) -> SelectionParams:
+        if self.select_on == "none" and len(self.interpolate) > 1:
+            raise ValueError("several interpolate coefficients need select_on: heldout to choose between them")
+        return self
 
     @field_validator("select_measure")
     @classmethod
@@ -73,8 +97,9 @@ class Selector:
         self.best: int | None = None
         self.state: dict[str, Any] | None = None
 
-    def evaluate(self, score: Scorer, step: int, epoch: float) -> bool:
-        """Score the held-out questions with ``score``; record the checkpoint; whether it is the best yet."""
+    def evaluate(self, score: Scorer, step: int, epoch: float, **extra: Any) -> bool:
+        """Score the held-out questions with ``score``; record the checkpoint (with ``extra``, e.g. its
+        ``interpolate`` coefficient); whether it is the best yet."""
         from rankfw.run.evaluate import evaluate
 
         languages: dict[str, float] = {}
@@ -83,7 +108,7 @@ class Selector:
             run = Run.from_scores({q: {d.docid: float(s) for d, s in zip(docs, row)} for q, docs, row in zip(qids, passages, scores)})
             languages[lang] = round(evaluate(run, qrels, [self.measure])[self.measure], 6)
         value = round(sum(languages.values()) / len(languages), 6)
-        self.checkpoints.append({"step": step, "epoch": round(epoch, 3), "value": value, "languages": languages})
+        self.checkpoints.append({"step": step, "epoch": round(epoch, 3), **extra, "value": value, "languages": languages})
         if self.best is None or value > self.checkpoints[self.best]["value"]:
             self.best = len(self.checkpoints) - 1
             return True
@@ -91,7 +116,19 @@ class Selector:
 
     def keep(self, model: Any) -> None:
         """Remember ``model``'s trainable weights (a CPU copy): call when :meth:`evaluate` says best."""
-        self.state = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+        self.state = trainable_state(model)
+
+    def interpolate(self, model: Any, start: dict[str, Any], coefficients: Sequence[float], score: Scorer, epoch: float) -> None:
+        """WiSE-FT on the kept checkpoint: evaluate ``(1-a)*start + a*kept`` for each ``a < 1`` of
+        ``coefficients``, keep the best of everything evaluated, and leave it in ``model``."""
+        self.restore(model)
+        kept, step = trainable_state(model), self.winner["step"]
+        if step > 0:  # the start itself winning leaves nothing to blend
+            for a in (a for a in coefficients if a < 1):
+                blend_weights(model, start, kept, a)
+                if self.evaluate(score, step, epoch, interpolate=a):
+                    self.keep(model)
+        self.restore(model)
 
     def restore(self, model: Any) -> None:
         """Put the best checkpoint's weights back into ``model`` (frozen weights never changed)."""
@@ -121,3 +158,18 @@ class Selector:
         }
         atomic_write_json(output_dir / SELECTION_FILE, report)
         return report
+
+
+def trainable_state(model: Any) -> dict[str, Any]:
+    """A CPU copy of ``model``'s trainable weights (the frozen ones never change)."""
+    return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+
+
+def blend_weights(model: Any, start: dict[str, Any], tuned: dict[str, Any], alpha: float) -> None:
+    """Set ``model``'s weights named in ``start`` to ``(1 - alpha) * start + alpha * tuned`` (WiSE-FT)."""
+    import torch
+
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name in start:
+                param.copy_(((1 - alpha) * start[name] + alpha * tuned[name]).to(param.device, param.dtype))

@@ -87,6 +87,7 @@ class DistillTrainer(Trainer[DistillConfig]):
             if not lang_pairs:
                 ctx.log(f"{ctx.stage}: {inp.language}: no parallel text, skipped")
                 continue
+            lang_pairs = without_heldout(lang_pairs, inp)
             pairs[inp.language] = lang_pairs[: cfg.max_pairs] if cfg.max_pairs else lang_pairs
             reverse = {t: e for e, t in lang_pairs}
             own = [(ex.query, [d.text for d in ex.positives + ex.negatives]) for ex in inp.examples()]
@@ -229,3 +230,16 @@ class DistillTrainer(Trainer[DistillConfig]):
             kls.append(kl(s_scores[None], t_scores[None], cfg.temperature))
             start += count
         return loss + cfg.rank_weight * torch.stack(kls).mean()
+
+
+def without_heldout(pairs: list[tuple[str, str]], inp: TrainingInput) -> list[tuple[str, str]]:
+    """The parallel pairs whose target side neither is nor contains a held-out question or one of
+    its judged passages (a paragraph holding a held-out sentence goes too): the held-out articles
+    stay unseen, so that choices made on them are honest."""
+    held = {ex.query for ex in inp.selection_examples} | {
+        d.text for ex in inp.selection_examples for d in (*ex.positives, *ex.negatives)
+    }
+    held.discard("")
+    if not held:
+        return pairs
+    return [(e, t) for e, t in pairs if t not in held and not any(h in t for h in held)]

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AliasChoices, Field
 
 from rankfw.core import Document, InputError, StageContext, Trainer, TrainingInput
-from rankfw.models import SelectionParams, Selector
+from rankfw.models import SelectionParams, Selector, blend_weights, trainable_state
 from rankfw_biencoder_distill.training import TrainConfig
 
 CITATION = (
@@ -94,6 +94,7 @@ class FinetuneTrainer(Trainer[FinetuneConfig]):
         selector = Selector(inputs, cfg, ctx.stage) if cfg.select_on == "heldout" else None
         rng = seed_everything(cfg.seed)
         model = Trainable(cfg, cfg.model, ctx.cache_dir)
+        start = trainable_state(model.model) if cfg.interpolate != [1.0] else None  # WiSE-FT
         per_epoch = count_batches(data, cfg.batch_size)
         steps = cfg.epochs * per_epoch
         opt, sched = model.optimiser(steps)
@@ -112,10 +113,17 @@ class FinetuneTrainer(Trainer[FinetuneConfig]):
                 if cfg.select_every is None:
                     self._select(selector, model, step, per_epoch)
         model.model.eval()
+        if selector is not None and start is not None:
+            from rankfw_biencoder_distill.training import heldout_scorer
+
+            selector.interpolate(model.model, start, cfg.interpolate, heldout_scorer(model), cfg.epochs)
+        elif start is not None:
+            blend_weights(model.model, start, trainable_state(model.model), cfg.interpolate[0])
         if selector is not None:
             selector.restore(model.model)
             winner = selector.write(output_dir)["winner"]
-            ctx.log(f"{ctx.stage}: kept step {winner['step']} of {steps}: {selector.measure} {winner['value']:.4f} on held-out questions")
+            blend = f" blended {winner['interpolate']} toward the start" if "interpolate" in winner else ""
+            ctx.log(f"{ctx.stage}: kept step {winner['step']} of {steps}{blend}: {selector.measure} {winner['value']:.4f} on held-out questions")
         model.save(output_dir)
 
     @staticmethod

@@ -76,3 +76,50 @@ def test_select_on_heldout_without_heldout_questions_is_an_input_error(tiny_mode
         FinetuneTrainer(config).train([inp], tmp_path, context(tmp_path, None))
     with pytest.raises(ValueError, match="unknown measure"):
         FinetuneTrainer.Config(select_measure="nDCG@ten")
+
+
+def _trainable(model: Path, tmp: Path) -> dict:  # type: ignore[type-arg]
+    from rankfw_biencoder_distill.training import Trainable
+
+    from rankfw.models import trainable_state
+
+    return trainable_state(Trainable(FinetuneTrainer.Config(model=str(model), **FAST), str(model), tmp).model)
+
+
+def test_interpolation_blends_toward_the_start_and_selection_keeps_the_best_blend(
+    tiny_model: Path, xquad_cache: Path, tmp_path: Path
+) -> None:
+    inp = _split_input(xquad_cache)
+    # without selection, one coefficient: exactly (1-a)*start + a*tuned, with tuned = the same run unblended
+    for name, a in (("tuned", 1.0), ("half", 0.5)):
+        config = FinetuneTrainer.Config(model=str(tiny_model), batch_size=32, epochs=1, lr=2e-3, interpolate=[a], **FAST)
+        (tmp_path / name).mkdir()
+        FinetuneTrainer(config).train([inp], tmp_path / name, context(tmp_path, None))
+    start, tuned, half = (_trainable(p, tmp_path) for p in (tiny_model, tmp_path / "tuned", tmp_path / "half"))
+    moved = [n for n in start if not (start[n] == tuned[n]).all()]
+    assert moved and all((half[n] - (start[n] + tuned[n]) / 2).abs().max() < 1e-5 for n in start)
+    # with selection: every coefficient is a recorded checkpoint, the best of all is saved
+    report, config = _train(tiny_model, inp, tmp_path / "wise", tmp_path, epochs=1, lr=2e-3, interpolate=[0.25, 0.5, 1.0])
+    blends = [c for c in report["checkpoints"] if "interpolate" in c]
+    assert [c["interpolate"] for c in blends] == [0.25, 0.5] and all(c["step"] == report["checkpoints"][-3]["step"] for c in blends)
+    assert report["winner"]["value"] == max(c["value"] for c in report["checkpoints"])
+    assert _heldout_value(tmp_path / "wise", inp, config, tmp_path) == pytest.approx(report["winner"]["value"], abs=1e-5)
+    with pytest.raises(ValueError, match="need select_on: heldout"):
+        FinetuneTrainer.Config(interpolate=[0.5, 1.0])
+    with pytest.raises(ValueError, match=r"in \(0, 1\]"):
+        FinetuneTrainer.Config(interpolate=[0.0])
+
+
+def test_distill_leaves_out_parallel_text_of_heldout_articles(xquad_cache: Path, tmp_path: Path) -> None:
+    from rankfw_biencoder_distill import DistillTrainer
+
+    corpus, _, _ = xquad("de", xquad_cache)
+    train, parallel = XQUAD / "de" / "train.jsonl.gz", str(XQUAD / "parallel" / "en-de.tsv")
+    held = HoldoutRule(0.0, r"docid:^(xq-\d+)-", folds=4, fold=0).heldout_qids(read_training(train))
+    selection = tuple(ex for ex in read_training(train) if ex.query_id in held)
+    inp = TrainingInput("de", corpus, training=str(train), excluded_qids=held, selection_examples=selection, parallel=parallel)
+    pairs, _, _ = DistillTrainer(DistillTrainer.Config(model="stage:x")).data([inp], context(tmp_path, None))
+    texts = {ex.query for ex in selection} | {d.text for ex in selection for d in ex.positives}
+    everything = TrainingInput("de", corpus, parallel=parallel).parallel_pairs()
+    assert sum(any(h in t for h in texts) for _, t in everything) > 20  # the file does hold held-out text
+    assert pairs["de"] and not any(h in t for _, t in pairs["de"] for h in texts)

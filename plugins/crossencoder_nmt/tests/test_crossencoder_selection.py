@@ -43,9 +43,11 @@ def _train(model: Path, inp: TrainingInput, out: Path, tmp: Path, **params: obje
 
 def test_selection_keeps_the_best_checkpoint_and_saves_its_weights(tiny_encoder: Path, xquad: Path, tmp_path: Path) -> None:
     inp = _split_input(xquad, tmp_path / "cache")
-    report, config = _train(tiny_encoder, inp, tmp_path / "m", tmp_path, lr=2e-3, select_every=6)
-    steps = [c["step"] for c in report["checkpoints"]]
+    report, config = _train(tiny_encoder, inp, tmp_path / "m", tmp_path, lr=2e-3, select_every=6, interpolate=[0.5, 1.0])
+    *trained, blend = report["checkpoints"]  # the kept checkpoint blended halfway toward the start (WiSE-FT), last
+    steps = [c["step"] for c in trained]
     assert steps[0] == 0 and all(s % 6 == 0 for s in steps[1:-1]) and steps[-1] == max(steps)
+    assert blend["interpolate"] == 0.5 and blend["step"] == max(trained, key=lambda c: c["value"])["step"]
     values = [c["value"] for c in report["checkpoints"]]
     assert report["winner"]["value"] == max(values) and report["winner"]["step"] > 0
     assert set(report["qids"]["en"]) == {ex.query_id for ex in inp.selection_examples}

@@ -18,7 +18,16 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from rankfw.core import InputError, StageContext, atomic_write_json
-from rankfw.models import SAFE_LOADING, ModelRef, Selector, TrainerConfig, freeze_bottom_layers, pick_device
+from rankfw.models import (
+    SAFE_LOADING,
+    ModelRef,
+    Selector,
+    TrainerConfig,
+    blend_weights,
+    freeze_bottom_layers,
+    pick_device,
+    trainable_state,
+)
 from rankfw_crossencoder_nmt.scoring import usable_length
 from rankfw_crossencoder_nmt.training.groups import TrainGroup, sample_negatives
 
@@ -136,6 +145,8 @@ def train_groups(
     pairs_seen = 0
     ctx.log(f"{ctx.stage}: {len(groups)} groups, {trainable:,} trainable parameters, {steps} steps on {device}")
     step = 0
+    coefficients = list(getattr(cfg, "interpolate", [1.0]))  # WiSE-FT (SelectionParams)
+    start = trainable_state(model) if coefficients != [1.0] else None
 
     def select() -> None:
         if selector is not None and selector.evaluate(pair_scorer(model, tokenizer, max_length, device), step, step / (steps / cfg.epochs)):
@@ -173,6 +184,10 @@ def train_groups(
                 select()
     seconds = time.perf_counter() - started
     model.eval()
+    if selector is not None and start is not None:
+        selector.interpolate(model, start, coefficients, pair_scorer(model, tokenizer, max_length, device), cfg.epochs)
+    elif start is not None:
+        blend_weights(model, start, trainable_state(model), coefficients[0])
     if selector is not None:
         selector.restore(model)
         extra_info = {**(extra_info or {}), "selected": selector.write(output_dir)["winner"]}
