@@ -20,7 +20,7 @@ from rich.table import Table
 
 from rankfw import __version__
 from rankfw.core.errors import InputError, RankfwError, StageError, describe_os_error
-from rankfw.run.options import (
+from rankfw.cli_options import (
     make_executor,
     print_metrics,
     print_plan,
@@ -230,7 +230,7 @@ def eval_command(run_file: Path, qrels_file: str | None, measures: tuple[str, ..
     queries among the asked topics (--topics, else the run's queries); an asked judged query the
     run misses counts 0 (trec_eval -c over the asked topics). RUN may be an output folder of
     'rankfw run': every stage is scored with the topics and qrels of its spec.yaml."""
-    from rankfw.run.options import eval_folder, eval_run
+    from rankfw.cli_options import eval_folder, eval_run
 
     if run_file.is_dir():  # an output folder: every stage, with the topics and qrels of its spec.yaml
         metrics = eval_folder(run_file, list(measures), per_query, err_console)

@@ -172,7 +172,7 @@ def test_outputs_get_the_umask_and_the_folder_can_move(
 
 def test_library_progress_bars_are_silenced(monkeypatch: pytest.MonkeyPatch) -> None:
     transformers_logging = pytest.importorskip("transformers.utils.logging")
-    from rankfw.run.options import quiet_libraries
+    from rankfw.cli_options import quiet_libraries
 
     for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE", "TRANSFORMERS_VERBOSITY"):
         monkeypatch.delenv(name, raising=False)

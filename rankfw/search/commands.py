@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rankfw.cli import _handle_errors, console, err_console
-from rankfw.run.options import set_option as _set_option
+from rankfw.cli_options import set_option as _set_option
 from rankfw.core.errors import InputError
 
 
