@@ -219,3 +219,35 @@ def test_model_identity_follows_content_not_names_or_times(tmp_path: Path) -> No
     (copy / "model.safetensors").write_bytes(b"retrained")
     assert model_identity(str(copy)) != model_identity(str(a))
     assert model_identity("intfloat/multilingual-e5-small") == "intfloat/multilingual-e5-small"
+
+
+def test_interpolation_blends_toward_the_final_weights_when_the_start_wins() -> None:
+    """WiSE-FT: a blend of the start and the tuned weights can beat both ends, so blends are scored
+    even when the start model is the best checkpoint (they were skipped, and the test of the
+    bi-encoder trainer then failed whenever its tiny model's start happened to win)."""
+    torch = pytest.importorskip("torch")
+    from rankfw.core import TrainingInput
+    from rankfw.core.types import Document, TrainingExample
+    from rankfw.models.selection import SelectionParams, Selector
+
+    example = TrainingExample("q1", "a question", [Document("p", "", "right")], [Document("n", "", "wrong")])
+    selector = Selector([TrainingInput("en", None, selection_examples=(example,))],  # type: ignore[arg-type]
+                        SelectionParams(select_on="heldout", interpolate=[0.5, 1.0]), "ft")
+    model = torch.nn.Linear(1, 1, bias=False)
+
+    def score(queries: list[str], passages: list[list[Document]]) -> list[list[float]]:
+        w = float(model.weight)  # the positive ranks first only near w = 0.5: both ends lose
+        return [[1.0 if abs(w - 0.5) < 0.1 else 0.0, 0.5] for _ in queries]
+
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    start = {n: p.detach().clone() for n, p in model.named_parameters()}
+    assert selector.evaluate(score, 0, 0.0)
+    selector.keep(model)
+    with torch.no_grad():
+        model.weight.fill_(1.0)  # training ended here, no better than the start
+    assert not selector.evaluate(score, 10, 1.0)
+    selector.interpolate(model, start, [0.5, 1.0], score, 1.0)
+    assert [c.get("interpolate") for c in selector.checkpoints] == [None, None, 0.5]
+    assert selector.winner["interpolate"] == 0.5 and selector.winner["step"] == 10
+    assert float(model.weight) == pytest.approx(0.5)

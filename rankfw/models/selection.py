@@ -120,10 +120,17 @@ class Selector:
 
     def interpolate(self, model: Any, start: dict[str, Any], coefficients: Sequence[float], score: Scorer, epoch: float) -> None:
         """WiSE-FT on the kept checkpoint: evaluate ``(1-a)*start + a*kept`` for each ``a < 1`` of
-        ``coefficients``, keep the best of everything evaluated, and leave it in ``model``."""
+        ``coefficients``, keep the best of everything evaluated, and leave it in ``model``.
+
+        Call with ``model`` holding the weights training ended with: when the start itself is the
+        best checkpoint, those are what is blended toward it (a blend can beat both ends).
+        """
+        final, last = trainable_state(model), self.checkpoints[-1]["step"]
         self.restore(model)
         kept, step = trainable_state(model), self.winner["step"]
-        if step > 0:  # the start itself winning leaves nothing to blend
+        if step == 0:
+            kept, step = final, last
+        if step > 0:  # no training step at all leaves nothing to blend
             for a in (a for a in coefficients if a < 1):
                 blend_weights(model, start, kept, a)
                 if self.evaluate(score, step, epoch, interpolate=a):
