@@ -31,6 +31,9 @@ def _run_file(path: Path) -> dict[str, list[tuple[str, float]]]:
 
 @pytest.fixture(scope="module")
 def rehearsed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    import ir_datasets  # noqa: F401  as in a test session where another test imported it first (CI's
+    # slow run): it reads IR_DATASETS_HOME once, so the mirror must be made in a fresh process
+
     root = tmp_path_factory.mktemp("miracl-rehearsal")
     env = {**os.environ, **rehearsal.prepare(root)}
     done = subprocess.run(rehearsal.command(root / "out"), check=False, env=env, cwd=REPO, capture_output=True, text=True, timeout=2400)

@@ -18,7 +18,10 @@ path (ir_datasets' MIRACL loader, pyserini's prebuilt indexes, models by hub id)
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from rankfw.testing import REPO
@@ -64,15 +67,27 @@ def prepare(root: Path, languages: tuple[str, ...] = LANGUAGES, data: Path | Non
     while indexing, since ir_datasets and pyserini read it)."""
     from rankfw.models import resolve_model
     from rankfw.testing.hub_mirror import seed_hub, tiny_nllb, tiny_xlmr
-    from rankfw.testing.miracl_mirror import write_irds_mirror, write_prebuilt_indexes
 
     root = Path(root)
     env = environment(root)
+    # ir_datasets reads IR_DATASETS_HOME once, when first imported: a process that has imported it
+    # already (a test session) would write and read its real home, so the mirror and the indexes
+    # are made in a fresh interpreter (which also keeps the JVM out of this process)
+    script = (
+        "import sys, json\n"
+        "from pathlib import Path\n"
+        "from rankfw.testing.miracl_mirror import write_irds_mirror, write_prebuilt_indexes\n"
+        "root, languages, data = Path(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3] or None\n"
+        "write_irds_mirror(root / 'irds', languages, data)\n"
+        "write_prebuilt_indexes(root / 'pyserini', languages)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(root), json.dumps(list(languages)), str(data or "")],
+                          env={**os.environ, **env}, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"building the MIRACL mirror failed: {done.stderr.strip()[-2000:]}")
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        write_irds_mirror(root / "irds", languages, data)
-        write_prebuilt_indexes(root / "pyserini", languages)
         e5 = Path(resolve_model("bundled:multilingual-e5-small", root / "rankfw"))
         minilm = Path(resolve_model("bundled:all-MiniLM-L6-v2", root / "rankfw"))
         seed_hub(root / "hf", {
