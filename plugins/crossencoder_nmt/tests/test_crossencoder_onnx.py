@@ -60,8 +60,11 @@ def test_onnx_int8_keeps_the_outlier_layer_in_fp32(outlier_cross_encoder: Path, 
 
     # static int8 (fixed scales from the calibration pairs): close to fp32 with or without the outlier cut
     # (with dynamic int8 the cut mattered: one per-batch scale; here the fixed ranges set the error floor)
+    # (the tiny model's scores sit near one value: the error was .0002-.0010 of a mean size of .0087
+    # across machines and caches, so the bound is a quarter of the size; a broken int8 path errs by
+    # about the size or more)
     size = float(np.abs(reference).mean())
-    assert 0 < error(mixed) < 0.1 * size and 0 < error(everything) < 0.1 * size
+    assert 0 < error(mixed) < 0.25 * size and 0 < error(everything) < 0.25 * size
 
 
 def test_onnx_config_validation() -> None:
