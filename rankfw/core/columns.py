@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, count
 from operator import itemgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import numpy as np
 
 Hit = tuple[str, float]
+T = TypeVar("T")
 _DOCID, _SCORE = itemgetter(0), itemgetter(1)
 
 
@@ -85,20 +86,19 @@ class RunColumns:
 
     def to_hits(self) -> dict[str, list[Hit]]:
         """``qid -> [(docid, score), ...]``: the per-query lists (the form :class:`Run` keeps)."""
-        docids = self.names[self.codes].tolist()
-        values = self.scores.tolist()
-        bounds = self.offsets.tolist()
-        with gc_paused():
-            return {qid: list(zip(docids[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]]))
-                    for i, qid in enumerate(self.qids)}
+        return self._per_query(list)
 
     def to_scores(self) -> dict[str, dict[str, float]]:
         """``qid -> {docid: score}`` (what :meth:`Run.scores` gives), without the per-query lists."""
+        return self._per_query(dict)
+
+    def _per_query(self, build: Callable[[Iterable[Hit]], T]) -> dict[str, T]:
+        """``qid -> build(zip(docids, scores))`` of each query's hits, in order."""
         docids = self.names[self.codes].tolist()
         values = self.scores.tolist()
         bounds = self.offsets.tolist()
         with gc_paused():
-            return {qid: dict(zip(docids[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]]))
+            return {qid: build(zip(docids[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]]))
                     for i, qid in enumerate(self.qids)}
 
     def n_hits(self) -> int:
