@@ -4,7 +4,8 @@ An expected-scores file (``examples/NAME.expected``) is a TSV with the header
 ``stage  language  measure  expected  tolerance``: one line per score a run must reproduce
 (``language`` is an ISO code or ``mean``); blank lines and lines starting with ``#`` are ignored.
 A score holds when ``|actual - expected| <= tolerance``; a score missing from the run's
-``metrics.json`` does not hold.
+``metrics.json`` does not hold. :func:`write_expected` (``rankfw check OUT_DIR EXPECTED --write``)
+writes such a file from a finished run.
 """
 
 from __future__ import annotations
@@ -129,3 +130,32 @@ def check(out_dir: Path, expected: Path) -> list[Outcome]:
     specs = read_expected(expected)
     metrics = read_metrics(out_dir)
     return [Outcome(spec, actual_score(metrics, spec)) for spec in specs]
+
+
+def write_expected(out_dir: Path, expected: Path, tolerance: float = 0.001,
+                   stages: tuple[str, ...] = ()) -> int:
+    """Write ``expected`` from the run in ``out_dir`` (every stage, language and measure, or only
+    ``stages``), each score rounded to 4 decimals with ``tolerance``; the number of lines written."""
+    from rankfw.core.io import atomic_write_text
+
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise InputError(f"the tolerance must be a finite non-negative number, got {tolerance}", "--tolerance")
+    metrics = read_metrics(out_dir)
+    unknown = [s for s in stages if s not in metrics["stages"]]
+    if unknown:
+        raise InputError(f"no evaluated stage {', '.join(unknown)} in this run (it has: "
+                         f"{', '.join(metrics['stages']) or 'none'})", str(Path(out_dir) / "metrics.json"))
+    lines = [f"# Expected scores of the run in {out_dir}, written by `rankfw check --write`",
+             "\t".join(HEADER)]
+    for stage, table in metrics["stages"].items():
+        if stages and stage not in stages:
+            continue
+        rows = sorted((table.get("languages") or {}).items()) + [("mean", table.get("mean") or {})]
+        for language, values in rows:
+            for measure, value in (values or {}).items():
+                if isinstance(value, int | float):
+                    lines.append(f"{stage}\t{language}\t{measure}\t{value:.4f}\t{tolerance:g}")
+    if len(lines) == 2:
+        raise InputError("the run has no evaluated scores to write", str(Path(out_dir) / "metrics.json"))
+    atomic_write_text(Path(expected), "\n".join(lines) + "\n")
+    return len(lines) - 2

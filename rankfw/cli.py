@@ -200,10 +200,18 @@ def plugins_list(as_json: bool) -> None:
 @main.command("check")
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.argument("expected", type=click.Path(path_type=Path))
+@click.option("--write", is_flag=True, help="Write EXPECTED from OUT_DIR's scores instead of checking them.")
+@click.option("--tolerance", type=float, default=0.001, show_default=True, help="With --write: each score's tolerance.")
+@click.option("--stage", "stages", multiple=True, help="With --write: only this stage (repeatable).")
 @_handle_errors
-def check_command(out_dir: Path, expected: Path) -> None:
+def check_command(out_dir: Path, expected: Path, write: bool, tolerance: float, stages: tuple[str, ...]) -> None:
     """Check OUT_DIR/metrics.json against the EXPECTED scores file (exit 1 naming what moved)."""
-    from rankfw.check import check
+    from rankfw.check import check, write_expected
+
+    if write:
+        count = write_expected(out_dir, expected, tolerance, stages)
+        click.echo(f"wrote {count} expected scores to {expected}")
+        return
 
     outcomes = check(out_dir, expected)
     moved = [o for o in outcomes if not o.holds]

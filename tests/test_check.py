@@ -105,3 +105,24 @@ def test_quickstart_scores_hold(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     done = rankfw("check", str(tmp_path / "out"), str(EXAMPLES / "quickstart.expected"))
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_shipped_fusion_scores_hold_and_write_round_trips(tmp_path: Path) -> None:
+    """examples/xquad-fusion.yaml (BM25 runs, RRF and held-out-tuned weighted fusion) reproduces its
+    expected file; ``--write`` of that run gives a file that checks, and only the stages asked for."""
+    out = tmp_path / "out"
+    done = rankfw("run", str(EXAMPLES / "xquad-fusion.yaml"), "--out", str(out), "--cache", str(tmp_path / "cache"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    done = rankfw("check", str(out), str(EXAMPLES / "xquad-fusion.expected"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all 32 expected scores hold" in done.stdout
+    written = tmp_path / "fused.expected"
+    result = CliRunner().invoke(main, ["check", str(out), str(written), "--write", "--stage", "fused", "--tolerance", "0.002"])
+    assert result.exit_code == 0 and "wrote 8 expected scores" in result.output
+    specs = read_expected(written)
+    assert {s.stage for s in specs} == {"fused"} and {s.tolerance for s in specs} == {0.002}
+    shipped = {s.name: s.expected for s in read_expected(EXAMPLES / "xquad-fusion.expected")}
+    assert all(shipped[s.name] == s.expected for s in specs)
+    assert CliRunner().invoke(main, ["check", str(out), str(written)]).exit_code == 0
+    result = CliRunner().invoke(main, ["check", str(out), str(written), "--write", "--stage", "nope"])
+    assert result.exit_code == 2 and "no evaluated stage nope" in result.output
