@@ -12,7 +12,6 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +26,13 @@ from rankfw.executors.local import Executor, LocalExecutor
 from rankfw.run import done
 from rankfw.run.checks import check_output_folder
 from rankfw.run.compute import component, compute_unit
-from rankfw.run.heldout import selections
 from rankfw.run.keys import KeyMaker, UnitKey, stage_topics
 from rankfw.run.layout import MODEL_UNIT, Layout
+from rankfw.run.manifest import stage_manifest
 from rankfw.run.metrics import pipeline_metrics
 from rankfw.run.plan import Selection, UnitPlan, select
 from rankfw.run.spec_copy import portable_spec
-from rankfw.spec import STAGE_REF, Pipeline, Stage
+from rankfw.spec import Pipeline, Stage
 
 
 @dataclass
@@ -200,6 +199,7 @@ class Runner:
         reports = {}
         for i, stage in enumerate(stages, start=1):
             reports[stage.name] = self._run_stage(stage, f"{i}/{len(stages)}")
+            self._release_runs(stages[i:])
         metrics = self.evaluate()
         atomic_write_json(self.layout.metrics, metrics)
         return RunResult(self.out, reports, metrics)
@@ -257,30 +257,26 @@ class Runner:
             self._runs[(name, language)] = Run.read_trec(self.layout.run_path(name, language))
         return self._runs[(name, language)]
 
+    def _release_runs(self, remaining: Sequence[Stage]) -> None:
+        """Drop the runs read so far that none of the ``remaining`` stages takes as an input (at
+        MIRACL scale one run of 10,000 queries x 1,000 hits is ten million hits)."""
+        needed = {dep for stage in remaining for dep in stage.spec.inputs}
+        for key in [key for key in self._runs if key[0] not in needed]:
+            del self._runs[key]
+
+    def _scored_run(self, name: str, language: str) -> Run:
+        """A run for the evaluation: the one in memory, or read from its file without keeping it."""
+        run = self._runs.pop((name, language), None)
+        return run if run is not None else Run.read_trec(self.layout.run_path(name, language))
+
     def forget_run(self, name: str, language: str) -> None:
         """Drop a run read earlier (its file was just rewritten)."""
         self._runs.pop((name, language), None)
 
     def _write_manifest(self, stage: Stage, timings: dict[str, float]) -> None:
-        info = stage.component
-        manifest = {
-            "stage": stage.name,
-            "kind": stage.spec.kind,
-            "component": info.name,
-            "distribution": info.distribution,
-            "version": info.version,
-            "spec": stage.spec.model_dump(mode="json", exclude_defaults=True),
-            "config": stage.config.model_dump(mode="json"),
-            "model_references": {p: f"{STAGE_REF}{d}" for p, d in stage.model_refs.items()}
-            | {p: v for p, v in stage.spec.params.items() if p in ("model", "teacher", "student") and isinstance(v, str)},
-            "inputs": {dep: f"../{dep}" for dep in stage.dependencies},
-            "keys": {unit: self.key(stage.name, unit).key for unit in self.units(stage)},
-            "code": self.key(stage.name, self.units(stage)[0]).parts["code"] if self.units(stage) else None,
-            "seconds": timings,
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        if stage.spec.kind == "train" and (kept := selections(self.output_path(stage, u) for u in self.units(stage))):
-            manifest["selection"] = kept  # which checkpoint a trainer kept, and on what (select_on: heldout)
+        units = self.units(stage)
+        manifest = stage_manifest(stage, {u: self.key(stage.name, u) for u in units},
+                                  [self.output_path(stage, u) for u in units], timings)
         atomic_write_json(self.layout.manifest(stage.name), manifest)
 
     # --- evaluation ---------------------------------------------------------------------------
@@ -297,4 +293,4 @@ class Runner:
             langs = [lang for lang in self.languages_of(stage) if chosen or self._check(stage, lang).reusable]
             if langs:
                 scored.append((name, langs))
-        return pipeline_metrics(scored, self.input_run, lambda lang: self.topic_set(lang, "eval"), self.spec.metrics, self.log)
+        return pipeline_metrics(scored, self._scored_run, lambda lang: self.topic_set(lang, "eval"), self.spec.metrics, self.log)
