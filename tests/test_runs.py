@@ -98,3 +98,47 @@ def test_columns_may_carry_docids_no_hit_uses() -> None:
     assert run.docids() == {"x", "z"}
     with pytest.raises(ValueError, match="inconsistent columns"):
         RunColumns(["q", "r"], np.array([0, 2]), np.array([2, 0]), names, np.array([2.0, 1.0]))
+
+
+def test_read_trec_into_columns_orders_like_trec_eval_whatever_the_file_order(tmp_path: Path) -> None:
+    """The columnar reader (a run file of millions of hits is never a dict per query) gives what
+    sorting each query's hits by (score desc, docid) gives: ties, shuffled lines, shared docids,
+    qids that sort differently as strings and numbers, blank lines."""
+    import random
+
+    rng = random.Random(7)
+    scores = {str(q): {f"d{rng.randrange(40)}": float(rng.choice([1, 2, 2.5, -1, 0.0, 3])) for _ in range(25)}
+              for q in (10, 9, 100, 1, 2)}
+    lines = [f"{q} Q0 {d} {rng.randrange(1, 99)} {s!r} tag" for q, docs in scores.items() for d, s in docs.items()]
+    rng.shuffle(lines)
+    path = tmp_path / "shuffled.run"
+    path.write_text("\n".join(lines[:30]) + "\n\n" + "\n".join(lines[30:]) + "\n")
+    read = Run.read_trec(path)
+    expected = Run.from_scores({q: scores[q] for q in sorted(scores)})
+    assert list(read) == sorted(scores) == ["1", "10", "100", "2", "9"]
+    assert dict(read.items()) == dict(expected.items())
+    assert read.to_trec("tag") == expected.to_trec("tag")
+    assert read.top(3) == expected.top(3) and read.top(3).to_trec() == expected.top(3).to_trec()
+    assert read.docids() == expected.docids() and read.scores() == expected.scores()
+
+
+def test_duplicate_in_a_shuffled_run_names_its_second_line(tmp_path: Path) -> None:
+    path = tmp_path / "dup.run"
+    path.write_text("q2 Q0 a 1 1.0 t\nq1 Q0 a 1 3.0 t\n\nq1 Q0 b 2 2.0 t\nq2 Q0 b 2 0.5 t\nq1 Q0 a 3 1.0 t\nq1 Q0 b 4 1.0 t\n")
+    with pytest.raises(InputError, match="document 'a' appears twice for query 'q1'") as e:
+        Run.read_trec(path)
+    assert e.value.where == f"{path}:6"
+
+
+def test_a_columnar_run_writes_the_same_file_as_its_lists(tmp_path: Path) -> None:
+    """A run held as columns (fusion's output, a run read back) is written a query at a time, in
+    qid order without its empty queries, byte for byte like the same run held as lists."""
+    from rankfw.core.columns import RunColumns
+
+    lists = _sample_run()
+    columns = Run.from_columns(RunColumns.from_hits(dict(lists.items())))
+    lists.write_trec(tmp_path / "lists.run", tag="t")
+    columns.write_trec(tmp_path / "columns.run", tag="t")
+    assert (tmp_path / "lists.run").read_bytes() == (tmp_path / "columns.run").read_bytes()
+    assert list(columns.canonical()) == ["q1", "q2"] and columns.canonical() == lists.canonical()
+    assert columns.top(1).to_trec() == lists.top(1).to_trec()

@@ -105,6 +105,35 @@ class RunColumns:
         """The number of hits over all queries."""
         return len(self.codes)
 
+    def select(self, queries: Sequence[int], k: int | None = None) -> RunColumns:
+        """The queries at positions ``queries`` (in that order), each cut to its first ``k`` hits."""
+        import numpy as np
+
+        picked = np.asarray(queries, dtype=np.int64)
+        starts = self.offsets[:-1][picked]
+        lengths = self.lengths[picked] if k is None else np.minimum(self.lengths[picked], k)
+        offsets = np.zeros(len(picked) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        index = np.repeat(starts - offsets[:-1], lengths) + np.arange(int(offsets[-1]), dtype=np.int64)
+        return RunColumns([self.qids[i] for i in picked.tolist()], offsets, self.codes[index], self.names,
+                          self.scores[index])
+
+    def top(self, k: int) -> RunColumns:
+        """Every query's first ``k`` hits."""
+        return self.select(range(len(self.qids)), k)
+
+    def canonical(self) -> RunColumns:
+        """Queries in qid order, those without hits dropped (the form a TREC file reads back in)."""
+        lengths = self.lengths.tolist()
+        order = [i for i in sorted(range(len(self.qids)), key=self.qids.__getitem__) if lengths[i]]
+        return self if order == list(range(len(self.qids))) else self.select(order)
+
+    def docids(self) -> set[str]:
+        """Every docid some hit names."""
+        import numpy as np
+
+        return set(self.names[np.unique(self.codes)].tolist())
+
 
 @contextmanager
 def gc_paused() -> Iterator[None]:

@@ -8,8 +8,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rankfw.core.errors import InputError, file_line
-from rankfw.core.io import atomic_write_text, iter_lines
+from rankfw.core.errors import InputError
+from rankfw.core.io import atomic_open
 
 if TYPE_CHECKING:
     from rankfw.core.columns import RunColumns
@@ -97,11 +97,16 @@ class Run(Mapping[str, list[Hit]]):
         too (what a later stage receives is the same whether its input was just computed or read
         back from disk after a resume).
         """
+        if self._hits is None and self._columns is not None:
+            canonical = self._columns.canonical()
+            return self if canonical is self._columns else Run.from_columns(canonical)
         hits = self._lists()
         return Run({q: hits[q] for q in sorted(hits) if hits[q]})
 
     def top(self, k: int) -> Run:
         """The first ``k`` hits of every query."""
+        if self._hits is None and self._columns is not None:
+            return Run.from_columns(self._columns.top(k))
         return Run({q: h[:k] for q, h in self._lists().items()})
 
     def scores(self) -> dict[str, dict[str, float]]:
@@ -112,52 +117,37 @@ class Run(Mapping[str, list[Hit]]):
 
     def docids(self) -> set[str]:
         """Every docid in the run."""
+        if self._hits is None and self._columns is not None:
+            return self._columns.docids()
         return {d for h in self._lists().values() for d, _ in h}
 
     def write_trec(self, path: str | os.PathLike[str], tag: str = "rankfw") -> None:
-        """Write the run as a TREC run file (``qid Q0 docid rank score tag``), atomically."""
-        atomic_write_text(path, self.to_trec(tag))
+        """Write the run as a TREC run file (``qid Q0 docid rank score tag``), atomically, a query
+        at a time (a run of millions of hits is never one string)."""
+        with atomic_open(path) as f:
+            f.writelines(self._trec_lines(tag))
 
     def to_trec(self, tag: str = "rankfw") -> str:
         """The run as TREC run text, queries in sorted qid order (see :meth:`canonical`)."""
-        lines = [
-            f"{qid} Q0 {docid} {rank} {_format_score(score)} {tag}\n"
-            for qid, hits in self.canonical().items()
-            for rank, (docid, score) in enumerate(hits, start=1)
-        ]
-        return "".join(lines)
+        return "".join(self._trec_lines(tag))
+
+    def _trec_lines(self, tag: str) -> Iterator[str]:
+        from rankfw.core.trec import column_queries, list_queries, trec_lines
+
+        if self._hits is None and self._columns is not None:
+            return trec_lines(*column_queries(self._columns), tag)
+        return trec_lines(*list_queries(self._lists()), tag)
 
     @classmethod
     def read_trec(cls, path: str | os.PathLike[str]) -> Run:
         """Read a TREC run file; hits are ordered by score (desc) then docid, as trec_eval does,
-        queries by qid (the :meth:`canonical` form).
+        queries by qid (the :meth:`canonical` form), held as columns (:mod:`rankfw.core.trec`).
 
         A malformed line raises :class:`InputError` naming the file and line.
         """
-        scores: dict[str, dict[str, float]] = {}
-        for lineno, line in iter_lines(path):
-            if not line.strip():
-                continue
-            parts = line.split()
-            where = file_line(path, lineno)
-            if len(parts) != 6:
-                raise InputError(
-                    f"expected 6 columns 'qid Q0 docid rank score tag', got {len(parts)}",
-                    where,
-                )
-            qid, _, docid, rank, score, _ = parts
-            try:
-                int(rank)
-                value = float(score)
-            except ValueError:
-                raise InputError(f"rank must be an integer and score a number: {line.strip()!r}", where) from None
-            if not math.isfinite(value):
-                raise InputError(f"score is not finite: {score!r}", where)
-            docs = scores.setdefault(qid, {})
-            if docid in docs:
-                raise InputError(f"document {docid!r} appears twice for query {qid!r}", where)
-            docs[docid] = value
-        return cls.from_scores({q: scores[q] for q in sorted(scores)})
+        from rankfw.core.trec import read_trec_columns
+
+        return cls.from_columns(read_trec_columns(path))
 
     def to_pandas(self) -> Any:
         """The run as a pandas DataFrame with PyTerrier's columns ``qid, docno, score, rank``
@@ -190,11 +180,6 @@ class Run(Mapping[str, list[Hit]]):
 
 def _rank_key(hit: Hit) -> tuple[float, str]:
     return (-hit[1], hit[0])
-
-
-def _format_score(score: float) -> str:
-    # repr() is the shortest text that reads back as the same float: lossless and deterministic.
-    return repr(float(score))
 
 
 def read_run(path: str | Path) -> Run:
