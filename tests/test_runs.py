@@ -98,3 +98,21 @@ def test_columns_may_carry_docids_no_hit_uses() -> None:
     assert run.docids() == {"x", "z"}
     with pytest.raises(ValueError, match="inconsistent columns"):
         RunColumns(["q", "r"], np.array([0, 2]), np.array([2, 0]), names, np.array([2.0, 1.0]))
+
+
+@pytest.mark.parametrize("max_hits", [1, 2, 3, 1000])
+def test_iter_scores_groups_the_asked_queries_the_same_from_lists_and_from_columns(max_hits: int) -> None:
+    run = _sample_run()
+    columnar = Run.from_columns(run.columns())
+    asked = ["q1", "q9", "q0", "q2"]  # q9: not in the run; q0: no hits
+    groups = list(run.iter_scores(asked, max_hits))
+    merged = {q: docs for group in groups for q, docs in group.items()}
+    assert list(merged) == ["q1", "q0", "q2"] and merged == {q: run.scores()[q] for q in merged}
+    assert merged["q2"] == {"c": 3.0, "a": 1.0, "b": 1.0}  # the tie kept, rank order
+    assert len(groups) > 1 or max_hits == 1000
+    from_columns = list(columnar.iter_scores(asked, max_hits))
+    assert {q: d for g in from_columns for q, d in g.items()} == merged
+    assert [list(d.items()) for g in from_columns for d in g.values()] == [list(d.items()) for d in merged.values()]
+    assert columnar._hits is None  # read from the columns, no lists built
+    assert all(sum(map(len, g.values())) <= max(max_hits, 3) + 2 for g in groups + from_columns)
+    assert list(run.iter_scores([], max_hits)) == [] == list(columnar.iter_scores(["q9"], max_hits))
