@@ -109,7 +109,7 @@ def test_iter_scores_groups_the_asked_queries_the_same_from_lists_and_from_colum
     merged = {q: docs for group in groups for q, docs in group.items()}
     assert list(merged) == ["q1", "q0", "q2"] and merged == {q: run.scores()[q] for q in merged}
     assert merged["q2"] == {"c": 3.0, "a": 1.0, "b": 1.0}  # the tie kept, rank order
-    assert len(groups) > 1 or max_hits == 1000
+    assert len(groups) > 1 or max_hits >= 3
     from_columns = list(columnar.iter_scores(asked, max_hits))
     assert {q: d for g in from_columns for q, d in g.items()} == merged
     assert [list(d.items()) for g in from_columns for d in g.values()] == [list(d.items()) for d in merged.values()]
