@@ -161,8 +161,9 @@ def _unique(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarray]:
         return np.unique(keys, return_inverse=True)
     seen = np.zeros(key_space, dtype=bool)
     seen[keys] = True
-    index = np.cumsum(seen, dtype=np.int32)
-    return np.flatnonzero(seen), (index[keys] - 1).astype(np.int64)
+    inverse = np.cumsum(seen, dtype=np.int32)[keys]  # int32 (the table is < 2**31): half the memory
+    inverse -= 1
+    return np.flatnonzero(seen), inverse
 
 
 def ranked_order(block: FusionBlock, fused: np.ndarray, k: int | None) -> tuple[np.ndarray, list[int]]:
@@ -170,7 +171,9 @@ def ranked_order(block: FusionBlock, fused: np.ndarray, k: int | None) -> tuple[
     (descending), ties by docid (as :class:`Run`), at most ``k`` per query."""
     lengths = np.bincount(block.query, minlength=len(block.qids))
     bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
-    order = _descending(-fused, block.query, lengths, bounds)
+    # ties are ordered by docid next, so the sort need not be stable, except around NaN (never equal)
+    kind = "stable" if np.isnan(fused).any() else "quicksort"
+    order = _descending(-fused, block.query, lengths, bounds, kind)
     _sort_ties(order, fused, block)
     if k is not None and (lengths > k).any():
         keep = np.arange(len(order)) - np.repeat(bounds[:-1], lengths) < k
@@ -179,22 +182,23 @@ def ranked_order(block: FusionBlock, fused: np.ndarray, k: int | None) -> tuple[
     return order, bounds
 
 
-def _descending(negated: np.ndarray, query: np.ndarray, lengths: np.ndarray, bounds: list[int]) -> np.ndarray:
+def _descending(negated: np.ndarray, query: np.ndarray, lengths: np.ndarray, bounds: list[int],
+                kind: str = "stable") -> np.ndarray:
     """Per query (candidates grouped by query), its candidates' indices by ``negated`` ascending
-    (stable): one row-wise sort of a queries x longest-list grid where the grid is small, else
+    (a sort of ``kind``): one row-wise sort of a queries x longest-list grid where the grid is small, else
     one sort per query's slice (candidates are grouped by query: this beats a global lexsort)."""
     n, width = len(negated), int(lengths.max()) if len(lengths) else 0
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     if len(lengths) * width > 2 * n + GRID_FREE:
-        pieces = [np.argsort(negated[a:b], kind="stable") + a for a, b in pairwise(bounds) if b > a]
+        pieces = [np.argsort(negated[a:b], kind=kind) + a for a, b in pairwise(bounds) if b > a]
         return np.concatenate(pieces)
     starts = np.asarray(bounds[:-1], dtype=np.int64)
     grid = np.full((len(lengths), width), np.inf)
     grid[query, np.arange(n) - starts[query]] = negated
-    columns = np.argsort(grid, axis=1, kind="stable")
+    columns = np.argsort(grid, axis=1, kind=kind)
     del grid
-    # padding sits after the real entries it ties with (stable) but may precede NaN: drop it by column
+    # padding (inf) may precede real inf entries (unstable) or NaN: drop it by column
     return (columns + starts[:, None])[columns < lengths[:, None]]
 
 
@@ -220,17 +224,18 @@ def _sort_ties(order: np.ndarray, fused: np.ndarray, block: FusionBlock) -> None
     starts_group[1:] = ~tie[positions[1:] - 1]
     group = np.cumsum(starts_group)
     members = order[positions]
-    by_name = _name_ranks(block.codes[members], block.names)
-    order[positions] = members[np.lexsort((by_name, group))]
+    by_name, n_names = _name_ranks(block.codes[members], block.names)
+    order[positions] = members[np.argsort(group * n_names + by_name)]  # distinct keys: any sort
 
 
-def _name_ranks(codes: np.ndarray, names: np.ndarray) -> np.ndarray:
+def _name_ranks(codes: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, int]:
     """Per code of ``codes``, the rank of its docid among the distinct docids of ``codes`` (the
-    docids sorted as Python sorts str, once each; the codes of ``names`` name distinct docids)."""
+    docids sorted as Python sorts str, once each; the codes of ``names`` name distinct docids),
+    and the number of those docids."""
     seen = np.zeros(len(names), dtype=bool)
     seen[codes] = True
     distinct = np.flatnonzero(seen)
     text = names[distinct].tolist()
     rank = np.zeros(len(names), dtype=np.int64)
     rank[distinct[sorted(range(len(text)), key=text.__getitem__)]] = np.arange(len(distinct))
-    return rank[codes]
+    return rank[codes], len(distinct)
