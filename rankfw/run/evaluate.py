@@ -68,7 +68,9 @@ def evaluate_full(run: Run, qrels: Qrels, metrics: Iterable[str] = DEFAULT_METRI
                   topics: Collection[str] | None = None) -> Evaluation:
     """Score ``run`` over the judged queries among ``topics`` (default: the run's queries)."""
     names = list(metrics)
-    answering = set(run) if topics is None else {q for q in topics if q in run}
+    answering = set(run)  # iterating a run made from columns does not build its lists
+    if topics is not None:
+        answering.intersection_update(topics)
     asked = answering if topics is None else set(topics)
     judged = sorted(asked & judged_qids(qrels))
     answered = len(answering)
