@@ -144,3 +144,26 @@ def test_topics_whose_qrels_judge_none_of_them_are_refused_before_anything_runs(
     with pytest.raises(InputError, match="no relevant judgement for any of the 2 topics"):  # not a 0.0000 for de
         Runner(load_spec(spec, registry), cache_dir=tmp_path / "cache").run()
     assert not (tmp_path / "out" / "stages").exists()
+
+
+def test_evaluating_in_groups_from_lists_or_columns_equals_one_ir_measures_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rankfw.run.evaluate as evaluation
+
+    run, qrels = _random(50, seed=3)
+    run["q7"] = {}  # answered without hits: 0, not missing
+    asked = [f"q{i}" for i in range(45)] + ["q-missing"]
+    qrels["q-missing"] = {"d1": 1}
+    qrels["q3"] = {"d1": 0}  # judged, nothing relevant: not scored
+    peer_run = {q: run[q] for q in asked if run.get(q)}
+    peer = {m: v for m, v in ir_measures.calc_aggregate([ir_measures.parse_measure(m) for m in MEASURES],
+                                                       {q: qrels[q] for q in asked if q != "q3"}, peer_run).items()}
+    whole = evaluate_full(Run.from_scores(run), qrels, MEASURES, topics=asked)
+    monkeypatch.setattr(evaluation, "GROUP_HITS", 37)  # a group is about one query
+    for built in (Run.from_scores(run), Run.from_columns(Run.from_scores(run).columns())):
+        grouped = evaluate_full(built, qrels, MEASURES, topics=asked)
+        assert grouped.per_query == whole.per_query and grouped.means == whole.means
+        assert list(grouped.per_query["nDCG@10"]) == list(whole.per_query["nDCG@10"])
+        assert (grouped.asked, grouped.judged, grouped.missing, grouped.answered) == (46, 45, 1, 45)
+    assert whole.per_query["nDCG@10"]["q7"] == 0.0 and "q3" not in whole.per_query["nDCG@10"]
+    for m in MEASURES:  # ir_measures too counts the judged queries the run misses (q7, q-missing) as 0
+        assert whole.means[m] == pytest.approx(peer[ir_measures.parse_measure(m)], abs=1e-12), m

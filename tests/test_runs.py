@@ -142,3 +142,21 @@ def test_a_columnar_run_writes_the_same_file_as_its_lists(tmp_path: Path) -> Non
     assert (tmp_path / "lists.run").read_bytes() == (tmp_path / "columns.run").read_bytes()
     assert list(columns.canonical()) == ["q1", "q2"] and columns.canonical() == lists.canonical()
     assert columns.top(1).to_trec() == lists.top(1).to_trec()
+
+
+@pytest.mark.parametrize("max_hits", [1, 2, 3, 1000])
+def test_iter_scores_groups_the_asked_queries_the_same_from_lists_and_from_columns(max_hits: int) -> None:
+    run = _sample_run()
+    columnar = Run.from_columns(run.columns())
+    asked = ["q1", "q9", "q0", "q2"]  # q9: not in the run; q0: no hits
+    groups = list(run.iter_scores(asked, max_hits))
+    merged = {q: docs for group in groups for q, docs in group.items()}
+    assert list(merged) == ["q1", "q0", "q2"] and merged == {q: run.scores()[q] for q in merged}
+    assert merged["q2"] == {"c": 3.0, "a": 1.0, "b": 1.0}  # the tie kept, rank order
+    assert len(groups) > 1 or max_hits >= 3
+    from_columns = list(columnar.iter_scores(asked, max_hits))
+    assert {q: d for g in from_columns for q, d in g.items()} == merged
+    assert [list(d.items()) for g in from_columns for d in g.values()] == [list(d.items()) for d in merged.values()]
+    assert columnar._hits is None  # read from the columns, no lists built
+    assert all(sum(map(len, g.values())) <= max(max_hits, 3) + 2 for g in groups + from_columns)
+    assert list(run.iter_scores([], max_hits)) == [] == list(columnar.iter_scores(["q9"], max_hits))

@@ -101,6 +101,28 @@ class RunColumns:
             return {qid: build(zip(docids[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]]))
                     for i, qid in enumerate(self.qids)}
 
+    def iter_scores(self, qids: Iterable[str], max_hits: int = 16384) -> Iterator[dict[str, dict[str, float]]]:
+        """``qid -> {docid: score}`` of the queries among ``qids`` that the columns hold (in the order
+        given), in groups of about ``max_hits`` hits (see :meth:`rankfw.core.runs.Run.iter_scores`)."""
+        import numpy as np
+
+        index = {qid: i for i, qid in enumerate(self.qids)}
+        rows = np.fromiter((index[q] for q in qids if q in index), dtype=np.int64)
+        if not len(rows):
+            return
+        lengths = np.diff(self.offsets)[rows]
+        group_of = (np.cumsum(lengths) - lengths) // max(1, max_hits)  # by where a query's hits start
+        for group in np.split(np.arange(len(rows)), np.flatnonzero(np.diff(group_of)) + 1):
+            picked, kept = rows[group], lengths[group]
+            first = np.cumsum(kept) - kept
+            hits = np.repeat(self.offsets[:-1][picked] - first, kept) + np.arange(int(kept.sum()))
+            docids, values = self.names[self.codes[hits]].tolist(), self.scores[hits].tolist()
+            bounds = np.append(first, first[-1] + kept[-1]).tolist()
+            with gc_paused():
+                scores = {self.qids[row]: dict(zip(docids[bounds[i] : bounds[i + 1]], values[bounds[i] : bounds[i + 1]]))
+                          for i, row in enumerate(picked.tolist())}
+            yield scores
+
     def n_hits(self) -> int:
         """The number of hits over all queries."""
         return len(self.codes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +114,28 @@ class Run(Mapping[str, list[Hit]]):
         if self._hits is None and self._columns is not None:
             return self._columns.to_scores()
         return {q: dict(h) for q, h in self._lists().items()}
+
+    def iter_scores(self, qids: Iterable[str], max_hits: int = 16384) -> Iterator[dict[str, dict[str, float]]]:
+        """``qid -> {docid: score}`` of the queries among ``qids`` that the run answers (in the order
+        given), a group of queries holding about ``max_hits`` hits at a time: a consumer such as
+        pytrec_eval then works on a few MB that stay in cache instead of a copy of the whole run."""
+        if self._hits is None and self._columns is not None:
+            yield from self._columns.iter_scores(qids, max_hits)
+            return
+        hits = self._lists()
+        group: dict[str, dict[str, float]] = {}
+        n = 0
+        for qid in qids:
+            ranked = hits.get(qid)
+            if ranked is None:
+                continue
+            group[qid] = dict(ranked)
+            n += len(ranked)
+            if n >= max_hits:
+                yield group
+                group, n = {}, 0
+        if group:
+            yield group
 
     def docids(self) -> set[str]:
         """Every docid in the run."""

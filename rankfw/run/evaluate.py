@@ -18,6 +18,8 @@ from rankfw.core.types import Qrels
 
 DEFAULT_METRICS = ("nDCG@10", "R@100")
 """MIRACL's official measures."""
+GROUP_HITS = 16384
+"""Hits handed to the measure computation at a time (:meth:`Run.iter_scores`)."""
 
 
 @dataclass
@@ -59,23 +61,24 @@ def parse_measures(names: Iterable[str]) -> list[Any]:
 
 def judged_qids(qrels: Qrels) -> set[str]:
     """Queries with at least one relevant (grade > 0) judgement."""
-    return {q for q, docs in qrels.items() if any(r > 0 for r in docs.values())}
+    return {q for q, docs in qrels.items() if docs and max(docs.values()) > 0}
 
 
 def evaluate_full(run: Run, qrels: Qrels, metrics: Iterable[str] = DEFAULT_METRICS,
                   topics: Collection[str] | None = None) -> Evaluation:
     """Score ``run`` over the judged queries among ``topics`` (default: the run's queries)."""
     names = list(metrics)
-    hits = run.scores() if topics is None else {q: dict(run[q]) for q in topics if q in run}
-    asked = set(hits) if topics is None else set(topics)
-    judged = sorted(q for q in asked if q in qrels and any(r > 0 for r in qrels[q].values()))
-    scores = {q: hits[q] for q in judged if hits.get(q)}
-    answered = len(hits)
-    values = _per_query(scores, {q: qrels[q] for q in judged}, names)
+    answering = set(run)  # iterating a run made from columns does not build its lists
+    if topics is not None:
+        answering.intersection_update(topics)
+    asked = answering if topics is None else set(topics)
+    judged = sorted(asked & judged_qids(qrels))
+    answered = len(answering)
+    values, scored = _per_query(run, judged, {q: qrels[q] for q in judged}, names)
     missing = 0
     for qid in judged:
-        if qid not in scores:
-            missing += qid not in hits
+        if qid not in scored:
+            missing += qid not in answering
             for name in names:
                 values[name][qid] = 0.0
     n = len(judged)
@@ -100,29 +103,41 @@ def evaluate_per_query(run: Run, qrels: Qrels, metrics: Iterable[str] = DEFAULT_
     return evaluate_full(run, qrels, metrics, topics).per_query
 
 
-def _per_query(scores: dict[str, dict[str, float]], qrels: Qrels, names: list[str]) -> dict[str, dict[str, float]]:
-    """ir_measures per-query values of the judged queries the run answers.
+def _per_query(run: Run, judged: list[str], qrels: Qrels,
+               names: list[str]) -> tuple[dict[str, dict[str, float]], set[str]]:
+    """ir_measures per-query values of the ``judged`` queries the run answers with hits, and
+    those queries.
 
-    ir_measures' evaluator is built once; where it delegates to pytrec_eval, its per-query result
-    table is read directly (one C call, no per-value ``Metric`` objects), which keeps this as fast
-    as ``ir_measures.calc_aggregate``. Any other provider goes through ``iter_calc``.
+    ir_measures' evaluator is built once and fed the run a group of queries at a time
+    (:meth:`Run.iter_scores`: each query's value depends on its own hits only), so the copy of
+    the run it reads stays small and in cache. Where it delegates to pytrec_eval, its per-query
+    result table is read directly (one C call per group, no per-value ``Metric`` objects); any
+    other provider goes through ``iter_calc``.
     """
-    import ir_measures
-
     out: dict[str, dict[str, float]] = {name: {} for name in names}
-    if not scores:
-        return out
-    measures = parse_measures(names)
-    evaluator = ir_measures.evaluator(measures, qrels)
-    fast = _from_pytrec_tables(evaluator, measures, names, scores)
-    if fast is not None and all(len(fast[name]) == len(scores) for name in names):
-        return fast
-    by_str = {str(m): name for m, name in zip(measures, names)}
-    for metric in evaluator.iter_calc(scores):
-        name = by_str.get(str(metric.measure))
-        if name is not None and metric.query_id in scores:
-            out[name][metric.query_id] = float(metric.value)
-    return out
+    scored: set[str] = set()
+    evaluator: Any = None
+    for group in run.iter_scores(judged, GROUP_HITS):
+        scores = {q: docs for q, docs in group.items() if docs}
+        if not scores:
+            continue
+        scored.update(scores)
+        if evaluator is None:
+            import ir_measures
+
+            measures = parse_measures(names)
+            evaluator = ir_measures.evaluator(measures, qrels)
+        fast = _from_pytrec_tables(evaluator, measures, names, scores)
+        if fast is not None and all(len(fast[name]) == len(scores) for name in names):
+            for name in names:
+                out[name].update(fast[name])
+            continue
+        by_str = {str(m): name for m, name in zip(measures, names)}
+        for metric in evaluator.iter_calc(scores):
+            name = by_str.get(str(metric.measure))
+            if name is not None and metric.query_id in scores:
+                out[name][metric.query_id] = float(metric.value)
+    return out, scored
 
 
 def _from_pytrec_tables(evaluator: Any, measures: list[Any], names: list[str],

@@ -54,7 +54,7 @@ class ScoreFuser(Fuser[FC]):
     missing_default: float = 0.0
     """The contribution of a missing document when ``fill`` is unset."""
     uses_scores: bool = True
-    """Whether :meth:`combine` reads ``block.scores`` (a rank-based method does not)."""
+    """Whether :meth:`combine` reads ``block.scores``; a rank-based method (False) reads ``block.ranks``."""
 
     @property
     def fill(self) -> float:
@@ -69,7 +69,7 @@ class ScoreFuser(Fuser[FC]):
         runs = self.select_runs(runs, ctx)
         config = self.config
         with ctx.progress(f"{ctx.stage}: {type(self).__name__}", 3) as bar:
-            block = fusion_block(runs, config.norm, config.depth, self.uses_scores)
+            block = fusion_block(runs, config.norm, config.depth, self.uses_scores, self.fill)
             bar.advance(1)
             fused = self.combine(block)
             bar.advance(1)

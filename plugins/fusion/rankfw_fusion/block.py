@@ -3,7 +3,8 @@
 A candidate is a (query, document) pair found in any input list. For run ``r`` and candidate
 ``j``: ``scores[r, j]`` is the normalised score (NaN when missing), ``present[r, j]`` whether the
 run holds it (Borda fills every candidate in) and ``ranks[r, j]`` its 1-based position in the
-run's list (``len + 1`` for a Borda-filled one, 0 when missing). The work per hit is done by C
+run's list (``len + 1`` for a Borda-filled one, 0 when missing); a block holds either the scores
+(for the methods that combine scores) or the ranks (RRF), never both. The work per hit is done by C
 loops (``map``, ``np.fromiter``) and numpy, never by a Python loop.
 """
 
@@ -36,9 +37,13 @@ class FusionBlock:
     """Per candidate: its docid's index in ``names``."""
     names: np.ndarray
     """The docids of every input run (object array of str)."""
-    scores: np.ndarray
+    scores: np.ndarray | None
+    """None in a block built for ranks only."""
     present: np.ndarray
-    ranks: np.ndarray
+    ranks: np.ndarray | None
+    """None in a block built for scores."""
+    missing: float = float("nan")
+    """What ``scores`` holds where a run misses a candidate (NaN unless built with a ``fill``)."""
 
     @property
     def docids(self) -> np.ndarray:
@@ -46,7 +51,11 @@ class FusionBlock:
         return self.names[self.codes]
 
     def filled(self, value: float) -> np.ndarray:
-        """``scores`` with missing entries set to ``value``."""
+        """``scores`` with missing entries set to ``value`` (the block's own array, not to be
+        modified, where it was built with that fill)."""
+        assert self.scores is not None, "a block built for ranks holds no scores"
+        if value == self.missing:
+            return self.scores
         return np.where(self.present, self.scores, value)
 
     def select(self, rows: Sequence[int]) -> FusionBlock:
@@ -62,9 +71,10 @@ class FusionBlock:
             self.query[keep],
             self.codes[keep],
             self.names,
-            self.scores[rows][:, keep],
+            None if self.scores is None else self.scores[rows][:, keep],
             self.present[rows][:, keep],
-            self.ranks[rows][:, keep],
+            None if self.ranks is None else self.ranks[rows][:, keep],
+            self.missing,
         )
 
 
@@ -74,14 +84,15 @@ def query_ids(runs: Sequence[Run]) -> list[str]:
 
 
 def fusion_block(
-    runs: Sequence[Run], norm: str, depth: int | None = None, with_scores: bool = True
+    runs: Sequence[Run], norm: str, depth: int | None = None, with_scores: bool = True,
+    fill: float = float("nan"),
 ) -> FusionBlock:
     """Stack the first ``depth`` hits of every run for every query into a :class:`FusionBlock`.
 
     The hits are read from each run's columns (:meth:`Run.columns`, built once per run).
-    ``with_scores`` is accepted for the callers' sake: the columns hold the scores anyway.
+    ``with_scores``: the block holds the normalised scores (and no ranks); else the ranks alone.
+    ``fill``: what the scores hold where a run misses a candidate (NaN: see :meth:`FusionBlock.filled`).
     """
-    del with_scores
     qids = query_ids(runs)
     n_queries = len(qids)
     vocabulary: defaultdict[str, int] = defaultdict(count().__next__)  # docid -> code, first seen first
@@ -97,9 +108,9 @@ def fusion_block(
     names[:] = list(vocabulary)
 
     n_runs, n_cands = len(runs), len(unique_keys)
-    scores = np.full((n_runs, n_cands), np.nan)
+    scores = np.full((n_runs, n_cands), fill) if with_scores else None
     present = np.zeros((n_runs, n_cands), dtype=bool)
-    ranks = np.zeros((n_runs, n_cands), dtype=np.int32)
+    ranks = None if with_scores else np.zeros((n_runs, n_cands), dtype=np.int32)
     normalise = NORMS[norm]
     start = 0
     for r, ((lengths, _, raw), query) in enumerate(zip(flat_runs, hit_query)):
@@ -109,13 +120,17 @@ def fusion_block(
         segments = Segments(query, np.arange(len(raw)) - offsets[query], lengths, n_candidates)
         normalised = normalise(raw, segments)
         if normalised.missing is not None:
-            scores[r] = normalised.missing[cand_query]
             present[r] = True
-            ranks[r] = (lengths + 1)[cand_query]
-        scores[r, cols] = normalised.scores
+            if scores is not None:
+                scores[r] = normalised.missing[cand_query]
+            if ranks is not None:
+                ranks[r] = (lengths + 1)[cand_query]
         present[r, cols] = True
-        ranks[r, cols] = segments.position + 1
-    return FusionBlock(qids, cand_query, unique_keys % n_codes, names, scores, present, ranks)
+        if scores is not None:
+            scores[r, cols] = normalised.scores
+        if ranks is not None:
+            ranks[r, cols] = segments.position + 1
+    return FusionBlock(qids, cand_query, unique_keys % n_codes, names, scores, present, ranks, fill)
 
 
 def _in_query_order(
@@ -146,8 +161,9 @@ def _unique(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarray]:
         return np.unique(keys, return_inverse=True)
     seen = np.zeros(key_space, dtype=bool)
     seen[keys] = True
-    index = np.cumsum(seen, dtype=np.int32)
-    return np.flatnonzero(seen), (index[keys] - 1).astype(np.int64)
+    inverse = np.cumsum(seen, dtype=np.int32)[keys]  # int32 (the table is < 2**31): half the memory
+    inverse -= 1
+    return np.flatnonzero(seen), inverse
 
 
 def ranked_order(block: FusionBlock, fused: np.ndarray, k: int | None) -> tuple[np.ndarray, list[int]]:
@@ -155,7 +171,9 @@ def ranked_order(block: FusionBlock, fused: np.ndarray, k: int | None) -> tuple[
     (descending), ties by docid (as :class:`Run`), at most ``k`` per query."""
     lengths = np.bincount(block.query, minlength=len(block.qids))
     bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
-    order = _descending(-fused, block.query, lengths, bounds)
+    # ties are ordered by docid next, so the sort need not be stable, except around NaN (never equal)
+    kind = "stable" if np.isnan(fused).any() else "quicksort"
+    order = _descending(-fused, block.query, lengths, bounds, kind)
     _sort_ties(order, fused, block)
     if k is not None and (lengths > k).any():
         keep = np.arange(len(order)) - np.repeat(bounds[:-1], lengths) < k
@@ -164,22 +182,23 @@ def ranked_order(block: FusionBlock, fused: np.ndarray, k: int | None) -> tuple[
     return order, bounds
 
 
-def _descending(negated: np.ndarray, query: np.ndarray, lengths: np.ndarray, bounds: list[int]) -> np.ndarray:
+def _descending(negated: np.ndarray, query: np.ndarray, lengths: np.ndarray, bounds: list[int],
+                kind: str = "stable") -> np.ndarray:
     """Per query (candidates grouped by query), its candidates' indices by ``negated`` ascending
-    (stable): one row-wise sort of a queries x longest-list grid where the grid is small, else
+    (a sort of ``kind``): one row-wise sort of a queries x longest-list grid where the grid is small, else
     one sort per query's slice (candidates are grouped by query: this beats a global lexsort)."""
     n, width = len(negated), int(lengths.max()) if len(lengths) else 0
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     if len(lengths) * width > 2 * n + GRID_FREE:
-        pieces = [np.argsort(negated[a:b], kind="stable") + a for a, b in pairwise(bounds) if b > a]
+        pieces = [np.argsort(negated[a:b], kind=kind) + a for a, b in pairwise(bounds) if b > a]
         return np.concatenate(pieces)
     starts = np.asarray(bounds[:-1], dtype=np.int64)
     grid = np.full((len(lengths), width), np.inf)
     grid[query, np.arange(n) - starts[query]] = negated
-    columns = np.argsort(grid, axis=1, kind="stable")
+    columns = np.argsort(grid, axis=1, kind=kind)
     del grid
-    # padding sits after the real entries it ties with (stable) but may precede NaN: drop it by column
+    # padding (inf) may precede real inf entries (unstable) or NaN: drop it by column
     return (columns + starts[:, None])[columns < lengths[:, None]]
 
 
@@ -205,5 +224,18 @@ def _sort_ties(order: np.ndarray, fused: np.ndarray, block: FusionBlock) -> None
     starts_group[1:] = ~tie[positions[1:] - 1]
     group = np.cumsum(starts_group)
     members = order[positions]
-    names = block.names[block.codes[members]].astype(str)
-    order[positions] = members[np.lexsort((names, group))]
+    by_name, n_names = _name_ranks(block.codes[members], block.names)
+    order[positions] = members[np.argsort(group * n_names + by_name)]  # distinct keys: any sort
+
+
+def _name_ranks(codes: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, int]:
+    """Per code of ``codes``, the rank of its docid among the distinct docids of ``codes`` (the
+    docids sorted as Python sorts str, once each; the codes of ``names`` name distinct docids),
+    and the number of those docids."""
+    seen = np.zeros(len(names), dtype=bool)
+    seen[codes] = True
+    distinct = np.flatnonzero(seen)
+    text = names[distinct].tolist()
+    rank = np.zeros(len(names), dtype=np.int64)
+    rank[distinct[sorted(range(len(text)), key=text.__getitem__)]] = np.arange(len(distinct))
+    return rank[codes], len(distinct)

@@ -41,15 +41,30 @@ class RRFFuser(ScoreFuser[RRFConfig]):
     )
 
     def combine(self, block: FusionBlock) -> np.ndarray:
-        """Sum of the reciprocal ranks, added smallest first."""
+        """Sum of the reciprocal ranks, added smallest first.
+
+        A candidate's contribution from a run depends on its rank there only (rank 0: missing, the
+        fill), so the contributions are a table over ranks: the ranks become small integer keys
+        in the order of their contributions, sorted per candidate, and read back from the table.
+        """
         import numpy as np
 
-        contributions = block.ranks.astype(np.float64)  # the one (runs x candidates) array made here
-        contributions += self.config.rrf_k
+        ranks = block.ranks
+        assert ranks is not None, "RRF reads a block built for ranks (uses_scores = False)"
+        table = np.arange(int(ranks.max(initial=0)) + 1, dtype=np.float64)
+        table += self.config.rrf_k
         with np.errstate(divide="ignore"):  # rrf_k = 0 and a missing document's rank 0
-            np.divide(1.0, contributions, out=contributions)
-        np.copyto(contributions, self.fill, where=~block.present)
-        return sort_rows(contributions).sum(axis=0)
+            np.divide(1.0, table, out=table)
+        table[0] = self.fill
+        by_value = np.argsort(table, kind="stable")
+        key_of_rank = np.empty(len(table), dtype=np.int16 if len(table) <= 1 << 15 else np.int32)
+        key_of_rank[by_value] = np.arange(len(table))
+        keys = sort_rows(key_of_rank[ranks])  # the one (runs x candidates) array made here
+        ascending = table[by_value]
+        total = ascending[keys[0]]
+        for row in keys[1:]:
+            total += ascending[row]
+        return total
 
 
 def sort_rows(values: np.ndarray, network_max: int = 8) -> np.ndarray:

@@ -155,3 +155,27 @@ def test_rrf_row_sort_network_equals_np_sort(n_rows: int, n_cols: int, seed: int
     values[values == 3 / 7] = np.inf
     expected = np.sort(values, axis=0)
     assert np.array_equal(sort_rows(values.copy()), expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_runs=st.integers(1, 10), n_cands=st.integers(0, 40), seed=st.integers(0, 1000),
+       rrf_k=st.sampled_from([0.0, 1.0, 60.0]), fill=st.sampled_from([None, 0.5, -1.0, 2.0]))
+def test_rrf_from_a_rank_table_equals_summing_the_sorted_reciprocal_ranks(
+        n_runs: int, n_cands: int, seed: int, rrf_k: float, fill: float | None) -> None:
+    """RRF reads its contributions from a table over ranks and sorts small integer keys: bit for bit
+    the sorted sum of ``1 / (rrf_k + rank)`` (``fill`` where missing), whatever the fill's place."""
+    import numpy as np
+
+    from rankfw_fusion.block import FusionBlock
+
+    rng = np.random.default_rng(seed)
+    ranks = rng.integers(0, 30, size=(n_runs, n_cands)).astype(np.int32)
+    present = ranks > 0
+    block = FusionBlock(["q"], np.zeros(n_cands, np.int64), np.arange(n_cands), np.arange(n_cands).astype(str).astype(object),
+                        None, present, ranks)
+    fuser = FUSERS["rrf"](FUSERS["rrf"].Config(rrf_k=rrf_k, fill=fill))
+    with np.errstate(divide="ignore"):
+        contributions = 1.0 / (ranks.astype(np.float64) + rrf_k)
+    contributions[~present] = 0.0 if fill is None else fill
+    expected = np.sort(contributions, axis=0).sum(axis=0)
+    assert fuser.combine(block).tobytes() == expected.tobytes()
