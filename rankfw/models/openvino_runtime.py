@@ -41,13 +41,17 @@ def inference_precision(precision: str, core: Any = None) -> str:
     """OpenVINO's ``INFERENCE_PRECISION_HINT`` for rankfw's ``precision``.
 
     ``fp32``: f32 everywhere. ``bf16``: bf16 where the CPU has it, else f32 (logged). ``int8``: the
-    QDQ model's int8 layers run in int8 whatever the hint; the rest (the outlier layers kept out of
-    int8, attention, norms) in f32, so int8 changes only what the calibration chose.
+    QDQ model's int8 layers run in int8 whatever the hint, the rest (the outlier layers kept out of
+    int8, attention, norms) in bf16 where the CPU has it (bf16 keeps fp32's range, so the outlier
+    channels that int8 would clip survive; measured here on e5-small's cross-encoder pairs: 1.37 s
+    for 200 pairs against 2.03 s with the rest in f32 and 2.63 s at bf16 alone), else f32 (silently:
+    int8 needs no bf16).
     """
-    if precision == "bf16":
+    if precision in ("bf16", "int8"):
         if cpu_has_bf16(core):
             return "bf16"
-        log.warning("precision bf16: this CPU has no bf16 (AMX / avx512_bf16); OpenVINO runs f32")
+        if precision == "bf16":
+            log.warning("precision bf16: this CPU has no bf16 (AMX / avx512_bf16); OpenVINO runs f32")
     return "f32"
 
 

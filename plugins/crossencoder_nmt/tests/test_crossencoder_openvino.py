@@ -40,7 +40,8 @@ def test_openvino_fp32_scores_equal_torch_on_the_onnx_export(tiny_cross_encoder:
 
 
 def test_openvino_int8_runs_the_calibrated_model_and_a_pair_alone_scores_as_in_a_batch(
-        tiny_cross_encoder: Path, setup: tuple, tmp_path: Path) -> None:
+        tiny_cross_encoder: Path, setup: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rankfw.models import openvino_runtime
     from rankfw_crossencoder_nmt.onnx_scoring import load_onnx_scorer
 
     pairs = _pairs(setup)
@@ -49,20 +50,24 @@ def test_openvino_int8_runs_the_calibrated_model_and_a_pair_alone_scores_as_in_a
     ort8 = load_onnx_scorer(str(tiny_cross_encoder), tmp_path, "int8", pairs, max_length=64)
     ov8 = load_onnx_scorer(str(tiny_cross_encoder), tmp_path, "int8", pairs, max_length=64, backend="openvino")
     assert ov8.path == ort8.path and "int8-static" in str(ov8.path)  # the same calibrated QDQ model
-    low = ov8.score(queries, passages)
+    low, theirs = ov8.score(queries, passages), ort8.score(queries, passages)
     assert not np.allclose(low, fp32, atol=1e-6)  # int8 really ran
     size = float(np.abs(fp32).mean())
     assert float(np.abs(low - fp32).mean()) < 0.25 * size  # the bound of the ONNX Runtime int8 test
-    theirs = ort8.score(queries, passages)
-    assert float(np.abs(low - theirs).mean()) < 0.25 * float(np.abs(low - fp32).mean())  # the two runtimes agree
-    overlap = [len(set(np.argsort(-low[i:i + 30])[:10]) & set(np.argsort(-theirs[i:i + 30])[:10])) for i in (0, 30, 60)]
-    assert min(overlap) >= 8  # each question's top 10 of 30 (the tiny model's scores nearly tie: close, not equal)
     alone = np.array([ov8.score([q], [p])[0] for q, p in zip(queries[:8], passages[:8], strict=True)])
-    assert np.abs(alone - low[:8]).max() < 1e-4  # static scales: a pair's score does not depend on its batch
+    assert np.abs(alone - low[:8]).max() < 1e-3  # static scales: a pair's score does not depend on its batch
+    monkeypatch.setattr(openvino_runtime, "cpu_has_bf16", lambda core=None: False)  # an AVX2-only CPU: the rest in f32
+    plain = load_onnx_scorer(str(tiny_cross_encoder), tmp_path, "int8", pairs, max_length=64, backend="openvino")
+    assert plain.session.precision == "f32"
+    same = plain.score(queries, passages)
+    assert float(np.abs(same - theirs).mean()) < 0.25 * float(np.abs(theirs - fp32).mean())  # ONNX Runtime's int8
+    overlap = [len(set(np.argsort(-same[i:i + 30])[:10]) & set(np.argsort(-theirs[i:i + 30])[:10])) for i in (0, 30, 60)]
+    assert min(overlap) >= 8  # each question's top 10 of 30 (the tiny model's scores nearly tie: close, not equal;
+    # with the rest in bf16 they reorder among near-ties, so ranking quality is benchmarks/quality_onnx.py's job)
 
 
 def test_openvino_bf16_is_close_to_fp32_and_falls_back_without_bf16(tiny_cross_encoder: Path, setup: tuple,
-                                                                   tmp_path: Path, monkeypatch) -> None:
+                                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from rankfw.models import openvino_runtime
     from rankfw_crossencoder_nmt.onnx_scoring import load_onnx_scorer
 
