@@ -33,8 +33,9 @@ BENCHES = [
           "includes that read."),
     Bench("biencoder", "bench_biencoder.py", ["--sizes", "20", "40", "80", "--depth", "5", "--rounds", "1",
                                               "--peer-backends", "onnx", "openvino"],
-          "the `biencoder` rerank stage (embedding cache off) with `backend: torch` (fp32) and `backend: onnx` "
-          "(fp32 and int8, outlier layers kept fp32) vs sentence-transformers `encode` of the same distinct prefixed "
+          "the `biencoder` rerank stage (embedding cache off) with `backend: torch` (fp32), `backend: onnx` "
+          "(int8: static, outlier layers kept fp32) and `backend: openvino` (the same exported ONNX model in "
+          "OpenVINO: bf16 inference, and int8 = the onnx int8 model with its other layers in bf16) vs sentence-transformers `encode` of the same distinct prefixed "
           "passages and queries plus the dot products: backend torch in-process; `onnx`, its "
           "`export_dynamic_quantized_onnx_model` output (avx512_vnni), `openvino` (its default precision: bf16 on "
           "this AMX CPU), `openvino` at f32 and `export_static_quantized_openvino_model` in the peer environments "
@@ -44,8 +45,9 @@ BENCHES = [
           "fastest backend (`fastest` rows). int8 quality: `quality_onnx.py`."),
     Bench("crossencoder", "bench_crossencoder.py", ["--sizes", "10", "20", "40", "--depth", "5", "--rounds", "1",
                                                     "--peer-backends", "onnx", "openvino"],
-          "the `crossencoder` rerank stage with `backend: torch` (fp32, int8) and `backend: onnx` (fp32, int8; "
-          "int8 keeps the outlier layers fp32) vs sentence-transformers `CrossEncoder.predict` on the same (query, "
+          "the `crossencoder` rerank stage with `backend: torch` (fp32), `backend: onnx` (int8: static, outlier "
+          "layers kept fp32) and `backend: openvino` (the same exported ONNX model in OpenVINO: bf16 inference, and "
+          "int8 = the onnx int8 model with its other layers in bf16) vs sentence-transformers `CrossEncoder.predict` on the same (query, "
           "passage) pairs: backend torch in-process; `onnx`, its `export_dynamic_quantized_onnx_model` output, "
           "`openvino` (default precision: bf16 on this AMX CPU), `openvino` at f32 and "
           "`export_static_quantized_openvino_model` in the peer environments (`--peer-python` / "
@@ -89,6 +91,8 @@ NAMES = {"bm25": "BM25 stage", "fusion": "fusion", "biencoder": "bi-encoder rera
          "crossencoder": "cross-encoder rerank", "crossencoder torch int8": "cross-encoder rerank, torch int8",
          "crossencoder onnx fp32": "cross-encoder rerank, onnx fp32",
          "crossencoder onnx int8": "cross-encoder rerank, onnx int8",
+         **{f"{kind} openvino {p}": f"{name} rerank, openvino {p}" for kind, name in
+            (("biencoder", "bi-encoder"), ("crossencoder", "cross-encoder")) for p in ("fp32", "bf16", "int8")},
          "crossencoder fastest": "cross-encoder rerank, fastest vs fastest", "crossencoder GFLOP/s": "cross-encoder GFLOP/s",
          "biencoder fastest": "bi-encoder rerank, fastest vs fastest", "evaluate": "evaluation", "validate cold start": "validate cold start",
          "ray executor": "Ray executor", "core": "evaluation and validate cold start", "ray": "Ray executor",
