@@ -7,6 +7,7 @@ Runtime. Light at import: openvino is imported when a model is compiled.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -59,7 +60,8 @@ class OpenVinoSession:
     """``path`` (an ONNX model) compiled by OpenVINO for the CPU at ``precision``, on ``threads`` threads.
 
     One stream, latency mode: the rerankers send one length-sorted batch at a time (dynamic batch and
-    sequence axes). ``run(None, feeds)`` returns the outputs as a list of arrays, as ONNX Runtime's.
+    sequence axes). ``run(None, feeds)`` returns the outputs as a list of arrays, as ONNX Runtime's;
+    calls from several threads take turns on the one infer request.
     """
 
     def __init__(self, path: Path, threads: int | None = None, precision: str = "fp32") -> None:
@@ -73,6 +75,7 @@ class OpenVinoSession:
             config["INFERENCE_NUM_THREADS"] = str(threads)
         self.compiled = core.compile_model(str(path), "CPU", config)
         self.request = self.compiled.create_infer_request()
+        self._lock = threading.Lock()
         self.precision = config["INFERENCE_PRECISION_HINT"]
 
     def get_inputs(self) -> list[_Input]:
@@ -81,5 +84,6 @@ class OpenVinoSession:
 
     def run(self, _outputs: Any, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         """Every output of one inference on ``feeds`` (copied: the request's buffers are reused)."""
-        self.request.infer(dict(feeds))
-        return [self.request.get_output_tensor(i).data.copy() for i in range(len(self.compiled.outputs))]
+        with self._lock:
+            self.request.infer(dict(feeds))
+            return [self.request.get_output_tensor(i).data.copy() for i in range(len(self.compiled.outputs))]
