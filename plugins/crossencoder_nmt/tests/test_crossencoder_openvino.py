@@ -41,8 +41,9 @@ def test_openvino_fp32_scores_equal_torch_on_the_onnx_export(tiny_cross_encoder:
 
 def test_openvino_int8_runs_the_calibrated_model_and_a_pair_alone_scores_as_in_a_batch(
         tiny_cross_encoder: Path, setup: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rankfw.models import openvino_runtime
     from rankfw_crossencoder_nmt.onnx_scoring import load_onnx_scorer
+
+    from rankfw.models import openvino_runtime
 
     pairs = _pairs(setup)
     queries, passages = [q for q, _ in pairs], [p for _, p in pairs]
@@ -68,8 +69,9 @@ def test_openvino_int8_runs_the_calibrated_model_and_a_pair_alone_scores_as_in_a
 
 def test_openvino_bf16_is_close_to_fp32_and_falls_back_without_bf16(tiny_cross_encoder: Path, setup: tuple,
                                                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rankfw.models import openvino_runtime
     from rankfw_crossencoder_nmt.onnx_scoring import load_onnx_scorer
+
+    from rankfw.models import openvino_runtime
 
     pairs = _pairs(setup)
     queries, passages = [q for q, _ in pairs], [p for _, p in pairs]
