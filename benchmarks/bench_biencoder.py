@@ -14,8 +14,9 @@ Rounds alternate the systems; the table shows the best round of each. ``--cached
 with the embedding cache warm (largest size). Peak memory: each side once at the largest size,
 model load included, in its own process.
 
-rankfw systems (``--systems``): the stage with ``backend: torch`` (fp32), ``onnx fp32`` and ``onnx
-int8``. The peer: ``backend="torch"`` in this process (the stage's own loaded model object);
+rankfw systems (``--systems``): the stage with ``backend: torch`` (fp32), ``onnx fp32``, ``onnx
+int8``, ``openvino fp32``, ``openvino bf16`` and ``openvino int8`` (the onnx int8 model in OpenVINO,
+its other layers in bf16 on a bf16 CPU). The peer: ``backend="torch"`` in this process (the stage's own loaded model object);
 ``"onnx"``, its ``export_dynamic_quantized_onnx_model`` output, ``"openvino"`` and its
 ``export_static_quantized_openvino_model`` output in the ``--peer-python`` interpreters
 (``peer_st.py``, asked between this process's own timings). Targets: >= 1.5x the peer's torch throughput and >= 1.1x its fastest backend.
@@ -148,7 +149,7 @@ def main() -> None:
     parser.add_argument("--lang", default="de")
     parser.add_argument("--sizes", "--passages", dest="sizes", type=int, nargs="+", default=[300, 1000, 3000],
                         help="sizes (distinct passages)")
-    parser.add_argument("--systems", nargs="+", default=["torch fp32", "onnx fp32", "onnx int8"],
+    parser.add_argument("--systems", nargs="+", default=["torch fp32", "onnx int8", "openvino bf16", "openvino int8"],
                         help="rankfw systems timed: 'BACKEND PRECISION' (torch fp32 always)")
     parser.add_argument("--depth", type=int, default=10, help="candidates per query")
     parser.add_argument("--rounds", type=int, default=2)

@@ -17,7 +17,8 @@ peer's within 1e-3. Peak memory: each side once at the largest size, model load 
 own process.
 
 rankfw systems (``--systems``): ``torch fp32`` (the stage's default), ``torch int8``, ``onnx fp32``,
-``onnx int8`` (``backend``/``precision`` of the stage). The peer: ``backend="torch"`` in this
+``onnx int8``, ``openvino fp32``, ``openvino bf16``, ``openvino int8`` (``backend``/``precision`` of the
+stage; openvino int8 runs the onnx int8 model, its other layers in bf16 on a bf16 CPU). The peer: ``backend="torch"`` in this
 process; ``"onnx"``, its ``export_dynamic_quantized_onnx_model`` output, ``"openvino"`` and its
 ``export_static_quantized_openvino_model`` output in the ``--peer-python`` interpreters
 (``peer_st.py``, asked between this process's own timings; their optimum packages pin other
@@ -153,7 +154,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--systems", nargs="+", default=["torch fp32", "torch int8", "onnx fp32", "onnx int8"],
+    parser.add_argument("--systems", nargs="+", default=["torch fp32", "onnx int8", "openvino bf16", "openvino int8"],
                         help="rankfw systems timed: 'BACKEND PRECISION' (torch fp32 always)")
     parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
     add_common_args(parser)

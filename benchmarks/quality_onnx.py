@@ -1,13 +1,18 @@
-"""Ranking quality of the bi-encoder's ONNX int8 against fp32: nDCG@10 of the ``biencoder`` rerank
-stage on each language's dev questions, over 10 hard candidates per question.
+"""Ranking quality of the bi-encoder's ONNX / OpenVINO int8 and bf16 against fp32: nDCG@10 of the
+``biencoder`` rerank stage on each language's questions, over 10 hard candidates per question.
 
-    python benchmarks/quality_onnx.py [--model bundled:multilingual-e5-small] [--languages en de zh]
-        [--questions 80] [--systems "onnx fp32" "onnx int8"] [--json out.json]
+    python benchmarks/quality_onnx.py [--model bundled:multilingual-e5-small | PATH] [--languages all | en de zh]
+        [--topics heldout | dev] [--questions 80] [--systems "onnx fp32" "onnx int8" "openvino bf16"] [--json out.json]
+
+``--topics heldout`` (the default): training questions of each language's ``train.jsonl.gz`` held out
+by examples/xquad.yaml's rule (fold 0 of 5, whole articles), i.e. the questions a model trained by that
+spec's fold 0 did not see, judged by their positives; ``dev``: topics.dev.tsv, a test set (report only,
+never tune on it).
 
 Candidates: the relevant sentence and its neighbours in the corpus (same paragraph, then the same
 article), so the ranking is not trivially easy; ordered by docid, so the input order says nothing.
 ``onnx fp32`` equals torch fp32 within 1e-3 (the plugin's tests); add ``"torch fp32"`` to see it.
-A precision check on dev: it selects nothing.
+A precision check: it selects nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +42,24 @@ def candidates(corpus: JsonlCorpus, qrels: dict[str, dict[str, int]], qids: list
     return Run.from_scores(hits)
 
 
+HOLDOUT = {"group_by": r"docid:^(xq-\d+)-", "folds": 5, "fold": 0}
+"""examples/xquad.yaml's held-out rule (its ``dataset.holdout_*``)."""
+
+
+def questions(lang: str, which: str, cache: Path) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """Topics and qrels of ``lang``: the held-out training questions, or the dev set."""
+    if which == "dev":
+        return read_topics(XQUAD / lang / "topics.dev.tsv"), read_qrels(XQUAD / lang / "qrels.dev.txt")
+    from rankfw.data.holdout import HoldoutRule
+    from rankfw.data.language import LanguageData
+
+    sources = {"corpus": str(XQUAD / lang / "corpus.jsonl"), "train": str(XQUAD / lang / "train.jsonl.gz")}
+    rule = HoldoutRule(0.0, HOLDOUT["group_by"], HOLDOUT["folds"], HOLDOUT["fold"])
+    topics, qrels = LanguageData(lang, {**dict.fromkeys(("topics", "qrels", "parallel")), **sources}, 0.0, cache,
+                                 rule=rule).topic_set("heldout")
+    return topics, {q: {d: r for d, r in judged.items() if r > 0} for q, judged in qrels.items()}
+
+
 def main() -> None:
     """Rerank with every system in every language; print nDCG@10 and the change against the first system."""
     import ir_measures
@@ -44,12 +67,15 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="bundled:multilingual-e5-small")
-    parser.add_argument("--languages", nargs="+", default=["en", "de", "zh"])
+    parser.add_argument("--languages", nargs="+", default=["all"], help="languages, or all (every XQuAD-R one)")
+    parser.add_argument("--topics", choices=["heldout", "dev"], default="heldout")
     parser.add_argument("--questions", type=int, default=80)
     parser.add_argument("--depth", type=int, default=10)
     parser.add_argument("--systems", nargs="+", default=["onnx fp32", "onnx int8"])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.languages == ["all"]:
+        args.languages = sorted(p.name for p in XQUAD.iterdir() if (p / "corpus.jsonl").exists())
     measure = ir_measures.nDCG @ 10
     table: dict[str, dict[str, float]] = {s: {} for s in args.systems}
     seconds: dict[str, float] = dict.fromkeys(args.systems, 0.0)
@@ -63,8 +89,7 @@ def main() -> None:
                 model=args.model, device="cpu", cache_embeddings=False, backend=backend, precision=precision))
         for lang in args.languages:
             corpus = JsonlCorpus(XQUAD / lang / "corpus.jsonl", tmp / "cache")
-            topics = read_topics(XQUAD / lang / "topics.dev.tsv")
-            qrels = read_qrels(XQUAD / lang / "qrels.dev.txt")
+            topics, qrels = questions(lang, args.topics, tmp / "cache")
             qids = [q for q in topics if q in qrels][: args.questions]
             run = candidates(corpus, qrels, qids, args.depth)
             judged = {q: qrels[q] for q in qids}
@@ -82,7 +107,8 @@ def main() -> None:
         print(f"{system:<12}" + "".join(f"{table[system][lang]:>8.4f}" for lang in args.languages)
               + f"{mean:>8.4f}{mean - mean0:>+8.4f}{seconds[system]:>7.0f}")
     if args.json:
-        args.json.write_text(json.dumps({"ndcg10": table, "seconds": seconds, "questions": args.questions}, indent=2))
+        args.json.write_text(json.dumps({"ndcg10": table, "seconds": seconds, "questions": args.questions,
+                                              "topics": args.topics, "model": args.model}, indent=2))
 
 
 if __name__ == "__main__":

@@ -35,8 +35,9 @@ __all__ = [
     "session",
 ]
 
-Backend = Literal["torch", "onnx"]
-OnnxPrecision = Literal["fp32", "int8"]
+Backend = Literal["torch", "onnx", "openvino"]
+OnnxPrecision = Literal["fp32", "int8", "bf16"]
+"""``bf16``: backend openvino only (its CPU plugin's bf16 inference; f32 where the CPU lacks bf16)."""
 OPSET = 17
 
 
@@ -208,14 +209,21 @@ def input_outliers(module: Any, forward: Callable[[], Any], ratio: float, prefix
     return {name for name, peak in peaks.items() if peak > ratio}
 
 
-def session(path: Path, threads: int | None = None, spinning: bool = False) -> Any:
-    """An ONNX Runtime CPU session of ``path`` (all graph optimisations; ``threads`` intra-op threads).
+def session(path: Path, threads: int | None = None, spinning: bool = False, backend: str = "onnx",
+            precision: str = "fp32") -> Any:
+    """An ONNX Runtime CPU session of ``path`` (all graph optimisations; ``threads`` intra-op threads),
+    or with ``backend="openvino"`` an :class:`~rankfw.models.openvino_runtime.OpenVinoSession` of it
+    (same ``run`` / ``get_inputs``; ``precision`` picks its inference precision).
 
     Idle worker threads sleep instead of spinning (``spinning=False``): on a shared or busy CPU a
     spinning pool waits on descheduled threads at every parallel step (measured on this 2-core
     machine under load 9: 10 cross-encoder pairs took 700 ms with 2 spinning threads, 340 ms with 2
     sleeping ones, 330 ms with 1), and a server's workers are idle between requests.
     """
+    if backend == "openvino":
+        from rankfw.models.openvino_runtime import OpenVinoSession
+
+        return OpenVinoSession(path, threads, precision)
     import onnxruntime as ort
 
     options = ort.SessionOptions()

@@ -56,7 +56,8 @@ class Encoder:
 
     def __init__(self, config: EncoderConfig, cache_dir: Path) -> None:
         self.config = config
-        device = "cpu" if config.backend == "onnx" else config.device
+        exported = config.backend != "torch"
+        device = "cpu" if exported else config.device
         self.model = load_sentence_transformer(config.model, config.pooling, config.max_length, device, cache_dir)
         self.query_prefix = config.query_prefix if config.query_prefix is not None else prompt_of(self.model, ["query"])
         self.passage_prefix = (
@@ -69,16 +70,16 @@ class Encoder:
             config.pooling,
             str(config.normalise),
             str(config.max_length),
-            *([config.backend, config.precision, str(config.int8_outlier_ratio)] if config.backend == "onnx" else []),
-            *(["static"] if config.backend == "onnx" and config.precision == "int8" else []),
+            *([config.backend, config.precision, str(config.int8_outlier_ratio)] if exported else []),
+            *(["static"] if exported and config.precision == "int8" else []),
         )
         self.onnx = None
-        if config.backend == "onnx":
+        if exported:
             from rankfw_biencoder_distill.onnx_encoder import OnnxTextEncoder
 
             graph = text_digest(model_identity(resolve_model(config.model, cache_dir), cache_dir), config.pooling)
             self.onnx = OnnxTextEncoder(self.model, graph, cache_dir, config.precision, config.int8_outlier_ratio,
-                                        calibration=self._calibration())
+                                        calibration=self._calibration(), backend=config.backend)
         self.cache = EmbeddingCache(cache_dir, self.key) if config.cache_embeddings else None
 
     @property

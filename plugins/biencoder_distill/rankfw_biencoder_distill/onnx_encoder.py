@@ -1,6 +1,6 @@
-"""A sentence-transformers encoder on ONNX Runtime: the whole module stack (transformer, pooling,
-dense, normalize) exported once per model digest, fp32 or static int8 (calibrated on
-:data:`CALIBRATION_TEXTS`, outlier layers kept fp32)."""
+"""A sentence-transformers encoder on ONNX Runtime or OpenVINO: the whole module stack (transformer,
+pooling, dense, normalize) exported once per model digest, fp32 or static int8 (calibrated on
+:data:`CALIBRATION_TEXTS`, outlier layers kept fp32), or (OpenVINO) bf16."""
 
 from __future__ import annotations
 
@@ -44,12 +44,13 @@ def embedding_module(model: Any) -> Any:
 
 
 class OnnxTextEncoder:
-    """Texts -> vectors with an exported SentenceTransformer: tokenized once, length-sorted batches
-    padded to their own longest text, L2-normalised here when asked."""
+    """Texts -> vectors with an exported SentenceTransformer (an ONNX Runtime session, or OpenVINO with
+    ``backend="openvino"``): tokenized once, length-sorted batches padded to their own longest text,
+    L2-normalised here when asked."""
 
     def __init__(self, model: Any, digest: str, cache_dir: Path, precision: str = "fp32",
                  outlier_ratio: float = 100.0, threads: int | None = None,
-                 calibration: Sequence[str] = CALIBRATION_TEXTS) -> None:
+                 calibration: Sequence[str] = CALIBRATION_TEXTS, backend: str = "onnx") -> None:
         from rankfw.models.onnx_runtime import (
             export_onnx,
             input_outliers,
@@ -70,7 +71,7 @@ class OnnxTextEncoder:
             skipped = input_outliers(stack, lambda: wrapper(**tensors), outlier_ratio)
             nodes = [node for name, node in linear_nodes(self.path, stack).items() if name not in skipped]
             self.path = quantize_int8(self.path, nodes, self.feeds(list(calibration), 8), "qdq")  # static: batch-independent
-        self.session = session(self.path, threads)
+        self.session = session(self.path, threads, backend=backend, precision=precision)
         self.inputs = {i.name for i in self.session.get_inputs()}
 
     def _tokenize(self, texts: list[str]) -> dict[str, list[list[int]]]:

@@ -30,11 +30,13 @@ class EncoderConfig(ComponentConfig):
     batch_size: int = Field(32, gt=0, description="texts per forward pass")
     device: str = Field("auto", description="auto (cuda if present), cpu, cuda, cuda:1, mps")
     cache_embeddings: bool = Field(True, description="keep embeddings on disk, keyed by model and text hash")
-    backend: Literal["torch", "onnx"] = Field(
-        "torch", description="torch, or onnx (ONNX Runtime on the CPU; the model exported once into the cache)"
+    backend: Literal["torch", "onnx", "openvino"] = Field(
+        "torch", description="torch, onnx (ONNX Runtime on the CPU; the model exported once into the cache) or "
+        "openvino (the same export in OpenVINO)"
     )
-    precision: Literal["fp32", "int8"] = Field(
-        "fp32", description="fp32, or int8 (backend onnx: static int8 linear layers, outlier layers kept fp32)"
+    precision: Literal["fp32", "int8", "bf16"] = Field(
+        "fp32", description="fp32, int8 (backend onnx / openvino: static int8 linear layers, outlier layers kept "
+        "fp32) or bf16 (backend openvino: its bf16 inference on AMX / avx512_bf16 CPUs, else f32)"
     )
     int8_outlier_ratio: float = Field(
         100.0, gt=0, description="int8: a linear layer whose input peaks above this many times its RMS stays fp32"
@@ -42,10 +44,12 @@ class EncoderConfig(ComponentConfig):
 
     @model_validator(mode="after")
     def _onnx_only_options(self) -> EncoderConfig:
-        if self.precision == "int8" and self.backend != "onnx":
-            raise ValueError("precision int8 needs backend onnx")
-        if self.backend == "onnx" and self.device not in ("auto", "cpu"):
-            raise ValueError(f"backend onnx runs on the CPU, not device {self.device!r}")
+        if self.precision == "int8" and self.backend == "torch":
+            raise ValueError("precision int8 needs backend onnx or openvino")
+        if self.precision == "bf16" and self.backend != "openvino":
+            raise ValueError("precision bf16 needs backend openvino")
+        if self.backend != "torch" and self.device not in ("auto", "cpu"):
+            raise ValueError(f"backend {self.backend} runs on the CPU, not device {self.device!r}")
         return self
 
 

@@ -1,4 +1,5 @@
-"""The cross-encoder on ONNX Runtime: exported once per model digest, fp32 or static int8 (outliers kept fp32)."""
+"""The cross-encoder on ONNX Runtime or OpenVINO: exported once per model digest, fp32, static int8 (outliers
+kept fp32) or (OpenVINO) bf16."""
 
 from __future__ import annotations
 
@@ -34,15 +35,15 @@ def logits_module(model: Any) -> Any:
 
 
 class OnnxPairScorer(PairScorer):
-    """:class:`PairScorer` whose batches run in an ONNX Runtime session (same tokenization and
-    length-sorted batches, scores as the torch model's)."""
+    """:class:`PairScorer` whose batches run in an ONNX Runtime session, or an OpenVINO model with
+    ``backend="openvino"`` (same tokenization and length-sorted batches, scores as the torch model's)."""
 
     def __init__(self, path: Path, tokenizer: Any, config: Any, max_length: int, batch_size: int,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, backend: str = "onnx", precision: str = "fp32") -> None:
         from rankfw.models.onnx_runtime import session
 
         self.path = path
-        self.session = session(path, threads)
+        self.session = session(path, threads, backend=backend, precision=precision)
         self.model = None
         self.tokenizer = tokenizer
         self.max_length = usable_length(max_length, tokenizer, _WithConfig(config))
@@ -83,6 +84,7 @@ def load_onnx_scorer(
     max_length: int = 256,
     batch_size: int = 32,
     threads: int | None = None,
+    backend: str = "onnx",
 ) -> OnnxPairScorer:
     """An :class:`OnnxPairScorer` of the model at ``path`` (exported into ``cache_dir/onnx`` once).
 
@@ -106,7 +108,7 @@ def load_onnx_scorer(
     wrapper = logits_module(model)
     onnx_path = export_onnx(wrapper, example, "scores", cache_dir / "onnx", "crossencoder\n" + model_identity(path, cache_dir))
     if precision != "int8":
-        return OnnxPairScorer(onnx_path, tokenizer, model.config, max_length, batch_size, threads)
+        return OnnxPairScorer(onnx_path, tokenizer, model.config, max_length, batch_size, threads, backend, precision)
     stack = model.base_model.encoder
     skipped = input_outliers(stack, partial(wrapper, **example), outlier_ratio)
     nodes = [node for name, node in linear_nodes(onnx_path, stack).items() if name not in skipped]
@@ -115,4 +117,5 @@ def load_onnx_scorer(
     feeds = [small.feed(features) for _, features in small.batches([q for q, _ in pairs], [p for _, p in pairs])]
     del small, model, wrapper, stack, example, sample  # free the torch model and the fp32 session before calibrating
     gc.collect()
-    return OnnxPairScorer(quantize_int8(onnx_path, nodes, feeds, "qdq"), tokenizer, config, max_length, batch_size, threads)
+    int8 = quantize_int8(onnx_path, nodes, feeds, "qdq")
+    return OnnxPairScorer(int8, tokenizer, config, max_length, batch_size, threads, backend, precision)

@@ -25,22 +25,24 @@ class CrossEncoderConfig(ComponentConfig):
     batch_size: int = Field(32, gt=0, description="pairs per forward pass")
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     precision: Precision = Field(
-        "fp32", description="fp32, bf16 (weights) or int8 (CPU; torch: dynamic, onnx: static, calibrated on the corpus)"
+        "fp32", description="fp32, bf16 (torch: weights; openvino: inference) or int8 (CPU; torch: dynamic, onnx/openvino: static, "
+        "calibrated on the corpus)"
     )
     int8_outlier_ratio: float = Field(
         100.0, gt=0, description="int8: a linear layer whose input peaks above this many times its RMS stays fp32",
     )
     num_threads: int | None = Field(None, gt=0, description="CPU threads (default: torch's / ONNX Runtime's choice)")
     backend: Backend = Field(
-        "torch", description="torch, or onnx (ONNX Runtime on the CPU; exported once per model into the cache)"
+        "torch", description="torch, onnx (ONNX Runtime on the CPU; exported once per model into the cache) or "
+        "openvino (the same export in OpenVINO; bf16 there is its bf16 inference on AMX / avx512_bf16 CPUs)"
     )
 
     @model_validator(mode="after")
     def _onnx_precision(self) -> CrossEncoderConfig:
         if self.backend == "onnx" and self.precision == "bf16":
-            raise ValueError("backend onnx runs precision fp32 or int8, not bf16")
-        if self.backend == "onnx" and self.device not in ("auto", "cpu"):
-            raise ValueError(f"backend onnx runs on the CPU, not device {self.device!r}")
+            raise ValueError("backend onnx runs precision fp32 or int8, not bf16 (backend openvino runs bf16)")
+        if self.backend != "torch" and self.device not in ("auto", "cpu"):
+            raise ValueError(f"backend {self.backend} runs on the CPU, not device {self.device!r}")
         return self
 
 
@@ -48,7 +50,7 @@ class CrossEncoderReranker(Reranker[CrossEncoderConfig]):
     """Re-ranks candidates by a cross-encoder's score of each (query, passage) pair."""
 
     Config = CrossEncoderConfig
-    description = "Cross-encoder reranker (HF sequence classification; torch fp32/bf16/int8 or ONNX Runtime fp32/int8)"
+    description = "Cross-encoder reranker (HF sequence classification; torch fp32/bf16/int8, ONNX Runtime fp32/int8 or OpenVINO fp32/bf16/int8)"
     citation = (
         "Nogueira and Cho. Passage Re-ranking with BERT. arXiv:1901.04085, 2019. "
         "Bonifacio et al. mMARCO: A Multilingual Version of the MS MARCO Passage Ranking Dataset. arXiv:2108.13897, 2021."
@@ -67,7 +69,7 @@ class CrossEncoderReranker(Reranker[CrossEncoderConfig]):
 
                 torch.set_num_threads(cfg.num_threads)
             path = resolve_model(cfg.model, ctx.cache_dir if ctx is not None else None)
-            if cfg.backend == "onnx":
+            if cfg.backend != "torch":
                 return self._onnx_scorer(path, ctx, calibration)
             model, tokenizer = load_cross_encoder(
                 path, pick_device(cfg.device), cfg.precision, calibration, cfg.int8_outlier_ratio
@@ -85,7 +87,7 @@ class CrossEncoderReranker(Reranker[CrossEncoderConfig]):
         cache = ctx.cache_dir if ctx is not None else Path(tempfile.gettempdir()) / "rankfw-onnx"
         self._scorer = load_onnx_scorer(
             path, cache, cfg.precision, calibration, cfg.int8_outlier_ratio,  # type: ignore[arg-type]
-            cfg.max_length, cfg.batch_size, cfg.num_threads,
+            cfg.max_length, cfg.batch_size, cfg.num_threads, cfg.backend,
         )
         return self._scorer
 
