@@ -194,7 +194,10 @@ def readme_section(rows: list[dict[str, Any]]) -> str:
                  "16 bytes a hit), reads and writes TREC files a query at a time, drops a run once no later stage "
                  "takes it, and evaluates a group of queries at a time; the corpus stays on disk (an offset index "
                  "per document). Importing torch and sentence-transformers for the reranker costs about 500 MB of "
-                 "the peak, which raw pyserini (BM25 only) does not load. Before the columns (same machine, same "
+                 "the peak, which raw pyserini (BM25 only) does not load. What still grows with the corpus: the docstore's "
+                 "offset index (one entry per passage) and the reranker's distinct candidates, whose text and vectors "
+                 "it holds while it scores (at most queries x depth passages: 1,000,000 here; not measured apart). "
+                 "Before the columns (same machine, same "
                  "day, 10,000 queries x 1,000 hits), rankfw's peak was 4,148 MB at 10,000 passages and 5,427 MB at "
                  "100,000: a Python tuple per hit, and every run of the pipeline kept until the end.")]
     if max(r["size"] for r in mine) < 1_000_000 or max(r["queries"] for r in mine) < 10_000:
