@@ -4,6 +4,7 @@ compare, and the display names of the rows' components."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -122,3 +123,13 @@ python -m venv /work/venv-peer && /work/venv-peer/bin/pip install $W "sentence-t
 export RANKFW_PEER_PYTHON=/work/venv-peer-onnx/bin/python:/work/venv-peer/bin/python   # or --peer-python A B
 ```"""
 """README: the peer environments of sentence-transformers' ONNX / OpenVINO backends (see ``peer_st.py``)."""
+
+
+def merged_machines(record: dict[str, Any]) -> str:
+    """The benchmarks whose rows were merged (``--add-rows``) on another machine than the full run's."""
+    key = lambda m: (m.get("cpu"), m.get("simd"))
+    other = [f"- {NAMES.get(n, n)}: {b['machine']['cpu']}, SIMD {', '.join(b['machine'].get('simd') or [])}, merged "
+             f"{b['machine'].get('date', '?')}" for n, b in record["benchmarks"].items()
+             if b.get("machine") and key(b["machine"]) != key(record["machine"])]
+    return ("Rows merged later with `--add-rows` ran on another machine (compare them only with rows of their own run):\n"
+            + "\n".join(other)) if other else ""

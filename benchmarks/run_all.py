@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from benches import BENCHES, DENSE, NAMES, PEER_SETUP, Bench
+from benches import BENCHES, DENSE, NAMES, PEER_SETUP, Bench, merged_machines
 
 
 def machine() -> dict[str, Any]:
@@ -221,7 +221,8 @@ def render(record: dict[str, Any]) -> None:
     rows = record["rows"]
     main_rows = [r for r in rows if r["component"] not in DENSE]
     (HERE / "README.md").write_text(readme(table(main_rows), scaling(main_rows), record["machine"],
-                                           record["mode"] == "quick", ran, record["total_s"], dense_section(rows)))
+                                           record["mode"] == "quick", ran, record["total_s"],
+                                           "\n\n".join(p for p in (merged_machines(record), dense_section(rows)) if p)))
     print(text_table(table(main_rows)))
 
 
