@@ -284,10 +284,14 @@ def test_pipeline_with_bm25_biencoder_crossencoder_and_fusion_equals_local(
 
 
 def _assert_same_run(got: Run, want: Run, where: object) -> None:
-    """Same docids in the same order with the same scores (neural scores to float32 round-off)."""
+    """Same docids with the same scores (neural scores to float32 round-off), so the same order up
+    to near-ties: two passages whose scores differ by round-off may swap (a fresh clone's CI saw one
+    adjacent swap in the tiny random cross-encoder's run)."""
     for qid in want:
-        assert [d for d, _ in got[qid]] == [d for d, _ in want[qid]], (where, qid)
         assert [s for _, s in got[qid]] == pytest.approx([s for _, s in want[qid]], rel=1e-5, abs=1e-6), (where, qid)
+        scores, expected = dict(got[qid]), dict(want[qid])
+        assert set(scores) == set(expected), (where, qid)
+        assert all(scores[d] == pytest.approx(v, rel=1e-5, abs=1e-6) for d, v in expected.items()), (where, qid)
 
 
 def _close(a: object, b: object) -> bool:
