@@ -157,6 +157,19 @@ class RunColumns:
         return set(self.names[np.unique(self.codes)].tolist())
 
 
+def first_repeated_hit(queries: np.ndarray, codes: np.ndarray, n_names: int) -> int | None:
+    """The position of the earliest hit whose (query, docid code) an earlier hit already has, or
+    None: one sort of integer keys, no Python loop per hit."""
+    import numpy as np
+
+    if len(codes) < 2:
+        return None
+    keys = queries * max(n_names, 1) + codes
+    order = np.argsort(keys, kind="stable")
+    repeated = np.nonzero(keys[order][1:] == keys[order][:-1])[0]
+    return int(order[1:][repeated].min()) if len(repeated) else None
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector: building millions of tuples would otherwise trigger

@@ -80,16 +80,11 @@ def _sorted_names(codes: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
 
 def _refuse_repeats(path: str | os.PathLike[str], q: np.ndarray, d: np.ndarray, qids: list[str], names: np.ndarray) -> None:
     """An InputError at the second line of the first (query, docid) pair listed twice."""
-    import numpy as np
+    from rankfw.core.columns import first_repeated_hit
 
-    if len(q) < 2:
+    second = first_repeated_hit(q, d, len(names))
+    if second is None:
         return
-    keys = q * max(len(names), 1) + d
-    order = np.argsort(keys, kind="stable")
-    repeated = np.nonzero(keys[order][1:] == keys[order][:-1])[0]
-    if not len(repeated):
-        return
-    second = int(order[1:][repeated].min())  # the earliest hit that repeats an earlier one
     qid, docid = qids[int(q[second])], str(names[d[second]])
     seen = -1
     for lineno, line in iter_lines(path):

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from rankfw.core.columns import first_repeated_hit
 from rankfw.core.errors import InputError, StageError
 from rankfw.core.runs import Run
 
@@ -46,11 +47,8 @@ def check_run(stage: str, run: Run, language: str | None = None) -> Run:
         raise StageError(stage, f"{lang}query {columns.qids[of_hit[first]]!r}: document "
                                 f"{columns.names[columns.codes[first]]!r} has a score that is not finite "
                                 f"({float(columns.scores[first])!r})")
-    keys = of_hit * max(len(columns.names), 1) + columns.codes
-    order = np.argsort(keys, kind="stable")
-    repeated = np.nonzero(keys[order][1:] == keys[order][:-1])[0]
-    if len(repeated):
-        first = int(order[1:][repeated].min())
+    first = first_repeated_hit(of_hit, columns.codes, len(columns.names))
+    if first is not None:
         raise StageError(stage, f"{lang}query {columns.qids[of_hit[first]]!r}: document "
                                 f"{columns.names[columns.codes[first]]!r} is ranked twice")
     return run.canonical()
