@@ -33,8 +33,21 @@ from rankfw.cli_options import (
 from rankfw.core.kinds import COMPONENT_KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
-err_console = Console(stderr=True)
-console = Console()
+BATCH_WIDTH = 1000
+"""Console width where the output is not a terminal and ``$COLUMNS`` is unset (a batch log, a pipe):
+wide enough that a stages x languages table prints whole instead of cells cut to ``0.…``."""
+
+
+def output_console(stderr: bool = False) -> Console:
+    """A rich console for stdout (or stderr): the terminal's width on a terminal, else ``$COLUMNS``,
+    else :data:`BATCH_WIDTH`."""
+    stream = sys.stderr if stderr else sys.stdout
+    on_terminal = hasattr(stream, "isatty") and stream.isatty()
+    return Console(stderr=stderr, width=None if on_terminal or os.environ.get("COLUMNS") else BATCH_WIDTH)
+
+
+err_console = output_console(stderr=True)
+console = output_console()
 
 
 def _handle_errors(func: F) -> F:

@@ -116,3 +116,24 @@ def test_run_prints_metrics_and_exit_1_on_failure(tmp_path: Path, xquad: Path, c
     failed = CliRunner().invoke(main, ["run", str(failing), "--cache", str(tmp_path / "cache")])
     assert failed.exit_code == 1
     assert "run failed: stage 're' failed: [en] RuntimeError: asked to fail on 56dde1d966d3e219004dad8d" in failed.stderr
+
+
+def test_metrics_table_prints_whole_in_a_batch_log() -> None:
+    """Piped to a file (a batch job's log, no terminal, no $COLUMNS), the stages x 11 languages table
+    keeps every value: rich's default 80 columns cut each cell to '0.…'."""
+    import os
+    import subprocess
+    import sys
+
+    languages = "ar de el en es hi ru th tr vi zh".split()
+    values = {lang: {"nDCG@10": 0.7 + i / 100 + 0.0001} for i, lang in enumerate(languages)}
+    metrics = {"measures": ["nDCG@10"], "stages": {"a_long_stage_name": {"languages": values, "mean": {"nDCG@10": 0.75}}}}
+    code = ("import json, sys; from rankfw.cli import console; from rankfw.cli_options import print_metrics; "
+            "print_metrics(console, json.loads(sys.argv[1]))")
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(metrics)], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    assert "a_long_stage_name" in out
+    for i, lang in enumerate(languages):
+        assert lang in out and f"{0.7 + i / 100 + 0.0001:.4f}" in out
+    assert "…" not in out

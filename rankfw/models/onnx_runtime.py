@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -233,6 +233,16 @@ def session(path: Path, threads: int | None = None, spinning: bool = False, back
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def run_batches(session: Any, feeds: Iterable[tuple[Any, Mapping[str, np.ndarray]]]) -> Iterator[tuple[Any, np.ndarray]]:
+    """``(key, first output)`` of each ``(key, feeds)`` batch: on every stream of an OpenVINO session
+    (as batches finish), one after another on an ONNX Runtime one."""
+    if hasattr(session, "run_batches"):
+        yield from session.run_batches(feeds)
+        return
+    for key, feed in feeds:
+        yield key, session.run(None, feed)[0]
 
 
 def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

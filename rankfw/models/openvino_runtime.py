@@ -7,15 +7,16 @@ Runtime. Light at import: openvino is imported when a model is compiled.
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["OpenVinoSession", "cpu_has_bf16", "inference_precision"]
+__all__ = ["OpenVinoSession", "cpu_has_bf16", "inference_precision", "stream_count"]
 
 log = logging.getLogger(__name__)
 
@@ -56,25 +57,38 @@ def inference_precision(precision: str, core: Any = None) -> str:
     return "f32"
 
 
+def stream_count(threads: int | None) -> int:
+    """Inference streams for ``threads`` threads (all cores when ``None``): two when there are two
+    threads or more, each stream on its share of them, so one batch's single-threaded steps (norms,
+    softmax, the Python between calls) overlap the other's matrix products (measured on this 2-core
+    AMX CPU: 1,000 cross-encoder pairs at bf16 in 2.66-2.72 s on 2 streams x 1 thread against 2.90 s
+    on 1 stream x 2 threads, same scores)."""
+    return 2 if (threads or os.cpu_count() or 1) >= 2 else 1
+
+
 class OpenVinoSession:
     """``path`` (an ONNX model) compiled by OpenVINO for the CPU at ``precision``, on ``threads`` threads.
 
-    One stream, latency mode: the rerankers send one length-sorted batch at a time (dynamic batch and
-    sequence axes). ``run(None, feeds)`` returns the outputs as a list of arrays, as ONNX Runtime's;
-    calls from several threads take turns on the one infer request.
+    :func:`stream_count` streams, one infer request each (dynamic batch and sequence axes).
+    :meth:`run_batches` keeps every stream busy with the caller's length-sorted batches; ``run(None,
+    feeds)`` (ONNX Runtime's call) splits one batch's rows across the streams and returns the outputs
+    as a list of arrays. Calls from several threads take turns.
     """
 
     def __init__(self, path: Path, threads: int | None = None, precision: str = "fp32") -> None:
+        import openvino as ov
+
         core = _core()
+        self.streams = stream_count(threads)
         config = {
             "INFERENCE_PRECISION_HINT": inference_precision(precision, core),
-            "PERFORMANCE_HINT": "LATENCY",
-            "NUM_STREAMS": "1",
+            "PERFORMANCE_HINT": "THROUGHPUT" if self.streams > 1 else "LATENCY",
+            "NUM_STREAMS": str(self.streams),
         }
         if threads:
             config["INFERENCE_NUM_THREADS"] = str(threads)
         self.compiled = core.compile_model(str(path), "CPU", config)
-        self.request = self.compiled.create_infer_request()
+        self.queue = ov.AsyncInferQueue(self.compiled, self.streams)
         self._lock = threading.Lock()
         self.precision = config["INFERENCE_PRECISION_HINT"]
 
@@ -83,7 +97,44 @@ class OpenVinoSession:
         return [_Input(port.get_any_name()) for port in self.compiled.inputs]
 
     def run(self, _outputs: Any, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        """Every output of one inference on ``feeds`` (copied: the request's buffers are reused)."""
+        """Every output of one inference on ``feeds``, its rows split across the streams."""
+        import numpy as np
+
+        rows = len(next(iter(feeds.values())))
+        parts = min(self.streams, rows) or 1
+        bounds = np.linspace(0, rows, parts + 1).astype(int)
+        chunks = [(i, {k: v[bounds[i]:bounds[i + 1]] for k, v in feeds.items()}) for i in range(parts)]
+        got = dict(self._infer(chunks, every_output=True))
+        return [np.concatenate([got[i][j] for i in range(parts)]) for j in range(len(self.compiled.outputs))]
+
+    def run_batches(self, feeds: Iterable[tuple[Any, Mapping[str, np.ndarray]]]) -> Iterator[tuple[Any, np.ndarray]]:
+        """``(key, first output)`` of each ``(key, feeds)``, as batches finish (not in input order);
+        ``feeds`` is read lazily, a batch per free stream."""
+        for key, outputs in self._infer(feeds, every_output=False):
+            yield key, outputs[0]
+
+    def _infer(self, feeds: Iterable[tuple[Any, Mapping[str, np.ndarray]]],
+               every_output: bool) -> Iterator[tuple[Any, list[np.ndarray]]]:
+        done: list[tuple[Any, list[np.ndarray]]] = []
+        failed: list[BaseException] = []
+        count = len(self.compiled.outputs) if every_output else 1
+
+        def finished(request: Any, key: Any) -> None:  # on OpenVINO's thread; the buffers are reused
+            try:
+                done.append((key, [request.get_output_tensor(i).data.copy() for i in range(count)]))
+            except BaseException as error:  # noqa: BLE001 - raised again on the caller's thread
+                failed.append(error)
+
         with self._lock:
-            self.request.infer(dict(feeds))
-            return [self.request.get_output_tensor(i).data.copy() for i in range(len(self.compiled.outputs))]
+            self.queue.set_callback(finished)
+            try:
+                for key, feed in feeds:
+                    self.queue.start_async(dict(feed), key)  # waits for a free stream
+                    while done and not failed:
+                        yield done.pop(0)
+            finally:
+                self.queue.wait_all()
+            if failed:
+                raise failed[0]
+            while done:
+                yield done.pop(0)

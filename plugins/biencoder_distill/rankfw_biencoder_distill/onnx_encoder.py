@@ -4,7 +4,7 @@ pooling, dense, normalize) exported once per model digest, fp32 or static int8 (
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,14 +94,18 @@ class OnnxTextEncoder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, normalise: bool = True) -> np.ndarray:
         """One float32 row per text."""
-        from rankfw.models.onnx_runtime import length_batches
+        from rankfw.models.onnx_runtime import length_batches, run_batches
 
         rows = self._tokenize(list(texts))
         ids = rows["input_ids"]
         out: np.ndarray | None = None
-        for idx in length_batches([len(x) for x in ids], batch_size):
-            batch = self._pad({k: [v[i] for i in idx] for k, v in rows.items()})
-            vectors = self.session.run(None, {k: v for k, v in batch.items() if k in self.inputs})[0]
+
+        def feeds() -> Iterator[tuple[list[int], dict[str, np.ndarray]]]:
+            for idx in length_batches([len(x) for x in ids], batch_size):
+                batch = self._pad({k: [v[i] for i in idx] for k, v in rows.items()})
+                yield idx, {k: v for k, v in batch.items() if k in self.inputs}
+
+        for idx, vectors in run_batches(self.session, feeds()):
             if out is None:
                 out = np.empty((len(ids), vectors.shape[1]), dtype=np.float32)
             out[idx] = vectors

@@ -4,7 +4,7 @@ kept fp32) or (OpenVINO) bf16."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,6 +64,12 @@ class OnnxPairScorer(PairScorer):
     def forward(self, features: dict[str, list[list[int]]]) -> np.ndarray:
         """The scores of one batch, padded to its longest pair, from the ONNX session."""
         return self.session.run(None, self.feed(features))[0]
+
+    def scored_batches(self, batches: Iterable[tuple[list[int], dict[str, list[list[int]]]]]) -> Iterator[tuple[list[int], np.ndarray]]:
+        """``(indices, scores)`` of each batch, on every stream of an OpenVINO session (as they finish)."""
+        from rankfw.models.onnx_runtime import run_batches
+
+        return run_batches(self.session, ((idx, self.feed(features)) for idx, features in batches))
 
 
 CALIBRATION_BATCH = 8

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -149,11 +149,16 @@ class PairScorer:
         if not queries:
             return np.zeros(0, dtype=np.float32)
         out = np.empty(len(queries), dtype=np.float32)
-        for idx, features in self.batches(queries, passages):
-            out[idx] = self.forward(features)
+        for idx, scores in self.scored_batches(self.batches(queries, passages)):
+            out[idx] = scores
             if progress is not None:
                 progress.advance(len(idx))
         return out
+
+    def scored_batches(self, batches: Iterable[tuple[list[int], dict[str, list[list[int]]]]]) -> Iterator[tuple[list[int], np.ndarray]]:
+        """``(indices, scores)`` of each of :meth:`batches`' batches (:meth:`forward` one by one)."""
+        for idx, features in batches:
+            yield idx, self.forward(features)
 
     def batches(self, queries: Sequence[str], passages: Sequence[str]) -> list[tuple[list[int], dict[str, list[list[int]]]]]:
         """``(indices, token rows)`` of the length-sorted batches :meth:`score` runs (unpadded rows)."""

@@ -94,3 +94,30 @@ def test_openvino_config_validation() -> None:
     with pytest.raises(ValidationError, match="backend openvino runs bf16"):
         CrossEncoderReranker.Config(backend="onnx", precision="bf16")
     assert CrossEncoderReranker.Config(backend="openvino", precision="bf16").precision == "bf16"
+
+
+def test_openvino_streams_score_every_batch_as_one_stream_does(tiny_cross_encoder: Path, setup: tuple,
+                                                              tmp_path: Path) -> None:
+    from rankfw_crossencoder_nmt.onnx_scoring import load_onnx_scorer
+
+    pairs = _pairs(setup)
+    queries, passages = [q for q, _ in pairs], [p for _, p in pairs]
+    scorer = load_onnx_scorer(str(tiny_cross_encoder), tmp_path, "fp32", pairs, max_length=64, batch_size=7,
+                              threads=2, backend="openvino")
+    assert scorer.session.streams == 2
+    batches = scorer.batches(queries, passages)
+    assert len(batches) > 4
+    one_by_one = np.empty(len(queries), dtype=np.float32)
+    for idx, features in batches:  # one batch at a time: run() splits its rows over the two streams
+        one_by_one[idx] = scorer.forward(features)
+    streamed = scorer.score(queries, passages)  # every batch in flight on a free stream, taken as they finish
+    assert np.abs(streamed - one_by_one).max() < 1e-5
+    assert len({float(s) for s in streamed}) > len(streamed) // 2  # real, distinct scores, each in its place
+
+    def broken() -> object:
+        yield batches[0][0], scorer.feed(batches[0][1])
+        raise ValueError("tokenizer failed")
+
+    with pytest.raises(ValueError, match="tokenizer failed"):
+        list(scorer.session.run_batches(broken()))
+    assert np.abs(scorer.score(queries, passages) - streamed).max() < 1e-5  # the session is free again

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from rankfw_fusion.block import FusionBlock
 
 
+_SAID: set[tuple[str, str, str]] = set()
+"""(stage, weights folder, message) already logged in this process."""
+
+
 class WeightedConfig(FusionConfig):
     """The weights (one per input run, >= 0) or ``stage:NAME`` of a ``fusion-weights`` stage."""
 
@@ -84,7 +88,12 @@ class WeightedFuser(ScoreFuser[WeightedConfig]):
             )
         chosen = tuned.for_language(ctx.language)
         score = tuned.score_for(ctx.language)
-        ctx.log(f"{ctx.stage}: weights {chosen} for runs {tuned.runs} (tuned {tuned.measure} {score:.4f})")
+        said = f"weights {chosen} for runs {tuned.runs} (tuned {tuned.measure} {score:.4f})"
+        if ctx.language in tuned.per_language:
+            ctx.log(f"{ctx.stage} [{ctx.language}]: {said}")
+        elif (ctx.stage, weights, said) not in _SAID:  # weights every language shares: said once, not per language
+            ctx.log(f"{ctx.stage}: {said}")
+            _SAID.add((ctx.stage, weights, said))
         return chosen
 
     def combine(self, block: FusionBlock) -> np.ndarray:

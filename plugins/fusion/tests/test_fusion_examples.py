@@ -129,7 +129,12 @@ def test_weights_read_from_a_trained_folder(tmp_path: Path) -> None:
     c = ctx(tmp_path)
     assert dict(fuser.fuse([A, B], c)["q"]) == pytest.approx({"a": 4.5, "c": 7.0, "b": 0.5, "d": 0.75})
     assert any("weights [0.25, 0.75]" in line for line in c.logs)  # type: ignore[attr-defined]
-    assert fuser.fuse([A, B], ctx(tmp_path, "de"))["q"] == [("a", 3.0), ("b", 2.0), ("c", 1.0)]
+    again = ctx(tmp_path, "es")  # another language with the shared weights: not said again (11 lines in a run)
+    WeightedFuser(WeightedFuser.Config(norm="none", weights=str(folder))).fuse([A, B], again)
+    assert not any("weights [" in line for line in again.logs)  # type: ignore[attr-defined]
+    own = ctx(tmp_path, "de")
+    assert fuser.fuse([A, B], own)["q"] == [("a", 3.0), ("b", 2.0), ("c", 1.0)]
+    assert any(line.startswith("fused [de]: weights [1.0, 0.0]") for line in own.logs)  # type: ignore[attr-defined]
     # a norm other than the tuned one is reported
     other = WeightedFuser(WeightedFuser.Config(norm="min-max", weights=str(folder)))
     c = ctx(tmp_path)
