@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -81,13 +82,13 @@ class CrossEncoderReranker(Reranker[CrossEncoderConfig]):
         import tempfile
         from pathlib import Path
 
-        from rankfw_crossencoder_nmt.onnx_scoring import load_onnx_scorer
+        from rankfw.models import model_identity
 
         cfg = self.config
         cache = ctx.cache_dir if ctx is not None else Path(tempfile.gettempdir()) / "rankfw-onnx"
-        self._scorer = load_onnx_scorer(
-            path, cache, cfg.precision, calibration, cfg.int8_outlier_ratio,  # type: ignore[arg-type]
-            cfg.max_length, cfg.batch_size, cfg.num_threads, cfg.backend,
+        self._scorer = shared_onnx_scorer(
+            path, model_identity(path, cache), str(cache), cfg.precision, tuple(calibration) if calibration else None,
+            cfg.int8_outlier_ratio, cfg.max_length, cfg.batch_size, cfg.num_threads, cfg.backend,
         )
         return self._scorer
 
@@ -116,3 +117,19 @@ class CrossEncoderReranker(Reranker[CrossEncoderConfig]):
         state = dict(self.__dict__)
         state["_scorer"] = None  # executors may ship the component; the model reloads there
         return state
+
+
+@lru_cache(maxsize=2)
+def shared_onnx_scorer(path: str, identity: str, cache: str, precision: str, calibration: tuple[tuple[str, str], ...] | None,
+                       outlier_ratio: float, max_length: int, batch_size: int, threads: int | None,
+                       backend: str) -> PairScorer:
+    """The ONNX Runtime / OpenVINO scorer of these settings, loaded and compiled once per process: a
+    stage's languages (and its ``_ho`` twin) share it, where each component loaded the model and
+    compiled it again (4-5 s a language here). ``identity`` (the model's content digest) keys a
+    retrained model apart; int8 scorers differ by their calibration pairs (a language's corpus)."""
+    from pathlib import Path
+
+    from rankfw_crossencoder_nmt.onnx_scoring import load_onnx_scorer
+
+    return load_onnx_scorer(path, Path(cache), precision, list(calibration) if calibration else None,  # type: ignore[arg-type]
+                            outlier_ratio, max_length, batch_size, threads, backend)

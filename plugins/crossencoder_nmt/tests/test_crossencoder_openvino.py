@@ -121,3 +121,30 @@ def test_openvino_streams_score_every_batch_as_one_stream_does(tiny_cross_encode
     with pytest.raises(ValueError, match="tokenizer failed"):
         list(scorer.session.run_batches(broken()))
     assert np.abs(scorer.score(queries, passages) - streamed).max() < 1e-5  # the session is free again
+
+
+def test_one_scorer_per_process_for_a_stage_and_a_new_one_for_a_retrained_model(
+        tiny_cross_encoder: Path, setup: tuple, tmp_path: Path) -> None:
+    import shutil
+
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_cross_encoder, model)
+    first = _rerank(model, setup, tmp_path, backend="openvino", precision="bf16")
+    config = CrossEncoderReranker.Config(model=str(model), device="cpu", k=30, backend="openvino", precision="bf16")
+    ctx = StageContext("ce", "de", tmp_path, tmp_path / "cache")
+    one, other = CrossEncoderReranker(config).scorer(ctx), CrossEncoderReranker(config).scorer(ctx)
+    assert one is other  # the next language's component: loaded and compiled once
+
+    retrained = AutoModelForSequenceClassification.from_pretrained(model)
+    with torch.no_grad():
+        for p in retrained.classifier.parameters():
+            p.add_(torch.randn_like(p))
+    retrained.save_pretrained(model)  # the same folder, new weights (a train stage run again)
+    fresh = CrossEncoderReranker(config).scorer(ctx)
+    assert fresh is not one
+    again = _rerank(model, setup, tmp_path, backend="openvino", precision="bf16")
+    moved = [abs(dict(again[q])[d] - s) for q, hits in first.items() for d, s in hits]
+    assert max(moved) > 1e-3  # the retrained model's scores, not the cached scorer's
