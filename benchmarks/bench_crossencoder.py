@@ -96,7 +96,7 @@ def rankfw_side(args: argparse.Namespace, system: str, inputs: Inputs | None = N
     backend, precision = system.split()
     ctx = StageContext("bench", args.language, args.tmp, args.tmp / "cache")
     component = CrossEncoderReranker(CrossEncoderReranker.Config(
-        model=args.model, k=args.depth, max_length=args.max_length, batch_size=args.batch_size, device="cpu",
+        model=args.model, max_length=args.max_length, batch_size=args.batch_size, device="cpu",  # k: every candidate kept
         precision=precision, backend=backend, num_threads=args.threads))
     component.scorer(ctx, inputs.pairs[:32] if inputs is not None else None)
     return component, ctx

@@ -1,0 +1,110 @@
+"""Article-level cross-validation table of a spec's held-out stages, with leave-one-fold-out fusion.
+
+    for i in 0 1 2 3 4; do rankfw run examples/xquad.yaml --set dataset.holdout_fold=$i --out runs/cv$i; done
+    python benchmarks/article_cv.py 0=runs/cv0 1=runs/cv1 2=runs/cv2 3=runs/cv3 4=runs/cv4 \
+        [--stages bm25_ho e5_ho bi_ho dense_ho ce_ho] [--step 0.1] [--json out.json]
+
+Each ``NAME=FOLDER`` is a finished run of one fold (its ``spec.yaml`` says which questions it held
+out). Per fold and language: nDCG@10 of every ``--stages`` run on that fold's held-out questions (a
+question a run has no hits for counts 0), and of their weighted fusion whose weights are tuned, as
+the ``fusion-weights`` trainer tunes them (min-max scores, the simplex grid of ``--step``, the mean
+over languages, ties to the most uniform), on the *other* folds' held-out runs and questions: no
+fold's questions choose the weights they are scored with. Prints a markdown table per fold and the
+mean over folds. A model-selection tool: it reads no dev topics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from rankfw.core import Run
+from rankfw.run.evaluate import evaluate_per_query
+from rankfw.run.heldout import heldout_qrels
+
+MEASURE = "nDCG@10"
+
+
+def fold_tables(folder: Path, stages: list[str], grid: list[tuple[float, ...]]) -> dict[str, dict[tuple, dict[str, float]]]:
+    """``language -> weights -> {qid: nDCG@10}`` of the fused held-out runs of one fold's folder."""
+    import yaml
+    from rankfw_fusion.tune import FusionWeightsConfig, FusionWeightsTrainer
+
+    languages = yaml.safe_load((folder / "spec.yaml").read_text(encoding="utf-8"))["dataset"]["languages"]
+    qrels = heldout_qrels(folder, languages)
+    trainer = FusionWeightsTrainer(FusionWeightsConfig(measure=MEASURE))
+    out: dict[str, dict[tuple, dict[str, float]]] = {}
+    for lang in languages:
+        runs = SimpleNamespace(runs={s: Run.read_trec(folder / "stages" / s / f"{lang}.run") for s in stages})
+        blocks: dict[tuple[int, ...], Any] = {}
+        out[lang] = {}
+        for weights in grid:  # the trainer's own fusion (as the weighted fuser), cut to what @10 sees
+            fused = trainer._fused(runs, stages, weights, blocks, 10)  # noqa: SLF001
+            out[lang][weights] = evaluate_per_query(fused, qrels[lang], [MEASURE])[MEASURE]
+    return out
+
+
+def mean(values: Any) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def tuned_weights(tables: dict[str, dict], folds: list[str], grid: list[tuple[float, ...]]) -> tuple[float, ...]:
+    """The grid point with the best mean over languages of the pooled questions of ``folds``."""
+    languages = list(tables[folds[0]])
+
+    def score(weights: tuple[float, ...]) -> float:
+        return mean(mean(v for f in folds for v in tables[f][lang][weights].values()) for lang in languages)
+
+    scores = {w: score(w) for w in grid}
+    top = max(scores.values())
+    return min((w for w in grid if scores[w] >= top - 1e-12), key=lambda w: sum((x - 1 / len(w)) ** 2 for x in w))
+
+
+def main() -> None:
+    """Score every fold, print the tables, write ``--json``."""
+    from rankfw_fusion.grid import simplex_grid
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folds", nargs="+", help="NAME=FOLDER, one per fold")
+    parser.add_argument("--stages", nargs="+", default=["bm25_ho", "e5_ho", "bi_ho", "dense_ho"])
+    parser.add_argument("--step", type=float, default=0.1)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    folders = dict(item.split("=", 1) for item in args.folds)
+    grid = [tuple(round(w, 10) for w in point) for point in simplex_grid(len(args.stages), args.step)]
+    tables = {name: fold_tables(Path(folder), args.stages, grid) for name, folder in folders.items()}
+    names = list(tables)
+    languages = list(tables[names[0]])
+    rows: dict[str, dict[str, dict[str, float]]] = {}
+    weights: dict[str, tuple[float, ...]] = {}
+    for name in names:
+        for i, stage in enumerate(args.stages):
+            alone = tuple(1.0 if j == i else 0.0 for j in range(len(args.stages)))
+            rows.setdefault(stage, {})[name] = {lang: mean(tables[name][lang][alone].values()) for lang in languages}
+        others = [f for f in names if f != name] or [name]
+        weights[name] = tuned_weights(tables, others, grid)
+        rows.setdefault("fused", {})[name] = {lang: mean(tables[name][lang][weights[name]].values()) for lang in languages}
+    print("| fold | stage | " + " | ".join(languages) + " | mean |")
+    print("|---" * (len(languages) + 3) + "|")
+    averages: dict[str, dict[str, float]] = {}
+    for stage, by_fold in rows.items():
+        for name, values in by_fold.items():
+            print(f"| {name} | {stage} | " + " | ".join(f"{values[lang]:.4f}" for lang in languages)
+                  + f" | {mean(values.values()):.4f} |")
+        averages[stage] = {lang: mean(by_fold[n][lang] for n in names) for lang in languages}
+    for stage, values in averages.items():
+        print(f"| mean of {len(names)} | {stage} | " + " | ".join(f"{values[lang]:.4f}" for lang in languages)
+              + f" | {mean(values.values()):.4f} |")
+    for name in names:
+        print(f"fold {name}: fusion weights tuned on the other folds {dict(zip(args.stages, weights[name], strict=True))}")
+    if args.json:
+        args.json.write_text(json.dumps({"stages": args.stages, "rows": rows, "mean": averages,
+                                         "weights": {n: list(w) for n, w in weights.items()}}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
