@@ -32,6 +32,7 @@ __all__ = [
     "linear_nodes",
     "pad_batch",
     "quantize_int8",
+    "run_batches",
     "session",
 ]
 
