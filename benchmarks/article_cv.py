@@ -2,12 +2,12 @@
 
     for i in 0 1 2 3 4; do rankfw run examples/xquad.yaml --set dataset.holdout_fold=$i --out runs/cv$i; done
     python benchmarks/article_cv.py 0=runs/cv0 1=runs/cv1 2=runs/cv2 3=runs/cv3 4=runs/cv4 \
-        [--stages bm25_ho e5_ho bi_ho dense_ho ce_ho] [--step 0.1] [--json out.json]
+        [--stages bm25_ho e5_ho bi_ho dense_ho ce_ho] [--step 0.1] [--norm min-max] [--depth N] [--json out.json]
 
 Each ``NAME=FOLDER`` is a finished run of one fold (its ``spec.yaml`` says which questions it held
 out). Per fold and language: nDCG@10 of every ``--stages`` run on that fold's held-out questions (a
 question a run has no hits for counts 0), and of their weighted fusion whose weights are tuned, as
-the ``fusion-weights`` trainer tunes them (min-max scores, the simplex grid of ``--step``, the mean
+the ``fusion-weights`` trainer tunes them (``--norm`` scores, min-max unless told, the simplex grid of ``--step``, the mean
 over languages, ties to the most uniform), on the *other* folds' held-out runs and questions: no
 fold's questions choose the weights they are scored with. Prints a markdown table per fold and the
 mean over folds. A model-selection tool: it reads no dev topics.
@@ -28,14 +28,15 @@ from rankfw.run.heldout import heldout_qrels
 MEASURE = "nDCG@10"
 
 
-def fold_tables(folder: Path, stages: list[str], grid: list[tuple[float, ...]]) -> dict[str, dict[tuple, dict[str, float]]]:
+def fold_tables(folder: Path, stages: list[str], grid: list[tuple[float, ...]],
+                **fusion: Any) -> dict[str, dict[tuple, dict[str, float]]]:
     """``language -> weights -> {qid: nDCG@10}`` of the fused held-out runs of one fold's folder."""
     import yaml
     from rankfw_fusion.tune import FusionWeightsConfig, FusionWeightsTrainer
 
     languages = yaml.safe_load((folder / "spec.yaml").read_text(encoding="utf-8"))["dataset"]["languages"]
     qrels = heldout_qrels(folder, languages)
-    trainer = FusionWeightsTrainer(FusionWeightsConfig(measure=MEASURE))
+    trainer = FusionWeightsTrainer(FusionWeightsConfig(measure=MEASURE, **fusion))
     out: dict[str, dict[tuple, dict[str, float]]] = {}
     for lang in languages:
         runs = SimpleNamespace(runs={s: Run.read_trec(folder / "stages" / s / f"{lang}.run") for s in stages})
@@ -72,11 +73,14 @@ def main() -> None:
     parser.add_argument("folds", nargs="+", help="NAME=FOLDER, one per fold")
     parser.add_argument("--stages", nargs="+", default=["bm25_ho", "e5_ho", "bi_ho", "dense_ho"])
     parser.add_argument("--step", type=float, default=0.1)
+    parser.add_argument("--norm", default="min-max", help="score normalisation of the fusion (as fusion-weights' norm)")
+    parser.add_argument("--depth", type=int, default=None, help="hits of each run fused (as fusion-weights' depth)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     folders = dict(item.split("=", 1) for item in args.folds)
     grid = [tuple(round(w, 10) for w in point) for point in simplex_grid(len(args.stages), args.step)]
-    tables = {name: fold_tables(Path(folder), args.stages, grid) for name, folder in folders.items()}
+    fusion = {"norm": args.norm, "depth": args.depth}
+    tables = {name: fold_tables(Path(folder), args.stages, grid, **fusion) for name, folder in folders.items()}
     names = list(tables)
     languages = list(tables[names[0]])
     rows: dict[str, dict[str, dict[str, float]]] = {}
