@@ -7,9 +7,9 @@
 Each ``NAME=FOLDER`` is a finished run of one fold (its ``spec.yaml`` says which questions it held
 out). Per fold and language: nDCG@10 of every ``--stages`` run on that fold's held-out questions (a
 question a run has no hits for counts 0), and of their weighted fusion whose weights are tuned, as
-the ``fusion-weights`` trainer tunes them (``--norm`` scores, min-max unless told, the simplex grid of ``--step``, the mean
-over languages, ties to the most uniform), on the *other* folds' held-out runs and questions: no
-fold's questions choose the weights they are scored with. Prints a markdown table per fold and the
+the ``fusion-weights`` trainer tunes them (``--norm`` scores, min-max unless told; the simplex grid
+of ``--step``; the mean over languages; ties to the most uniform), on the *other* folds' held-out
+runs and questions: no fold's questions choose the weights they are scored with. Prints a markdown table per fold and the
 mean over folds. A model-selection tool: it reads no dev topics.
 """
 
@@ -29,14 +29,15 @@ MEASURE = "nDCG@10"
 
 
 def fold_tables(folder: Path, stages: list[str], grid: list[tuple[float, ...]],
-                **fusion: Any) -> dict[str, dict[tuple, dict[str, float]]]:
-    """``language -> weights -> {qid: nDCG@10}`` of the fused held-out runs of one fold's folder."""
+                config: Any) -> dict[str, dict[tuple, dict[str, float]]]:
+    """``language -> weights -> {qid: nDCG@10}`` of the fused held-out runs of one fold's folder,
+    fused as the ``fusion-weights`` trainer of ``config`` (a ``FusionWeightsConfig``) fuses them."""
     import yaml
-    from rankfw_fusion.tune import FusionWeightsConfig, FusionWeightsTrainer
+    from rankfw_fusion.tune import FusionWeightsTrainer
 
     languages = yaml.safe_load((folder / "spec.yaml").read_text(encoding="utf-8"))["dataset"]["languages"]
     qrels = heldout_qrels(folder, languages)
-    trainer = FusionWeightsTrainer(FusionWeightsConfig(measure=MEASURE, **fusion))
+    trainer = FusionWeightsTrainer(config)
     out: dict[str, dict[tuple, dict[str, float]]] = {}
     for lang in languages:
         runs = SimpleNamespace(runs={s: Run.read_trec(folder / "stages" / s / f"{lang}.run") for s in stages})
@@ -68,19 +69,21 @@ def tuned_weights(tables: dict[str, dict], folds: list[str], grid: list[tuple[fl
 def main() -> None:
     """Score every fold, print the tables, write ``--json``."""
     from rankfw_fusion.grid import simplex_grid
+    from rankfw_fusion.norms import NORMS
+    from rankfw_fusion.tune import FusionWeightsConfig
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folds", nargs="+", help="NAME=FOLDER, one per fold")
     parser.add_argument("--stages", nargs="+", default=["bm25_ho", "e5_ho", "bi_ho", "dense_ho"])
     parser.add_argument("--step", type=float, default=0.1)
-    parser.add_argument("--norm", default="min-max", help="score normalisation of the fusion (as fusion-weights' norm)")
+    parser.add_argument("--norm", default="min-max", choices=list(NORMS), help="score normalisation of the fusion (as fusion-weights' norm)")
     parser.add_argument("--depth", type=int, default=None, help="hits of each run fused (as fusion-weights' depth)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     folders = dict(item.split("=", 1) for item in args.folds)
     grid = [tuple(round(w, 10) for w in point) for point in simplex_grid(len(args.stages), args.step)]
-    fusion = {"norm": args.norm, "depth": args.depth}
-    tables = {name: fold_tables(Path(folder), args.stages, grid, **fusion) for name, folder in folders.items()}
+    config = FusionWeightsConfig(measure=MEASURE, norm=args.norm, depth=args.depth)
+    tables = {name: fold_tables(Path(folder), args.stages, grid, config) for name, folder in folders.items()}
     names = list(tables)
     languages = list(tables[names[0]])
     rows: dict[str, dict[str, dict[str, float]]] = {}
