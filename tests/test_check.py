@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from rankfw.check import read_expected
@@ -96,6 +97,11 @@ def test_every_shipped_expected_file_parses() -> None:
     for path in files:
         specs = read_expected(path)
         assert all(0 <= s.expected <= 1 and 0 < s.tolerance <= 0.01 for s in specs), path
+        # each file checks the spec of its name: its stages, languages and measures are that spec's
+        spec = yaml.safe_load(path.with_suffix(".yaml").read_text())
+        assert {s.stage for s in specs} <= set(spec["stages"]), path
+        assert {s.language for s in specs} <= {*spec["dataset"]["languages"], "mean"}, path
+        assert {s.measure for s in specs} <= set(spec["metrics"]), path
 
 
 @pytest.mark.slow
