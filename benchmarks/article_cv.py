@@ -21,7 +21,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from rankfw.core import Run
+from rankfw.core import InputError, Run
 from rankfw.run.evaluate import evaluate_per_query
 from rankfw.run.heldout import heldout_qrels
 
@@ -35,7 +35,10 @@ def fold_tables(folder: Path, stages: list[str], grid: list[tuple[float, ...]],
     import yaml
     from rankfw_fusion.tune import FusionWeightsTrainer
 
-    languages = yaml.safe_load((folder / "spec.yaml").read_text(encoding="utf-8"))["dataset"]["languages"]
+    spec = folder / "spec.yaml"
+    if not spec.is_file():
+        raise InputError("not found: give the output folder of a finished run of one fold", str(spec))
+    languages = yaml.safe_load(spec.read_text(encoding="utf-8"))["dataset"]["languages"]
     qrels = heldout_qrels(folder, languages)
     trainer = FusionWeightsTrainer(config)
     out: dict[str, dict[tuple, dict[str, float]]] = {}
@@ -80,10 +83,15 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=None, help="hits of each run fused (as fusion-weights' depth)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if bad := [item for item in args.folds if "=" not in item]:
+        parser.error(f"a fold is NAME=FOLDER, not {bad[0]!r}")
     folders = dict(item.split("=", 1) for item in args.folds)
     grid = [tuple(round(w, 10) for w in point) for point in simplex_grid(len(args.stages), args.step)]
     config = FusionWeightsConfig(measure=MEASURE, norm=args.norm, depth=args.depth)
-    tables = {name: fold_tables(Path(folder), args.stages, grid, config) for name, folder in folders.items()}
+    try:
+        tables = {name: fold_tables(Path(folder), args.stages, grid, config) for name, folder in folders.items()}
+    except InputError as error:  # a missing fold folder or stage run: one line, exit 2
+        parser.exit(2, f"article_cv: error: {error}\n")
     names = list(tables)
     languages = list(tables[names[0]])
     rows: dict[str, dict[str, dict[str, float]]] = {}
@@ -107,7 +115,8 @@ def main() -> None:
         print(f"| mean of {len(names)} | {stage} | " + " | ".join(f"{values[lang]:.4f}" for lang in languages)
               + f" | {mean(values.values()):.4f} |")
     for name in names:
-        print(f"fold {name}: fusion weights tuned on the other folds {dict(zip(args.stages, weights[name], strict=True))}")
+        tuned_on = "the other folds" if len(names) > 1 else "this fold itself (one fold: in-sample, not cross-validated)"
+        print(f"fold {name}: fusion weights tuned on {tuned_on} {dict(zip(args.stages, weights[name], strict=True))}")
     if args.json:
         args.json.write_text(json.dumps({"stages": args.stages, "rows": rows, "mean": averages,
                                          "weights": {n: list(w) for n, w in weights.items()}}, indent=1))
