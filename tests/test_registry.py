@@ -149,7 +149,31 @@ def test_a_real_ctrl_c_while_plugins_load_still_stops_rankfw(monkeypatch: pytest
             raise AssertionError("SIGINT was not delivered")
 
     monkeypatch.setattr(reg, "_entry_points", lambda: [_Interrupted("slow", None)])
-    before = signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt):
-        load_registry()
-    assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
+    # Python's own handler, as in a terminal: a process started in the background by a shell without
+    # job control (`cmd &` in a script, nohup) inherits SIGINT ignored, and then Ctrl-C rightly stops nothing
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            load_registry()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+def test_an_ignored_sigint_stays_ignored_while_plugins_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+
+    class _Interrupted(_Fake):
+        def load(self) -> Any:
+            os.kill(os.getpid(), signal.SIGINT)  # nohup'd: no KeyboardInterrupt, the plugin loads
+            return rankfw_testplugin
+
+    monkeypatch.setattr(reg, "_entry_points", lambda: [_Interrupted("ignored", None, "rankfw-testplugin")])
+    inherited = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        registry = load_registry()
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+    assert not registry.broken
