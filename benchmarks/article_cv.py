@@ -32,17 +32,12 @@ def fold_tables(folder: Path, stages: list[str], grid: list[tuple[float, ...]],
                 config: Any) -> dict[str, dict[tuple, dict[str, float]]]:
     """``language -> weights -> {qid: nDCG@10}`` of the fused held-out runs of one fold's folder,
     fused as the ``fusion-weights`` trainer of ``config`` (a ``FusionWeightsConfig``) fuses them."""
-    import yaml
     from rankfw_fusion.tune import FusionWeightsTrainer
 
-    spec = folder / "spec.yaml"
-    if not spec.is_file():
-        raise InputError("not found: give the output folder of a finished run of one fold", str(spec))
-    languages = yaml.safe_load(spec.read_text(encoding="utf-8"))["dataset"]["languages"]
-    qrels = heldout_qrels(folder, languages)
+    qrels = heldout_qrels(folder)  # every language of the fold's spec
     trainer = FusionWeightsTrainer(config)
     out: dict[str, dict[tuple, dict[str, float]]] = {}
-    for lang in languages:
+    for lang in qrels:
         runs = SimpleNamespace(runs={s: Run.read_trec(folder / "stages" / s / f"{lang}.run") for s in stages})
         blocks: dict[tuple[int, ...], Any] = {}
         out[lang] = {}
