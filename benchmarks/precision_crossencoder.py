@@ -40,15 +40,13 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    import yaml
     from rankfw_crossencoder_nmt.reranker import CrossEncoderReranker
 
     from rankfw.data.language import LanguageData
-    from rankfw.spec import DatasetSpec
+    from rankfw.run.systems import folder_dataset
 
     torch.set_num_threads(args.threads)
-    data = yaml.safe_load((args.output / "spec.yaml").read_text(encoding="utf-8"))
-    dataset = DatasetSpec.model_validate(data["dataset"])
+    dataset = folder_dataset(args.output, "not found or not a spec: give the output folder of a finished run")
     languages = dataset.languages if args.languages == ["all"] else args.languages
     stage = args.input_stage or ("dense_ho" if args.topics == "heldout" else "dense")
     model = args.output / "stages" / args.model_stage / "model"

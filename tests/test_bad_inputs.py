@@ -105,3 +105,31 @@ def _bless(record: Path, output: Path) -> None:
     data = json.loads(record.read_text(encoding="utf-8"))
     data["output"] = output_signature(output)
     record.write_text(json.dumps(data), encoding="utf-8")
+
+
+BAD_DATASET_SPEC = """name: edited
+stages: {}
+dataset:
+  languages: [en]
+  corpus: corpus.jsonl
+  topics: topics.tsv
+  qrels: qrels.txt
+  holdout_folds: five
+"""
+
+
+def test_an_output_folder_whose_spec_has_a_bad_dataset_section_is_one_line(tmp_path: Path) -> None:
+    """``rankfw eval OUT`` and ``compare --heldout`` read the folder's spec.yaml: an invalid
+    dataset section (an edited spec) is one line naming the key and the line, exit 2."""
+    out = tmp_path / "out"
+    (out / "stages" / "bm25").mkdir(parents=True)
+    (out / "stages" / "bm25" / "en.run").write_text("q1 Q0 d1 1 1.0 x\n", encoding="utf-8")
+    (out / "spec.yaml").write_text(BAD_DATASET_SPEC, encoding="utf-8")
+    pattern = rf"dataset\.holdout_folds: .*integer.*\({re.escape(str(out / 'spec.yaml'))}:8\)"
+    _one_line_error(CliRunner().invoke(main, ["eval", str(out)]), pattern)
+
+    from rankfw.core import InputError
+    from rankfw.run.heldout import heldout_qrels
+
+    with pytest.raises(InputError, match=pattern):
+        heldout_qrels(out)

@@ -284,9 +284,22 @@ def test_pipeline_with_bm25_biencoder_crossencoder_and_fusion_equals_local(
                 assert (outputs["ray"] / "stages" / stage / f"{lang}.run").read_bytes() == (
                     outputs["local"] / "stages" / stage / f"{lang}.run"
                 ).read_bytes()
-    local_metrics = json.loads((outputs["local"] / "metrics.json").read_text())["stages"]
-    ray_metrics = json.loads((outputs["ray"] / "metrics.json").read_text())["stages"]
-    assert _close(ray_metrics, local_metrics)
+    metrics = {name: _metrics_of_own_runs(out) for name, out in outputs.items()}
+    for stage in ("bm25", "re"):  # identical runs: identical scores
+        assert metrics["ray"][stage] == metrics["local"][stage], stage
+    # neural stages: a near-tie swap (allowed above) may move a query's nDCG@10, not the picture
+    assert _close(metrics["ray"], metrics["local"], abs_tol=0.02)
+
+
+def _metrics_of_own_runs(output: Path) -> dict[str, object]:
+    """The folder's metrics.json stages, checked to be the scores of the folder's own run files."""
+    from rankfw.run.metrics import folder_metrics
+
+    written = json.loads((output / "metrics.json").read_text())
+    again = folder_metrics(output, written["measures"])
+    assert set(written["stages"]) == {"bm25", "bi", "ce", "re", "fused"}
+    assert _close(written["stages"], again["stages"], abs_tol=1e-12), output.name
+    return written["stages"]
 
 
 def _assert_fused_from_inputs(fused: Run, output: Path, lang: str) -> None:
@@ -312,11 +325,12 @@ def _assert_same_run(got: Run, want: Run, where: object) -> None:
         assert all(scores[d] == pytest.approx(v, rel=1e-5, abs=1e-6) for d, v in expected.items()), (where, qid)
 
 
-def _close(a: object, b: object) -> bool:
+def _close(a: object, b: object, abs_tol: float) -> bool:
+    """Same nested keys, floats within ``abs_tol``, everything else equal."""
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(_close(a[k], b[k], abs_tol) for k in a)
     if isinstance(a, float) and isinstance(b, float):
-        return a == pytest.approx(b, rel=1e-6)
+        return abs(a - b) <= abs_tol
     return a == b
 
 

@@ -18,7 +18,7 @@ from rankfw.core.runs import Run
 from rankfw.core.types import Qrels
 from rankfw.models.selection import SELECTION_FILE
 from rankfw.run.evaluate import evaluate
-from rankfw.run.systems import System, _read_manifest, _read_spec
+from rankfw.run.systems import System, _read_manifest, _read_spec, folder_dataset
 
 HELDOUT_SUFFIX = "_ho"
 
@@ -36,15 +36,11 @@ def heldout_sibling(system: System) -> Path | None:
 def heldout_qrels(folder: Path, languages: Sequence[str] | None = None) -> dict[str, Qrels]:
     """The held-out questions' judgements per language (every language of the spec unless told),
     from the folder's spec (as the run made them); a folder without a readable spec is an InputError."""
-    from rankfw.core.errors import InputError
     from rankfw.core.io import default_cache_dir
     from rankfw.data.language import LanguageData
-    from rankfw.spec import DatasetSpec
 
+    dataset = folder_dataset(folder, "not found or not a spec: give the output folder of a finished run")
     data = _read_spec(folder)
-    if not isinstance(data, dict) or "dataset" not in data:
-        raise InputError("not found or not a spec: give the output folder of a finished run", str(folder / "spec.yaml"))
-    dataset = DatasetSpec.model_validate(data["dataset"])
     languages = dataset.languages if languages is None else languages
     cache = Path(data.get("cache") or default_cache_dir())
     return {lang: LanguageData.from_spec(dataset, lang, cache).topic_set("heldout")[1] for lang in languages}

@@ -53,16 +53,14 @@ def pipeline_metrics(
 def folder_metrics(folder: Path, measures: Sequence[str], log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """The metrics of a finished output folder, from its run files and the topics and qrels its
     ``spec.yaml`` names (works from any working directory and after the folder moved)."""
-    import yaml
-
     from rankfw.data import read_qrels, read_topics
     from rankfw.run.compare import systems_from_paths
-    from rankfw.spec import DatasetSpec
+    from rankfw.run.systems import folder_dataset
 
     spec_file = folder / "spec.yaml"
     if not spec_file.is_file():
         raise InputError("no spec.yaml: not an output folder of 'rankfw run' (evaluate its run files with QRELS)", str(folder))
-    dataset = DatasetSpec.model_validate((yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}).get("dataset"))
+    dataset = folder_dataset(folder, "not a spec with a dataset section: not an output folder of 'rankfw run'")
     systems = systems_from_paths([folder])
     cache: dict[str, tuple[Topics, Qrels]] = {}
 

@@ -158,6 +158,27 @@ def _read_spec(folder: Path) -> Any:
         return None
 
 
+def folder_dataset(folder: Path, missing: str) -> Any:
+    """The ``dataset`` section of an output folder's ``spec.yaml``, validated (a ``DatasetSpec``).
+    No readable spec with a dataset is ``InputError(missing)`` naming the folder; an invalid
+    dataset section is one ``InputError`` naming the key and ``spec.yaml``'s line."""
+    from pydantic import ValidationError
+
+    from rankfw.spec import DatasetSpec
+    from rankfw.spec.locate import SpecErrors
+    from rankfw.spec.yamlio import load_yaml
+
+    data = _read_spec(folder)
+    if not isinstance(data, dict) or "dataset" not in data:
+        raise InputError(missing, str(folder / "spec.yaml"))
+    try:
+        return DatasetSpec.model_validate(data["dataset"])
+    except ValidationError as e:
+        spec_file = folder / "spec.yaml"
+        _, lines = load_yaml(spec_file.read_text(encoding="utf-8"), str(spec_file))
+        raise SpecErrors(str(spec_file), lines, set()).from_validation(e, ("dataset",)) from None
+
+
 def _read_manifest(stage_dir: Path) -> dict[str, Any]:
     manifest = stage_dir / "manifest.json"
     if not manifest.is_file():
@@ -177,13 +198,8 @@ def _on_evaluation_topics(stage_dir: Path) -> bool:
 
 def qrels_from_output(folder: Path, languages: Sequence[str]) -> dict[str, Qrels]:
     """The qrels of each language, read from the spec an output folder was made with."""
-    from rankfw.spec import DatasetSpec
-
     spec_file = folder / "spec.yaml"
-    data = _read_spec(folder)
-    if not isinstance(data, dict) or "dataset" not in data:
-        raise InputError("no spec.yaml: pass --qrels", str(folder))
-    dataset = DatasetSpec.model_validate(data["dataset"])
+    dataset = folder_dataset(folder, "no spec.yaml: pass --qrels")
     out = {}
     for lang in languages:
         source = dataset.source("qrels", lang)
