@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from itertools import combinations
 
-from rankfw.core import InputError
+from pathlib import Path
+
+from rankfw.core import InputError, atomic_write_text
 
 MAX_GRID = 200_000
 """Largest grid searched; a finer step must be asked for with fewer runs."""
@@ -44,3 +46,17 @@ def simplex_grid(n_runs: int, step: float) -> list[tuple[float, ...]]:
         counts = [edges[i + 1] - edges[i] - 1 for i in range(n_runs)]
         points.append(tuple(c / divisions for c in counts))
     return points
+
+
+def write_grid(
+    path: Path, names: list[str], languages: list[str], grid: list[tuple[float, ...]], table: list[list[float]]
+) -> None:
+    """``grid.tsv``: every grid point's weights, its score per language and the mean."""
+    header = "\t".join([*names, *languages, "mean"])
+    lines = [header]
+    for weights, row in zip(grid, table):
+        cells = [f"{w:g}" for w in weights] + [f"{s:.6f}" for s in row] + [f"{sum(row) / len(row):.6f}"]
+        lines.append("\t".join(cells))
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+

@@ -16,7 +16,6 @@ from rankfw.core import (
     StageContext,
     Trainer,
     TrainingInput,
-    atomic_write_text,
 )
 from rankfw_fusion.base import NormName
 from rankfw_fusion.weights_file import TunedWeights
@@ -44,6 +43,10 @@ class FusionWeightsConfig(ComponentConfig):
     depth: int | None = Field(None, gt=0, description="hits of each input run used, as the weighted stage's")
     k: int | None = Field(None, gt=0, description="hits kept in the fused run, as the weighted stage's")
     fill: float | None = Field(None, description="contribution of a missing document (None: 0)")
+    must_beat: str | None = Field(
+        None, description="an input stage (e.g. BM25's): another run is searched only if it alone beats that run "
+                          "in every language on `measure`; the others get weight 0 (weights.json lists where they lost)"
+    )
 
     @field_validator("measure")
     @classmethod
@@ -83,16 +86,23 @@ class FusionWeightsTrainer(Trainer[FusionWeightsConfig]):
         import ir_measures
 
         from rankfw.core import evaluate
-        from rankfw_fusion.grid import simplex_grid
+        from rankfw_fusion.grid import simplex_grid, write_grid
 
         config = self.config
         names = _run_names(inputs, ctx)
         searched = _searched(names, config.runs, ctx)
-        grid = [_expand(point, searched, len(names)) for point in simplex_grid(len(searched), config.step)]
         measure = ir_measures.parse_measure(config.measure)
         cutoff = _cutoff(config.k, measure.params.get("cutoff"))
         languages = [inp.language for inp in inputs]
         blocks: list[dict[tuple[int, ...], FusionBlock]] = [{} for _ in inputs]
+        excluded: dict[str, dict[str, list[float]]] = {}
+        if config.must_beat is not None:
+            excluded = self._losers(inputs, names, searched, blocks, cutoff, ctx)
+            searched = [i for i in searched if names[i] not in excluded]
+            for name, lost in excluded.items():
+                where = ", ".join(f"{lang} {own:.4f} <= {base:.4f}" for lang, (own, base) in lost.items())
+                ctx.log(f"{ctx.stage}: {name} gets weight 0: not above {config.must_beat} in {where}")
+        grid = [_expand(point, searched, len(names)) for point in simplex_grid(len(searched), config.step)]
         table: list[list[float]] = []
         with ctx.progress(f"{ctx.stage}: weight grid", len(grid)) as bar:
             for weights in grid:
@@ -120,10 +130,47 @@ class FusionWeightsTrainer(Trainer[FusionWeightsConfig]):
             depth=config.depth,
             per_language=per_language,
             scores_by_language=dict(zip(languages, table[best])),
+            must_beat=config.must_beat,
+            excluded=excluded,
         )
         result.write(output_dir)
-        _write_grid(Path(output_dir) / "grid.tsv", names, languages, grid, table)
+        write_grid(Path(output_dir) / "grid.tsv", names, languages, grid, table)
         ctx.log(f"{ctx.stage}: best {config.measure} {means[best]:.4f} with weights {grid[best]} for {names}")
+
+    def _losers(
+        self,
+        inputs: Sequence[TrainingInput],
+        names: list[str],
+        searched: list[int],
+        blocks: list[dict[tuple[int, ...], FusionBlock]],
+        cutoff: int | None,
+        ctx: StageContext,
+    ) -> dict[str, dict[str, list[float]]]:
+        """``run -> language -> [its measure, the must_beat run's]`` for every searched run that is
+        not above the ``must_beat`` run in some language (each scored alone, fused as ``weighted``)."""
+        from rankfw.core import evaluate
+
+        config = self.config
+        if config.must_beat not in names:
+            raise InputError(f"must_beat must name an input stage {names}, got {config.must_beat!r}",
+                             f"stages.{ctx.stage}.params.must_beat")
+        base = names.index(config.must_beat)
+
+        def alone(i: int, j: int) -> float:
+            weights = tuple(1.0 if k == i else 0.0 for k in range(len(names)))
+            run = self._fused(inputs[j], names, weights, blocks[j], cutoff)
+            return evaluate(run, inputs[j].qrels, [config.measure])[config.measure]
+
+        baseline = [alone(base, j) for j in range(len(inputs))]
+        losers: dict[str, dict[str, list[float]]] = {}
+        for i in searched:
+            if i == base:
+                continue
+            own = [alone(i, j) for j in range(len(inputs))]
+            lost = {inp.language: [own[j], baseline[j]] for j, inp in enumerate(inputs) if own[j] <= baseline[j]}
+            if lost:
+                losers[names[i]] = lost
+        return losers
 
     def _fused(
         self,
@@ -239,16 +286,3 @@ def _best(grid: list[tuple[float, ...]], scores: list[float]) -> int:
         return sum((w - uniform) ** 2 for w in grid[i])
 
     return min(tied, key=lambda i: (distance(i), i))
-
-
-def _write_grid(
-    path: Path, names: list[str], languages: list[str], grid: list[tuple[float, ...]], table: list[list[float]]
-) -> None:
-    header = "\t".join([*names, *languages, "mean"])
-    lines = [header]
-    for weights, row in zip(grid, table):
-        cells = [f"{w:g}" for w in weights] + [f"{s:.6f}" for s in row] + [f"{sum(row) / len(row):.6f}"]
-        lines.append("\t".join(cells))
-    atomic_write_text(path, "\n".join(lines) + "\n")
-
-

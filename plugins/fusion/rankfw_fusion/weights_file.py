@@ -17,7 +17,9 @@ class TunedWeights:
     """Weights chosen on held-out queries, with how they were chosen.
 
     ``weights`` are for the runs named in ``runs`` (in that order); ``per_language`` maps a
-    language to its own ``{"weights": [...], "score": float}`` when tuned per language.
+    language to its own ``{"weights": [...], "score": float}`` when tuned per language;
+    ``excluded`` maps a run kept at weight 0 by ``must_beat`` to the languages where it was not
+    above that run (``[its score, the must_beat run's]``).
     """
 
     weights: list[float]
@@ -30,6 +32,8 @@ class TunedWeights:
     depth: int | None = None
     per_language: dict[str, dict[str, Any]] = field(default_factory=dict)
     scores_by_language: dict[str, float] = field(default_factory=dict)
+    must_beat: str | None = None
+    excluded: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     def for_language(self, language: str | None) -> list[float]:
         """The weights for ``language`` (its own when tuned per language, else the shared ones)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,36 @@ def test_grid_scores_equal_evaluating_the_weighted_fuser(tmp_path: Path, norm: s
         fused.write_trec(path)
         expected = evaluate(Run.read_trec(path), qrels, ["nDCG@5"])["nDCG@5"]
         assert float(row[3]) == pytest.approx(expected, abs=1e-6)
+
+
+def gated_runs(mixed_finds_d: bool) -> dict[str, Run]:
+    """``bm25`` ranks the relevant ``d`` second, ``good`` first; ``mixed`` ranks it first where
+    ``mixed_finds_d`` and misses it otherwise."""
+    mixed = {"d": 1.0, "x": 0.5} if mixed_finds_d else {"x": 1.0}
+    return {
+        "bm25": Run.from_scores({q: {"x": 1.0, "d": 0.5} for q in QRELS}),
+        "good": Run.from_scores({q: {"d": 1.0, "x": 0.5} for q in QRELS}),
+        "mixed": Run.from_scores({q: dict(mixed) for q in QRELS}),
+    }
+
+
+def test_must_beat_keeps_a_run_that_loses_to_the_baseline_in_one_language_at_weight_0(tmp_path: Path) -> None:
+    inputs = [training_input("en", gated_runs(True)), training_input("de", gated_runs(False))]
+    free, gated = tmp_path / "free", tmp_path / "gated"
+    FusionWeightsTrainer(FusionWeightsTrainer.Config(step=0.5)).train(inputs, free, ctx(free))
+    logs: list[str] = []
+    context = StageContext("tune", None, gated, gated, log=logs.append)
+    FusionWeightsTrainer(FusionWeightsTrainer.Config(step=0.5, must_beat="bm25")).train(inputs, gated, context)
+    without, tuned = (json.loads((p / "weights.json").read_text()) for p in (free, gated))
+    assert without["grid_size"] == 6 and without["excluded"] == {} and without["must_beat"] is None
+    # mixed: nDCG@10 1.0 in en (above bm25's 1/log2(3)), 0 in de: searched no more
+    bm25_ndcg = 1 / math.log2(3)
+    assert tuned["must_beat"] == "bm25" and list(tuned["excluded"]) == ["mixed"]
+    assert tuned["excluded"]["mixed"] == {"de": pytest.approx([0.0, bm25_ndcg])}
+    assert tuned["grid_size"] == 3 and tuned["weights"][2] == 0.0 and tuned["weights"] == pytest.approx([0.0, 1.0, 0.0])
+    assert any("mixed gets weight 0: not above bm25 in de 0.0000 <= 0.6309" in line for line in logs), logs
+    rows = [line.split("\t") for line in (gated / "grid.tsv").read_text().splitlines()[1:]]
+    assert all(row[2] == "0" for row in rows)
+    with pytest.raises(InputError, match="must_beat must name an input stage") as bad:
+        FusionWeightsTrainer(FusionWeightsTrainer.Config(must_beat="bm25_ho")).train(inputs, tmp_path, ctx(tmp_path))
+    assert bad.value.where == "stages.tune.params.must_beat"
