@@ -2,7 +2,8 @@
 
     for i in 0 1 2 3 4; do rankfw run examples/xquad.yaml --set dataset.holdout_fold=$i --out runs/cv$i; done
     python benchmarks/article_cv.py 0=runs/cv0 1=runs/cv1 2=runs/cv2 3=runs/cv3 4=runs/cv4 \
-        [--stages bm25_ho e5_ho bi_ho dense_ho ce_ho] [--step 0.1] [--norm min-max] [--depth N] [--json out.json]
+        [--stages bm25_ho e5_ho bi_ho dense_ho ce_ho] [--step 0.1] [--norm min-max] [--depth N]
+        [--must-beat bm25_ho] [--json out.json]
 
 Each ``NAME=FOLDER`` is a finished run of one fold (its ``spec.yaml`` says which questions it held
 out). Per fold and language: nDCG@10 of every ``--stages`` run on that fold's held-out questions (a
@@ -52,13 +53,25 @@ def mean(values: Any) -> float:
     return sum(values) / len(values)
 
 
-def tuned_weights(tables: dict[str, dict], folds: list[str], grid: list[tuple[float, ...]]) -> tuple[float, ...]:
-    """The grid point with the best mean over languages of the pooled questions of ``folds``."""
+def tuned_weights(tables: dict[str, dict], folds: list[str], grid: list[tuple[float, ...]],
+                  must_beat: int | None = None) -> tuple[float, ...]:
+    """The grid point with the best mean over languages of the pooled questions of ``folds``; with
+    ``must_beat`` (a stage's index), as ``fusion-weights``' ``must_beat``: a stage that alone is not
+    above that stage in some language (on those questions) keeps weight 0."""
     languages = list(tables[folds[0]])
 
-    def score(weights: tuple[float, ...]) -> float:
-        return mean(mean(v for f in folds for v in tables[f][lang][weights].values()) for lang in languages)
+    def pooled(weights: tuple[float, ...], lang: str) -> float:
+        return mean(v for f in folds for v in tables[f][lang][weights].values())
 
+    def score(weights: tuple[float, ...]) -> float:
+        return mean(pooled(weights, lang) for lang in languages)
+
+    if must_beat is not None:
+        n = len(grid[0])
+        alone = [tuple(1.0 if j == i else 0.0 for j in range(n)) for i in range(n)]
+        losers = {i for i in range(n) if i != must_beat
+                  and any(pooled(alone[i], lang) <= pooled(alone[must_beat], lang) for lang in languages)}
+        grid = [w for w in grid if all(w[i] == 0 for i in losers)]
     scores = {w: score(w) for w in grid}
     top = max(scores.values())
     return min((w for w in grid if scores[w] >= top - 1e-12), key=lambda w: sum((x - 1 / len(w)) ** 2 for x in w))
@@ -76,10 +89,14 @@ def main() -> None:
     parser.add_argument("--step", type=float, default=0.1)
     parser.add_argument("--norm", default="min-max", choices=list(NORMS), help="score normalisation of the fusion (as fusion-weights' norm)")
     parser.add_argument("--depth", type=int, default=None, help="hits of each run fused (as fusion-weights' depth)")
+    parser.add_argument("--must-beat", default=None, help="a stage of --stages: as fusion-weights' must_beat")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if bad := [item for item in args.folds if "=" not in item]:
         parser.error(f"a fold is NAME=FOLDER, not {bad[0]!r}")
+    if args.must_beat is not None and args.must_beat not in args.stages:
+        parser.error(f"--must-beat must be one of --stages {args.stages}, not {args.must_beat!r}")
+    must_beat = None if args.must_beat is None else args.stages.index(args.must_beat)
     folders = dict(item.split("=", 1) for item in args.folds)
     grid = [tuple(round(w, 10) for w in point) for point in simplex_grid(len(args.stages), args.step)]
     config = FusionWeightsConfig(measure=MEASURE, norm=args.norm, depth=args.depth)
@@ -96,7 +113,7 @@ def main() -> None:
             alone = tuple(1.0 if j == i else 0.0 for j in range(len(args.stages)))
             rows.setdefault(stage, {})[name] = {lang: mean(tables[name][lang][alone].values()) for lang in languages}
         others = [f for f in names if f != name] or [name]
-        weights[name] = tuned_weights(tables, others, grid)
+        weights[name] = tuned_weights(tables, others, grid, must_beat)
         rows.setdefault("fused", {})[name] = {lang: mean(tables[name][lang][weights[name]].values()) for lang in languages}
     print("| fold | stage | " + " | ".join(languages) + " | mean |")
     print("|---" * (len(languages) + 3) + "|")

@@ -25,3 +25,20 @@ def test_a_missing_fold_folder_is_one_line_exit_2(tmp_path: Path) -> None:
 def test_a_fold_without_a_name_is_refused(tmp_path: Path) -> None:
     done = article_cv(str(tmp_path))
     assert done.returncode == 2 and "a fold is NAME=FOLDER" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_must_beat_keeps_a_stage_that_loses_somewhere_on_the_tuning_folds_at_weight_0() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("article_cv", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    grid = [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]
+    # stage 1 is far better in en and a little worse in de on fold "a"; fold "b" is the scored one
+    a = {"en": {(1.0, 0.0): {"q": 0.2}, (0.5, 0.5): {"q": 0.6}, (0.0, 1.0): {"q": 0.9}},
+         "de": {(1.0, 0.0): {"q": 0.5}, (0.5, 0.5): {"q": 0.5}, (0.0, 1.0): {"q": 0.45}}}
+    tables = {"a": a, "b": a}
+    assert module.tuned_weights(tables, ["a"], grid) == (0.0, 1.0)
+    assert module.tuned_weights(tables, ["a"], grid, must_beat=0) == (1.0, 0.0)
+    assert module.tuned_weights(tables, ["a"], grid, must_beat=1) == (0.0, 1.0)  # stage 0 loses in en
