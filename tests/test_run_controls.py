@@ -183,3 +183,27 @@ def test_library_progress_bars_are_silenced(monkeypatch: pytest.MonkeyPatch) -> 
         assert os.environ["TQDM_DISABLE"] == "1" and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
     finally:
         transformers_logging.enable_progress_bar()
+
+
+def test_a_second_run_into_an_output_folder_in_use_is_refused_and_writes_nothing(
+    tmp_path: Path, xquad: Path, cli_registry: Registry, write_spec  # type: ignore[no-untyped-def]
+) -> None:
+    from rankfw.run.lock import LOCK_FILE, OutputLock
+
+    out = tmp_path / "out"
+    spec = write_spec(tmp_path / "s.yaml", xquad, out, STAGES, languages="[en]")
+    cache = ["--cache", str(tmp_path / "cache")]
+    first = CliRunner().invoke(main, ["run", str(spec), *cache, "--until", "first"])
+    assert first.exit_code == 0, first.output
+    before = _files(out)
+    with OutputLock(out):  # another run holds the folder (its own open of the lock file)
+        busy = CliRunner().invoke(main, ["run", str(spec), *cache])
+        assert busy.exit_code == 2, busy.output
+        lines = busy.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"another rankfw run (pid {os.getpid()}) is writing this output folder" in lines[0]
+        assert str(out) in lines[0] and "Traceback" not in busy.output
+        assert _files(out) == before  # no spec copy, no stage, no metrics
+    done = CliRunner().invoke(main, ["run", str(spec), *cache])  # released: the run goes on where it was
+    assert done.exit_code == 0, done.output
+    assert "stage first (retrieve overlap): cached" in done.stderr and (out / "metrics.json").is_file()
+    assert (out / LOCK_FILE).read_text().strip() == str(os.getpid())

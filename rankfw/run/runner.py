@@ -28,6 +28,7 @@ from rankfw.run.checks import check_output_folder
 from rankfw.run.compute import component, compute_unit
 from rankfw.run.keys import KeyMaker, UnitKey, stage_topics
 from rankfw.run.layout import MODEL_UNIT, Layout
+from rankfw.run.lock import OutputLock
 from rankfw.run.manifest import stage_manifest
 from rankfw.run.metrics import pipeline_metrics
 from rankfw.run.plan import Selection, UnitPlan, select
@@ -194,14 +195,15 @@ class Runner:
         self.check_inputs()
         self.out.mkdir(parents=True, exist_ok=True)
         check_output_folder(self.out, self.pipeline.order)
-        atomic_write_text(self.layout.spec, portable_spec(self.pipeline.raw, self.spec.dataset))
-        stages = self.stages()
-        reports = {}
-        for i, stage in enumerate(stages, start=1):
-            reports[stage.name] = self._run_stage(stage, f"{i}/{len(stages)}")
-            self._release_runs(stages[i:])
-        metrics = self.evaluate()
-        atomic_write_json(self.layout.metrics, metrics)
+        with OutputLock(self.out):  # a second run into this folder is refused while this one runs
+            atomic_write_text(self.layout.spec, portable_spec(self.pipeline.raw, self.spec.dataset))
+            stages = self.stages()
+            reports = {}
+            for i, stage in enumerate(stages, start=1):
+                reports[stage.name] = self._run_stage(stage, f"{i}/{len(stages)}")
+                self._release_runs(stages[i:])
+            metrics = self.evaluate()
+            atomic_write_json(self.layout.metrics, metrics)
         return RunResult(self.out, reports, metrics)
 
     def _run_stage(self, stage: Stage, position: str) -> StageReport:
