@@ -53,6 +53,11 @@ def mean(values: Any) -> float:
     return sum(values) / len(values)
 
 
+def one_hot(i: int, n: int) -> tuple[float, ...]:
+    """The grid point that gives stage ``i`` of ``n`` all the weight (the stage alone)."""
+    return tuple(1.0 if j == i else 0.0 for j in range(n))
+
+
 def tuned_weights(tables: dict[str, dict], folds: list[str], grid: list[tuple[float, ...]],
                   must_beat: int | None = None) -> tuple[float, ...]:
     """The grid point with the best mean over languages of the pooled questions of ``folds``; with
@@ -68,9 +73,8 @@ def tuned_weights(tables: dict[str, dict], folds: list[str], grid: list[tuple[fl
 
     if must_beat is not None:
         n = len(grid[0])
-        alone = [tuple(1.0 if j == i else 0.0 for j in range(n)) for i in range(n)]
         losers = {i for i in range(n) if i != must_beat
-                  and any(pooled(alone[i], lang) <= pooled(alone[must_beat], lang) for lang in languages)}
+                  and any(pooled(one_hot(i, n), lang) <= pooled(one_hot(must_beat, n), lang) for lang in languages)}
         grid = [w for w in grid if all(w[i] == 0 for i in losers)]
     scores = {w: score(w) for w in grid}
     top = max(scores.values())
@@ -110,7 +114,7 @@ def main() -> None:
     weights: dict[str, tuple[float, ...]] = {}
     for name in names:
         for i, stage in enumerate(args.stages):
-            alone = tuple(1.0 if j == i else 0.0 for j in range(len(args.stages)))
+            alone = one_hot(i, len(args.stages))
             rows.setdefault(stage, {})[name] = {lang: mean(tables[name][lang][alone].values()) for lang in languages}
         others = [f for f in names if f != name] or [name]
         weights[name] = tuned_weights(tables, others, grid, must_beat)

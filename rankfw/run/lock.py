@@ -26,7 +26,7 @@ class OutputLock:
     def __enter__(self) -> OutputLock:
         try:
             import fcntl
-        except ImportError:  # not POSIX: no lock (documented as Linux / macOS only)
+        except ImportError:  # not POSIX (Windows): no flock, so no lock
             return self
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
         try:

@@ -9,11 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rankfw.core.errors import InputError
 from rankfw.core.types import Qrels
 from rankfw.data import read_qrels
+
+if TYPE_CHECKING:
+    from rankfw.spec import DatasetSpec
 
 
 @dataclass
@@ -158,10 +161,10 @@ def _read_spec(folder: Path) -> Any:
         return None
 
 
-def folder_dataset(folder: Path, missing: str) -> Any:
-    """The ``dataset`` section of an output folder's ``spec.yaml``, validated (a ``DatasetSpec``).
-    No readable spec with a dataset is ``InputError(missing)`` naming the folder; an invalid
-    dataset section is one ``InputError`` naming the key and ``spec.yaml``'s line."""
+def folder_dataset(folder: Path, missing: str) -> DatasetSpec:
+    """The ``dataset`` section of an output folder's ``spec.yaml``, validated. No readable spec
+    with a dataset is ``InputError(missing)`` naming that ``spec.yaml``; an invalid dataset
+    section is one ``InputError`` naming the key and the file's line."""
     from pydantic import ValidationError
 
     from rankfw.spec import DatasetSpec

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from itertools import combinations
-
 from pathlib import Path
 
 from rankfw.core import InputError, atomic_write_text
@@ -58,5 +57,3 @@ def write_grid(
         cells = [f"{w:g}" for w in weights] + [f"{s:.6f}" for s in row] + [f"{sum(row) / len(row):.6f}"]
         lines.append("\t".join(cells))
     atomic_write_text(path, "\n".join(lines) + "\n")
-
-
