@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import random
+from operator import attrgetter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 
-from rankfw.core import Document, InputError, StageContext, Trainer, TrainingInput
+from rankfw.core import Document, InputError, StageContext, Trainer, TrainingExample, TrainingInput
+from rankfw.data.holdout import HoldoutRule, check_group_by
 from rankfw.models import SelectionParams, Selector, blend_weights, trainable_state
 from rankfw_biencoder_distill.training import TrainConfig
 
@@ -30,6 +32,14 @@ class FinetuneConfig(TrainConfig, SelectionParams):
     depth: int = Field(30, gt=0, description="run negatives are drawn from this many top hits (old key: negative_depth)",
                        validation_alias=AliasChoices("depth", "negative_depth"))
     max_examples: int | None = Field(None, gt=0, description="at most this many training queries per language")
+    batch_group_by: str | None = Field(
+        None, description="batches of whole groups (topic-aware sampling): query, title or docid:REGEX, as holdout_group_by; None = random batches"
+    )
+
+    @field_validator("batch_group_by")
+    @classmethod
+    def _group_by(cls, value: str | None) -> str | None:
+        return None if value is None else check_group_by(value)
 
 
 @dataclass
@@ -39,6 +49,7 @@ class Example:
     query: str
     positives: list[Document]
     negatives: list[Document]
+    group: str = ""
 
 
 class FinetuneTrainer(Trainer[FinetuneConfig]):
@@ -55,6 +66,7 @@ class FinetuneTrainer(Trainer[FinetuneConfig]):
         use_run = cfg.negatives_from in ("run", "both")
         if use_run and cfg.hard_negatives and not inp.runs:
             raise InputError("negatives_from needs an input stage's run (give the train stage `inputs:`)", "negatives_from")
+        grouping = HoldoutRule(group_by=cfg.batch_group_by) if cfg.batch_group_by else None
         out: list[Example] = []
         for ex in inp.examples():
             if not ex.positives:
@@ -62,10 +74,21 @@ class FinetuneTrainer(Trainer[FinetuneConfig]):
             negatives = list(ex.negatives) if use_file else []
             if use_run and cfg.hard_negatives:
                 negatives.extend(self._run_negatives(inp, ex.query_id, {d.docid for d in ex.positives}))
-            out.append(Example(ex.query, ex.positives, negatives))
+            out.append(Example(ex.query, ex.positives, negatives, self._group(grouping, ex)))
             if cfg.max_examples is not None and len(out) >= cfg.max_examples:
                 break
         return out
+
+    @staticmethod
+    def _group(grouping: HoldoutRule | None, ex: TrainingExample) -> str:
+        """The example's batch group ('' without ``batch_group_by``); a docid the pattern misses is
+        an error naming this parameter."""
+        if grouping is None:
+            return ""
+        try:
+            return grouping.group(ex)
+        except InputError as error:
+            raise InputError(error.message.replace("holdout_group_by", "batch_group_by"), "batch_group_by") from None
 
     def _run_negatives(self, inp: TrainingInput, qid: str, positives: set[str]) -> list[Document]:
         cfg = self.config
@@ -104,7 +127,7 @@ class FinetuneTrainer(Trainer[FinetuneConfig]):
         step = 0
         with ctx.progress(f"{ctx.stage}: fine-tune", steps) as bar:
             for _ in range(cfg.epochs):
-                for _, batch in language_batches(data, cfg.batch_size, rng):
+                for _, batch in language_batches(data, cfg.batch_size, rng, attrgetter("group") if cfg.batch_group_by else None):
                     loss = self._loss(model, batch, rng, info_nce)
                     bar.advance(1, loss=round(model.step(loss, opt, sched), 4))
                     step += 1
