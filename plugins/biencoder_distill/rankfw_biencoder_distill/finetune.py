@@ -11,8 +11,16 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 
-from rankfw.core import Document, InputError, StageContext, Trainer, TrainingExample, TrainingInput
-from rankfw.data.holdout import HoldoutRule, check_group_by
+from rankfw.core import (
+    Document,
+    HoldoutRule,
+    InputError,
+    StageContext,
+    Trainer,
+    TrainingExample,
+    TrainingInput,
+    check_group_by,
+)
 from rankfw.models import SelectionParams, Selector, blend_weights, trainable_state
 from rankfw_biencoder_distill.training import TrainConfig
 
