@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import random
-from operator import attrgetter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
