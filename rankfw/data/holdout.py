@@ -24,8 +24,8 @@ from rankfw.core.types import TrainingExample
 GROUP_BY_HELP = "query (default), title (of the first positive passage), or docid:REGEX (its first capture group)"
 
 
-def check_group_by(value: str) -> str:
-    """``value`` if it is a valid ``holdout_group_by``; a ValueError (one line) if not."""
+def check_group_by(value: str, name: str = "holdout_group_by") -> str:
+    """``value`` if it is a valid group rule; a ValueError (one line, naming the parameter ``name``) if not."""
     if value in ("query", "title"):
         return value
     if value.startswith("docid:"):
@@ -36,7 +36,7 @@ def check_group_by(value: str) -> str:
         if pattern.groups < 1:
             raise ValueError(f"{value!r} needs a capture group, e.g. docid:^(xq-\\d+)-")
         return value
-    raise ValueError(f"unknown holdout_group_by {value!r}: {GROUP_BY_HELP}")
+    raise ValueError(f"unknown {name} {value!r}: {GROUP_BY_HELP}")
 
 
 def unit_hash(key: str) -> float:
@@ -52,12 +52,14 @@ def is_heldout(qid: str, fraction: float) -> bool:
 @dataclass(frozen=True)
 class HoldoutRule:
     """How a language's training queries are split: ``fraction`` of the groups, or fold ``fold`` of
-    ``folds`` (whole groups per fold); ``group_by`` as in the module docstring."""
+    ``folds`` (whole groups per fold); ``group_by`` as in the module docstring. ``parameter`` is
+    the setting ``group_by`` came from, named by the error for a docid the pattern misses."""
 
     fraction: float = 0.0
     group_by: str = "query"
     folds: int | None = None
     fold: int = 0
+    parameter: str = "dataset.holdout_group_by"
 
     @property
     def active(self) -> bool:
@@ -78,8 +80,8 @@ class HoldoutRule:
         match = self._pattern.search(first.docid)
         if match is None or match.group(1) is None:
             raise InputError(
-                f"docid {first.docid!r} (query {ex.query_id!r}) does not match holdout_group_by {self.group_by!r}",
-                "dataset.holdout_group_by",
+                f"docid {first.docid!r} (query {ex.query_id!r}) does not match {self.parameter.rsplit('.', 1)[-1]} {self.group_by!r}",
+                self.parameter,
             )
         return match.group(1)
 

@@ -17,7 +17,6 @@ from rankfw.core import (
     InputError,
     StageContext,
     Trainer,
-    TrainingExample,
     TrainingInput,
     check_group_by,
 )
@@ -47,7 +46,7 @@ class FinetuneConfig(TrainConfig, SelectionParams):
     @field_validator("batch_group_by")
     @classmethod
     def _group_by(cls, value: str | None) -> str | None:
-        return None if value is None else check_group_by(value)
+        return None if value is None else check_group_by(value, "batch_group_by")
 
 
 @dataclass
@@ -74,7 +73,7 @@ class FinetuneTrainer(Trainer[FinetuneConfig]):
         use_run = cfg.negatives_from in ("run", "both")
         if use_run and cfg.hard_negatives and not inp.runs:
             raise InputError("negatives_from needs an input stage's run (give the train stage `inputs:`)", "negatives_from")
-        grouping = HoldoutRule(group_by=cfg.batch_group_by) if cfg.batch_group_by else None
+        grouping = HoldoutRule(group_by=cfg.batch_group_by, parameter="batch_group_by") if cfg.batch_group_by else None
         out: list[Example] = []
         for ex in inp.examples():
             if not ex.positives:
@@ -82,21 +81,10 @@ class FinetuneTrainer(Trainer[FinetuneConfig]):
             negatives = list(ex.negatives) if use_file else []
             if use_run and cfg.hard_negatives:
                 negatives.extend(self._run_negatives(inp, ex.query_id, {d.docid for d in ex.positives}))
-            out.append(Example(ex.query, ex.positives, negatives, self._group(grouping, ex)))
+            out.append(Example(ex.query, ex.positives, negatives, grouping.group(ex) if grouping else ""))
             if cfg.max_examples is not None and len(out) >= cfg.max_examples:
                 break
         return out
-
-    @staticmethod
-    def _group(grouping: HoldoutRule | None, ex: TrainingExample) -> str:
-        """The example's batch group ('' without ``batch_group_by``); a docid the pattern misses is
-        an error naming this parameter."""
-        if grouping is None:
-            return ""
-        try:
-            return grouping.group(ex)
-        except InputError as error:
-            raise InputError(error.message.replace("holdout_group_by", "batch_group_by"), "batch_group_by") from None
 
     def _run_negatives(self, inp: TrainingInput, qid: str, positives: set[str]) -> list[Document]:
         cfg = self.config
