@@ -108,6 +108,23 @@ def test_changing_a_param_recomputes_that_stage_and_its_dependents(
     assert _run(spec, registry, tmp_path / "cache", overrides=["stages.re.params.k=10"]) == {"re": {"en", "de"}, "fused": {"en", "de"}}
 
 
+def test_a_param_written_another_way_is_the_same_key(
+    tmp_path: Path, xquad: Path, registry: Registry, write_spec  # type: ignore[no-untyped-def]
+) -> None:
+    """``5e-5`` is a string to YAML 1.1 and ``30.0`` a float for an int param: the Config reads both
+    as the value already computed, so nothing is recomputed; another value still is."""
+    stages = PER_LANGUAGE.replace("params: {k: 30}", "params: {k: 30, seconds_per_query: 0.0}")
+    spec = write_spec(tmp_path / "s.yaml", _data(tmp_path, xquad, ("en",)), tmp_path / "out", stages, languages="[en]")
+    _run(spec, registry, tmp_path / "cache")
+    same = ["stages.first.params.seconds_per_query=0e0", "stages.first.params.k=30.0"]
+    assert load_spec(spec, registry, same).stages["first"].spec.params == {"k": 30.0, "seconds_per_query": "0e0"}
+    plan = Runner(load_spec(spec, registry, same), cache_dir=tmp_path / "cache").plan()
+    assert plan and all(p.status == "cached" for p in plan), [(p.stage, p.reason) for p in plan if p.status != "cached"]
+    assert _run(spec, registry, tmp_path / "cache", overrides=same) == {}
+    other = Runner(load_spec(spec, registry, ["stages.first.params.seconds_per_query=1e-9"]), cache_dir=tmp_path / "cache")
+    assert {(p.stage, p.reason) for p in other.plan() if p.status == "to compute"} >= {("first", "params changed")}
+
+
 PLUGIN = '''\
 """A throwaway plugin written by the test."""
 from rankfw.core import ComponentConfig, Reranker, Run, hookimpl

@@ -6,8 +6,9 @@ changed:
 
 - ``component``: the stage kind, component name and its distribution;
 - ``code``: a digest of the component's code (:mod:`rankfw.run.code`);
-- ``params``: the validated params (``{lang}`` filled in), the topic set, ``per_language`` and
-  ``--limit``;
+- ``params``: the params as the component's Config validated them (``{lang}`` filled in; a value
+  written another way, ``5e-5`` or ``5.0e-5``, is the same key), the topic set, ``per_language``
+  and ``--limit``;
 - ``inputs``: the keys of the units it reads (input runs of the same language, model references);
 - ``data``: fingerprints of the sources it reads: a retrieve or rerank stage the language's corpus
   and the topics of its topic set (the topics file for ``eval``; the training file and the holdout
@@ -92,9 +93,12 @@ class KeyMaker:
             dep_unit = language if self.pipeline.stages[dep].spec.per_language and language else MODEL_UNIT
             inputs[f"{param}=stage:{dep}"] = self.unit(dep, dep_unit).key
         data = {f"{source} [{lang}]": value for lang in langs for source, value in self._data(stage, lang).items()}
+        raw = fill_language(stage.spec.params, language)
+        per_language = language is not None and _mentions(stage.spec.params)
+        config = (stage.component.cls.Config.model_validate(raw) if per_language else stage.config).model_dump(mode="json")
         params = {
-            "params": fill_language(stage.spec.params, language),
-            "config": stage.config.model_dump(mode="json") if language is None or not _mentions(stage.spec.params) else None,
+            "params": as_validated(raw, config),
+            "config": None if per_language else config,
             "topics": stage_topics(self.pipeline, stage),
             "per_language": stage.spec.per_language,
             "languages": langs if language is None else None,
@@ -176,6 +180,17 @@ def changed_parts(old: dict[str, Any], new: UnitKey) -> str:
         else:
             reasons.append(f"{part} changed")
     return "; ".join(reasons) or "key changed"
+
+
+def as_validated(raw: Any, validated: Any) -> Any:
+    """The params as written (their keys), each value as the Config validated it: ``lr: 5e-5`` (a
+    string to YAML 1.1), ``5.0e-5`` and ``0.00005`` are one key, so writing a value differently
+    recomputes nothing; a key the dump does not have (an alias) keeps its value as written."""
+    if isinstance(raw, dict) and isinstance(validated, dict):
+        return {k: as_validated(v, validated[k]) if k in validated else v for k, v in raw.items()}
+    if isinstance(raw, list) and isinstance(validated, list) and len(raw) == len(validated):
+        return [as_validated(r, v) for r, v in zip(raw, validated, strict=True)]
+    return validated
 
 
 def _mentions(value: Any) -> bool:
