@@ -1,23 +1,25 @@
-"""A digest of a component's code, so that editing a plugin recomputes what it made.
+"""A digest of a component's code, so that editing a plugin recomputes what it made, and only that.
 
-- an editable or local install (or a plugin that is no distribution at all): the source files
-  (``*.py``) of the module tree of the top-level package that defines the class, each file's hash
-  remembered by (size, mtime_ns) in the cache so that a second digest reads no file;
+- an editable or local install (or a plugin that is no distribution at all): the source files of the
+  module that defines the class and of every module it imports, transitively, from its own top-level
+  package (:mod:`rankfw.run.code_closure` says how imports are traced), and the files the package
+  ships besides code (anything in its folders but ``*.py``, caches, hidden and backup files). Each
+  file's hash and imports are remembered by (size, mtime_ns) in the cache, so a second digest reads
+  no file. Editing a plugin's fine-tuning trainer does not change its reranker's digest unless the
+  reranker's code imports the trainer's module;
 - an installed wheel: the distribution's name and version plus its ``RECORD`` (the hash of every
   installed file).
 
-A plugin whose sources import one of :data:`SHARED` (rankfw's model helpers: ONNX export and
-quantization, model references, training helpers) has that package's source in its digest too, so
-that editing, say, the int8 scheme recomputes the runs it made. ``rankfw.core`` is the plugin API
-and is not hashed into plugins' digests (its contract changes with rankfw's version).
+A plugin's imports of :data:`SHARED` (rankfw's model helpers: ONNX export and quantization, model
+references, training helpers) are traced too, so that editing, say, the int8 scheme recomputes the
+runs it made. ``rankfw.core`` is the plugin API and is not hashed into plugins' digests (its
+contract changes with rankfw's version); a component of rankfw itself traces all of ``rankfw``.
 """
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import json
-import os
-import re
 import sys
 from contextlib import suppress
 from importlib import metadata
@@ -25,56 +27,81 @@ from pathlib import Path
 from typing import Any
 
 from rankfw.core.io import atomic_write_json, file_digest, text_digest
+from rankfw.run.code_closure import Facts, ModuleClosure, file_facts
 
 SHARED = ("rankfw.models",)
 """rankfw packages that do part of a plugin's work: a plugin importing one depends on its code."""
 
-_IMPORT = re.compile(r"^\s*(?:from|import)\s+(" + "|".join(re.escape(p) for p in SHARED) + r")\b", re.MULTILINE)
-_MEMO: dict[str, tuple[int, int, str, str]] = {}
-"""source file -> (size, mtime_ns, digest, the SHARED packages it imports, comma-separated)"""
-_LOADED: dict[Path, dict[str, tuple[int, int, str, str]]] = {}
+_MEMO: dict[str, tuple[int, int, str, Facts]] = {}
+"""source file -> (size, mtime_ns, digest, its imports as :func:`file_facts` reads them)"""
+_LOADED: dict[Path, dict[str, tuple[int, int, str, Facts]]] = {}
 """memo file -> what it held when read (or last written)"""
 
 
 def code_digest(cls: type, distribution: str | None, cache_dir: Path | None) -> str:
-    """The digest of the code that defines ``cls`` (see the module docstring)."""
+    """The digest of the code that ``cls`` can run (see the module docstring)."""
     top = cls.__module__.split(".")[0]
     dist = _distribution(distribution)
     if dist is not None and not _editable(dist):
         record = dist.read_text("RECORD")
         if record:
             return text_digest("wheel", dist.metadata["Name"] or "", dist.version, record)
-    module = sys.modules.get(top)
-    files = _source_files(module) if module is not None else []
-    if not files:
-        return text_digest("unknown", top)
     memo_file = cache_dir / "code-digests.json" if cache_dir else None
     _load_memo(memo_file)
-    parts = _tree_parts(files)
-    uses = sorted({p for f in files for p in _MEMO[str(f)][3].split(",") if p} - {top})
-    for package in uses if top != "rankfw" else ():
-        shared = _source_files(importlib.import_module(package))
-        parts += [package, *_tree_parts(shared)]
-        files = files + shared
-    if memo_file is not None and any(_LOADED[memo_file].get(str(p)) != _MEMO[str(p)] for p in files):
+    roots = {name: _places(name) for name in (top, *(p for p in SHARED if top != p.split(".")[0]))}
+    closure = ModuleClosure({name: places for name, places in roots.items() if places}, _facts)
+    closure.add(cls.__module__)
+    if not closure.files:
+        return text_digest("unknown", top)
+    files = {**closure.files, **_data_files(top, roots.get(top, []))}
+    parts = []
+    for name in sorted(files):
+        parts += [name, _entry(files[name])[2]]
+    if memo_file is not None and any(_LOADED[memo_file].get(str(p)) != _MEMO[str(p)] for p in files.values()):
         with suppress(OSError):  # a read-only cache only costs the next run a re-hash
             atomic_write_json(memo_file, {p: list(v) for p, v in _MEMO.items()})
             _LOADED[memo_file] = dict(_MEMO)
     return text_digest("source", top, *parts)
 
 
-def _tree_parts(files: list[Path]) -> list[str]:
-    """``[relative path, digest, ...]`` of ``files`` (hashes remembered by size and mtime)."""
-    root = files[0].parent if len(files) == 1 else Path(os.path.commonpath([str(f) for f in files]))
-    parts = []
-    for path in files:
-        stat = path.stat()
-        cached = _MEMO.get(str(path))
-        if not (cached and cached[0] == stat.st_size and cached[1] == stat.st_mtime_ns):
-            uses = ",".join(sorted(set(_IMPORT.findall(path.read_text(encoding="utf-8", errors="replace")))))
-            cached = _MEMO[str(path)] = (stat.st_size, stat.st_mtime_ns, file_digest(path), uses)
-        parts += [str(path.relative_to(root)), cached[2]]
-    return parts
+def _places(package: str) -> list[Path]:
+    """The folders of an imported package, or the file of a single-file module (none if not loaded)."""
+    module = sys.modules.get(package)
+    if module is None and package in SHARED:  # where it lies, without importing it
+        with suppress(ImportError, ValueError):
+            module = importlib.util.find_spec(package)
+    paths = getattr(module, "__path__", None) or getattr(module, "submodule_search_locations", None)
+    if paths:
+        return [Path(p).resolve() for p in paths]
+    file = getattr(module, "__file__", None) or getattr(module, "origin", None)
+    return [Path(file).resolve()] if file and file.endswith(".py") else []
+
+
+def _data_files(top: str, places: list[Path]) -> dict[str, Path]:
+    """The files a package ships besides its code (stopword lists, vocabularies), by ``top:path``."""
+    out = {}
+    for place in places:
+        if place.is_dir():
+            for path in sorted(place.rglob("*")):
+                rel = path.relative_to(place)
+                if (path.is_file() and path.suffix not in (".py", ".pyc", ".pyo") and not path.name.endswith("~")
+                        and not any(part.startswith(".") or part == "__pycache__" for part in rel.parts)):
+                    out[f"{top}:{rel.as_posix()}"] = path
+    return out
+
+
+def _entry(path: Path) -> tuple[int, int, str, Facts]:
+    """``path``'s (size, mtime_ns, digest, facts), read only when its size or mtime changed."""
+    stat = path.stat()
+    cached = _MEMO.get(str(path))
+    if not (cached and cached[0] == stat.st_size and cached[1] == stat.st_mtime_ns):
+        facts = file_facts(path.read_text(encoding="utf-8", errors="replace")) if path.suffix == ".py" else {}
+        cached = _MEMO[str(path)] = (stat.st_size, stat.st_mtime_ns, file_digest(path), facts)
+    return cached
+
+
+def _facts(path: Path) -> Facts:
+    return _entry(path)[3]
 
 
 def _distribution(name: str | None) -> Any:
@@ -98,24 +125,15 @@ def _editable(dist: Any) -> bool:
     return bool(info.get("dir_info", {}).get("editable")) or str(info.get("url", "")).startswith("file:")
 
 
-def _source_files(module: Any) -> list[Path]:
-    paths = getattr(module, "__path__", None)
-    if paths:
-        files = [p for folder in paths for p in Path(folder).rglob("*.py") if "__pycache__" not in p.parts]
-        return sorted({p.resolve() for p in files})
-    file = getattr(module, "__file__", None)
-    return [Path(file).resolve()] if file and file.endswith(".py") else []
-
-
 def _load_memo(memo_file: Path | None) -> None:
     if memo_file is None or memo_file in _LOADED:
         return
-    held: dict[str, tuple[int, int, str, str]] = {}
+    held: dict[str, tuple[int, int, str, Facts]] = {}
     with suppress(OSError, ValueError, TypeError):
         for path, entry in json.loads(memo_file.read_text(encoding="utf-8")).items():
-            if len(entry) != 4:  # an older memo without the imports: hashed again
+            if len(entry) != 4 or not isinstance(entry[3], dict):  # an older memo: hashed again
                 continue
-            size, mtime, digest, uses = entry
-            held[path] = (int(size), int(mtime), str(digest), str(uses))
+            size, mtime, digest, facts = entry
+            held[path] = (int(size), int(mtime), str(digest), facts)
             _MEMO.setdefault(path, held[path])
     _LOADED[memo_file] = held

@@ -1,0 +1,206 @@
+"""Code digests: a component's key covers the code it can run (its module and what that imports,
+transitively), so editing one module of a plugin recomputes the stages whose code reaches it and
+no others."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from rankfw.core.io import text_digest
+from rankfw.core.registry import Registry, load_registry
+from rankfw.run import code
+from rankfw.run.runner import Runner
+from rankfw.spec import load_spec
+
+
+def _package(root: Path, name: str, files: dict[str, str]) -> Path:
+    """Write the package ``name`` (``files``: relative path -> source) under ``root``."""
+    for rel, source in files.items():
+        path = root / name / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source, encoding="utf-8")
+    return root / name
+
+
+def _import(root: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(root))
+    for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        monkeypatch.delitem(sys.modules, module)
+    importlib.invalidate_caches()
+    importlib.import_module(name)
+
+
+def _digest(module: str, cls: str, cache: Path) -> str:
+    return code.code_digest(getattr(importlib.import_module(module), cls), None, cache)
+
+
+def _edit(path: Path) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+
+
+def test_code_digest_of_a_wheel_and_of_an_editable_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    import pydantic
+    import rankfw_testplugin
+
+    wheel = metadata.distribution("pydantic")
+    assert code.code_digest(pydantic.BaseModel, "pydantic", tmp_path) == text_digest(
+        "wheel", "pydantic", wheel.version, wheel.read_text("RECORD") or "")
+    first = code.code_digest(rankfw_testplugin.IdfTrainer, "rankfw-testplugin", tmp_path)  # editable: its sources
+    source = Path(rankfw_testplugin.__file__).resolve()
+    assert first == text_digest("source", "rankfw_testplugin", "rankfw_testplugin.__init__", code.file_digest(source))
+    code._MEMO.clear()
+    code._LOADED.clear()
+    monkeypatch.setattr(code, "file_digest", lambda path: (_ for _ in ()).throw(AssertionError(f"read {path}")))
+    monkeypatch.setattr(code, "file_facts", lambda text: (_ for _ in ()).throw(AssertionError("parsed a file")))
+    assert code.code_digest(rankfw_testplugin.IdfTrainer, "rankfw-testplugin", tmp_path) == first  # from the memo file
+
+
+PIECES = {
+    "__init__.py": "from pk.a import A\nfrom pk.c import C\nfrom pk.d import D\nVERSION = 1\n",
+    "a.py": "class A:\n    def run(self):\n        from pk.b import helper  # imported where it is used\n        return helper()\n",
+    "b.py": "def helper():\n    return 1\n",
+    "c.py": "from .tools import shared\n\nclass C:\n    pass\n",
+    "tools/__init__.py": "from pk.tools.impl import shared\n\ndef other():\n    return 2\n",
+    "tools/impl.py": "def shared():\n    return 3\n",
+    "tools/unused.py": "X = 1\n",
+    "d.py": "from pk.lazy import Thing\n\nclass D:\n    pass\n",
+    "lazy/__init__.py": "from lazyhelper import lazy_exports\n\n__getattr__ = lazy_exports({'Thing': 'pk.lazy.thing'})\n",
+    "lazy/thing.py": "class Thing:\n    pass\n",
+    "e.py": "import importlib\n\nclass E:\n    def load(self, name):\n        return importlib.import_module(name)\n",
+}
+LAZY_HELPER = ("import importlib\n\ndef lazy_exports(exports):\n    def get(name):\n"
+               "        return getattr(importlib.import_module(exports[name]), name)\n    return get\n")
+
+
+@pytest.mark.parametrize(("edited", "changes"), [  # E imports by a computed name: it has the whole package
+    ("b.py", {"A", "E"}),                 # an import inside a function
+    ("tools/impl.py", {"C", "E"}),        # a relative import of a name the package's __init__ re-exports
+    ("tools/__init__.py", {"C", "E"}),    # a parent package's own code
+    ("tools/unused.py", {"E"}),           # imported by nobody
+    ("lazy/thing.py", {"D", "E"}),        # exported lazily by a helper of another package (a string names it)
+    ("__init__.py", {"A", "C", "D", "E"}),  # the plugin's entry point runs before any of them
+])
+def test_editing_a_module_changes_the_digest_of_the_classes_whose_code_reaches_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edited: str, changes: set[str]) -> None:
+    root = _package(tmp_path / "src", "pk", PIECES).parent
+    _package(root, "lazyhelper", {"__init__.py": LAZY_HELPER})
+    _import(root, "pk", monkeypatch)
+    owners = {"A": "pk.a", "C": "pk.c", "D": "pk.d", "E": "pk.e"}
+    before = {c: _digest(m, c, tmp_path / "cache") for c, m in owners.items()}
+    _edit(root / "pk" / edited)
+    after = {c: _digest(m, c, tmp_path / "cache") for c, m in owners.items()}
+    assert {c for c in owners if after[c] != before[c]} == changes
+
+
+def test_a_file_that_does_not_parse_brings_in_its_whole_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _package(tmp_path / "src", "pk", PIECES).parent
+    _package(root, "lazyhelper", {"__init__.py": LAZY_HELPER})
+    _import(root, "pk", monkeypatch)
+    (root / "pk" / "b.py").write_text("def helper(:\n", encoding="utf-8")  # A imports it lazily
+    before = _digest("pk.a", "A", tmp_path / "cache")
+    _edit(root / "pk" / "tools" / "unused.py")
+    assert _digest("pk.a", "A", tmp_path / "cache") != before
+
+
+def test_a_plugin_that_imports_rankfw_models_is_recomputed_when_rankfw_models_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Editing a shared package (rankfw.models, e.g. the ONNX int8 scheme) changes the code digest of
+    a plugin that imports it, and only of such a plugin."""
+    shared = _package(tmp_path / "lib", "fakemodels", {"__init__.py": "from fakemodels.onnx import session\n",
+                                                       "onnx.py": "def session():\n    return 1\n"})
+    monkeypatch.syspath_prepend(str(shared.parent))
+    monkeypatch.setattr(code, "SHARED", ("fakemodels",))
+    _package(tmp_path / "src", "plug_uses", {"__init__.py": "class C:\n    def f(self):\n"
+                                             "        from fakemodels import session\n"})
+    _package(tmp_path / "src", "plug_plain", {"__init__.py": "from rankfw.core import Run\n\nclass C:\n    pass\n"})
+    for name in ("plug_uses", "plug_plain"):
+        _import(tmp_path / "src", name, monkeypatch)
+    before = {m: _digest(m, "C", tmp_path / "cache") for m in ("plug_uses", "plug_plain")}
+    _edit(shared / "onnx.py")
+    after = {m: _digest(m, "C", tmp_path / "cache") for m in ("plug_uses", "plug_plain")}
+    assert after["plug_uses"] != before["plug_uses"]
+    assert after["plug_plain"] == before["plug_plain"]
+
+
+def test_the_biencoder_reranker_does_not_depend_on_the_fine_tuning_trainer() -> None:
+    """The plugins' own layout: editing finetune.py recomputes the fine-tuned model, not the zero-shot
+    reranker's runs; the reranker's encoder and rankfw.models' model references are in its closure."""
+    from rankfw_biencoder_distill import BiEncoderReranker, FinetuneTrainer
+
+    def closure(cls: type) -> set[str]:
+        roots = {n: code._places(n) for n in ("rankfw_biencoder_distill", "rankfw.models")}
+        found = code.ModuleClosure(roots, code._facts)
+        found.add(cls.__module__)
+        return set(found.files)
+
+    reranker, trainer = closure(BiEncoderReranker), closure(FinetuneTrainer)
+    assert {"rankfw_biencoder_distill.encoder", "rankfw.models.refs"} <= reranker
+    assert "rankfw_biencoder_distill.finetune" not in reranker
+    assert {"rankfw_biencoder_distill.finetune", "rankfw_biencoder_distill.encoder"} <= trainer
+
+
+TWO_STAGES = {
+    "__init__.py": "from rankfw.core import hookimpl\nfrom rankfw_twopart.scaled import Scaled\n"
+                   "from rankfw_twopart.shifted import Shifted\n\n\n@hookimpl\ndef register_rerankers(register):\n"
+                   "    register('scaled', Scaled)\n    register('shifted', Shifted)\n",
+    "scaled.py": "from rankfw.core import ComponentConfig, Reranker, Run\n\n\nclass Scaled(Reranker):\n"
+                 "    description = 'scores times 2 (test)'\n\n    class Config(ComponentConfig):\n        pass\n\n"
+                 "    def rerank(self, topics, run, corpus, ctx):\n"
+                 "        return Run.from_scores({q: {d: s * 2.0 for d, s in h} for q, h in run.items()})\n",
+    "shifted.py": "from rankfw.core import ComponentConfig, Reranker, Run\n\n\nclass Shifted(Reranker):\n"
+                  "    description = 'scores plus 1 (test)'\n\n    class Config(ComponentConfig):\n        pass\n\n"
+                  "    def rerank(self, topics, run, corpus, ctx):\n"
+                  "        return Run.from_scores({q: {d: s + 1.0 for d, s in h} for q, h in run.items()})\n",
+}
+
+
+def test_editing_one_module_of_a_plugin_recomputes_only_the_stage_that_runs_it(
+        tmp_path: Path, xquad: Path, registry: Registry, write_spec, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    import rankfw_testplugin
+
+    package = _package(tmp_path / "plugin", "rankfw_twopart", TWO_STAGES)
+
+    def plugins() -> Registry:
+        _import(package.parent, "rankfw_twopart", monkeypatch)
+        return load_registry(extra_plugins=[("testplugin", rankfw_testplugin), ("twopart", sys.modules["rankfw_twopart"])],
+                             use_entry_points=False)
+
+    data = tmp_path / "data" / "en"
+    data.mkdir(parents=True)
+    for name in ("corpus.jsonl", "topics.dev.tsv", "qrels.dev.txt"):
+        shutil.copyfile(xquad / "en" / name, data / name)
+    spec = write_spec(tmp_path / "s.yaml", tmp_path / "data", tmp_path / "out", """\
+  first: {kind: retrieve, component: overlap, params: {k: 20}}
+  scaled: {kind: rerank, component: scaled, inputs: [first]}
+  shifted: {kind: rerank, component: shifted, inputs: [first]}
+""", languages="[en]")
+    Runner(load_spec(spec, plugins()), cache_dir=tmp_path / "cache").run()
+    (package / "shifted.py").write_text(TWO_STAGES["shifted.py"].replace("s + 1.0", "s + 5.0"), encoding="utf-8")
+    plan = {p.stage: p for p in Runner(load_spec(spec, plugins()), cache_dir=tmp_path / "cache").plan()}
+    assert {s: (p.status, p.reason) for s, p in plan.items() if p.status != "cached"} == {
+        "shifted": ("to compute", "code changed")}
+    Runner(load_spec(spec, plugins()), cache_dir=tmp_path / "cache").run()
+    first = (tmp_path / "out/stages/first/en.run").read_text().splitlines()[0].split()
+    top = (tmp_path / "out/stages/shifted/en.run").read_text().splitlines()[0].split()
+    assert top[2] == first[2] and float(top[4]) == pytest.approx(float(first[4]) + 5.0)
+
+
+def test_a_data_file_the_package_ships_is_in_its_digest_an_editors_swap_file_is_not(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _package(tmp_path / "src", "pk", {**PIECES, "stopwords.txt": "the\na\n"}).parent
+    _package(root, "lazyhelper", {"__init__.py": LAZY_HELPER})
+    _import(root, "pk", monkeypatch)
+    before = _digest("pk.a", "A", tmp_path / "cache")
+    (root / "pk" / ".a.py.swp").write_text("editor state", encoding="utf-8")
+    (root / "pk" / "b.py~").write_text("a backup", encoding="utf-8")
+    assert _digest("pk.a", "A", tmp_path / "cache") == before
+    _edit(root / "pk" / "stopwords.txt")
+    assert _digest("pk.a", "A", tmp_path / "cache") != before
