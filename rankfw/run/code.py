@@ -46,7 +46,7 @@ def code_digest(cls: type, distribution: str | None, cache_dir: Path | None) -> 
         record = dist.read_text("RECORD")
         if record:
             return text_digest("wheel", dist.metadata["Name"] or "", dist.version, record)
-    memo_file = cache_dir / "code-digests.json" if cache_dir else None
+    memo_file = cache_dir / "code-digests-v2.json" if cache_dir else None
     _load_memo(memo_file)
     roots = {name: _places(name) for name in (top, *(p for p in SHARED if top != p.split(".")[0]))}
     closure = ModuleClosure({name: places for name, places in roots.items() if places}, _facts)
