@@ -174,7 +174,7 @@ def test_editing_one_line_of_a_plugins_rerank_recomputes_that_stage(
     (package / "__init__.py").write_text(PLUGIN.replace("s * 2.0", "s * 3.25"))
     plugins = _plugin_registry(tmp_path, registry)
     plan = {p.stage: p for p in Runner(load_spec(spec, plugins), cache_dir=tmp_path / "cache").plan()}
-    assert plan["scaled"].reason == "code changed" and plan["first"].status == "cached"
+    assert plan["scaled"].reason == "code changed (rankfw_throwaway.__init__)" and plan["first"].status == "cached"
     assert _run(spec, plugins, tmp_path / "cache") == {"scaled": {"en"}, "fused": {"en"}}
     top = (tmp_path / "out/stages/scaled/en.run").read_text().splitlines()[0].split()
     assert top[2] == first[2] and float(top[4]) == pytest.approx(float(first[4]) * 3.25)

@@ -186,7 +186,7 @@ def test_editing_one_module_of_a_plugin_recomputes_only_the_stage_that_runs_it(
     (package / "shifted.py").write_text(TWO_STAGES["shifted.py"].replace("s + 1.0", "s + 5.0"), encoding="utf-8")
     plan = {p.stage: p for p in Runner(load_spec(spec, plugins()), cache_dir=tmp_path / "cache").plan()}
     assert {s: (p.status, p.reason) for s, p in plan.items() if p.status != "cached"} == {
-        "shifted": ("to compute", "code changed")}
+        "shifted": ("to compute", "code changed (rankfw_twopart.shifted)")}
     Runner(load_spec(spec, plugins()), cache_dir=tmp_path / "cache").run()
     first = (tmp_path / "out/stages/first/en.run").read_text().splitlines()[0].split()
     top = (tmp_path / "out/stages/shifted/en.run").read_text().splitlines()[0].split()
@@ -204,3 +204,16 @@ def test_a_data_file_the_package_ships_is_in_its_digest_an_editors_swap_file_is_
     assert _digest("pk.a", "A", tmp_path / "cache") == before
     _edit(root / "pk" / "stopwords.txt")
     assert _digest("pk.a", "A", tmp_path / "cache") != before
+
+
+def test_a_changed_code_part_names_the_files_and_an_older_record_names_none() -> None:
+    from rankfw.run.keys import PARTS, UnitKey, changed_parts
+
+    files = {f"pk.m{i}": f"d{i}" for i in range(6)}
+    new = UnitKey("k2", {p: "same" for p in PARTS} | {"code": "c2"}, code=files)
+    old = {"parts": {p: "same" for p in PARTS} | {"code": "c1"}}
+    assert changed_parts(old, new) == "code changed"  # written before code files were recorded
+    assert changed_parts({**old, "code": {**files, "pk.m4": "old"}}, new) == "code changed (pk.m4)"
+    gone = {k: v for k, v in files.items() if k != "pk.m0"} | {"pk.gone": "x"}
+    assert changed_parts({**old, "code": gone}, new) == "code changed (pk.gone, pk.m0)"
+    assert changed_parts({**old, "code": {}}, new) == "code changed (pk.m0, pk.m1, pk.m2, 3 more)"

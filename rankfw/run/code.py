@@ -22,6 +22,7 @@ import importlib.util
 import json
 import sys
 from contextlib import suppress
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,30 +39,44 @@ _LOADED: dict[Path, dict[str, tuple[int, int, str, Facts]]] = {}
 """memo file -> what it held when read (or last written)"""
 
 
+@dataclass(frozen=True)
+class CodeState:
+    """The digest of a class's code and what it was made of: a label per file (``pkg.module``,
+    ``pkg.__init__``, ``pkg:data/file``; for a wheel, its name and version) and that file's digest."""
+
+    digest: str
+    files: dict[str, str] = field(default_factory=dict)
+
+
 def code_digest(cls: type, distribution: str | None, cache_dir: Path | None) -> str:
     """The digest of the code that ``cls`` can run (see the module docstring)."""
+    return code_state(cls, distribution, cache_dir).digest
+
+
+def code_state(cls: type, distribution: str | None, cache_dir: Path | None) -> CodeState:
+    """:func:`code_digest` with the files it covers (so that a changed key can name them)."""
     top = cls.__module__.split(".")[0]
     dist = _distribution(distribution)
     if dist is not None and not _editable(dist):
         record = dist.read_text("RECORD")
         if record:
-            return text_digest("wheel", dist.metadata["Name"] or "", dist.version, record)
+            name = dist.metadata["Name"] or ""
+            return CodeState(text_digest("wheel", name, dist.version, record),
+                             {f"{name} {dist.version} (wheel)": text_digest(record)})
     memo_file = cache_dir / "code-digests-v2.json" if cache_dir else None
     _load_memo(memo_file)
     roots = {name: _places(name) for name in (top, *(p for p in SHARED if top != p.split(".")[0]))}
     closure = ModuleClosure({name: places for name, places in roots.items() if places}, _facts)
     closure.add(cls.__module__)
     if not closure.files:
-        return text_digest("unknown", top)
+        return CodeState(text_digest("unknown", top))
     files = {**closure.files, **_data_files(top, roots.get(top, []))}
-    parts = []
-    for name in sorted(files):
-        parts += [name, _entry(files[name])[2]]
+    digests = {name: _entry(files[name])[2] for name in sorted(files)}
     if memo_file is not None and any(_LOADED[memo_file].get(str(p)) != _MEMO[str(p)] for p in files.values()):
         with suppress(OSError):  # a read-only cache only costs the next run a re-hash
             atomic_write_json(memo_file, {p: list(v) for p, v in _MEMO.items()})
             _LOADED[memo_file] = dict(_MEMO)
-    return text_digest("source", top, *parts)
+    return CodeState(text_digest("source", top, *(x for item in digests.items() for x in item)), digests)
 
 
 def _places(package: str) -> list[Path]:

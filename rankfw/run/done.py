@@ -62,6 +62,7 @@ def write_record(path: Path, key: UnitKey, output: Path, seconds: float) -> None
         "parts": key.parts,
         "inputs": key.inputs,
         "data": key.data,
+        "code": key.code,
         "output": output_signature(output),
         "seconds": round(seconds, 3),
     })

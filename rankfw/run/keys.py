@@ -31,7 +31,7 @@ from rankfw.core.io import text_digest
 from rankfw.data import is_irds
 from rankfw.data.corpus import source_digest
 from rankfw.data.language import LanguageData
-from rankfw.run.code import code_digest
+from rankfw.run.code import CodeState, code_state
 from rankfw.run.layout import MODEL_UNIT
 from rankfw.spec import Pipeline, Stage, fill_language
 
@@ -57,6 +57,8 @@ class UnitKey:
     parts: dict[str, str]
     inputs: dict[str, str] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    code: dict[str, str] = field(default_factory=dict)
+    """the digest of each file of the component's code (:class:`rankfw.run.code.CodeState`)"""
 
 
 class KeyMaker:
@@ -72,7 +74,7 @@ class KeyMaker:
         self.cache_dir = cache_dir
         self.limit = limit
         self._keys: dict[tuple[str, str], UnitKey] = {}
-        self._code: dict[str, str] = {}
+        self._code: dict[str, CodeState] = {}
         self._sources: dict[tuple[str, str], str | None] = {}
 
     def unit(self, name: str, unit: str) -> UnitKey:
@@ -107,18 +109,20 @@ class KeyMaker:
             params["limit"] = self.limit
         parts = {
             "component": _digest({"kind": stage.spec.kind, "component": info.name, "distribution": info.distribution}),
-            "code": self._code_digest(stage),
+            "code": self._code_state(stage).digest,
             "params": _digest(params),
             "inputs": _digest(inputs),
             "data": _digest(data),
         }
-        return UnitKey(text_digest(*(f"{p}={parts[p]}" for p in PARTS)), parts, inputs, data)
+        return UnitKey(text_digest(*(f"{p}={parts[p]}" for p in PARTS)), parts, inputs, data,
+                       self._code_state(stage).files)
 
-    def _code_digest(self, stage: Stage) -> str:
+    def _code_state(self, stage: Stage) -> CodeState:
         info = stage.component
         ident = f"{info.cls.__module__}.{info.cls.__qualname__}"
         if ident not in self._code:
-            self._code[ident] = text_digest(ident, info.version, code_digest(info.cls, info.distribution, self.cache_dir))
+            state = code_state(info.cls, info.distribution, self.cache_dir)
+            self._code[ident] = CodeState(text_digest(ident, info.version, state.digest), state.files)
         return self._code[ident]
 
     @staticmethod
@@ -165,17 +169,22 @@ class KeyMaker:
 
 
 def changed_parts(old: dict[str, Any], new: UnitKey) -> str:
-    """Why a unit's key differs from its done record's: the parts that changed, with the inputs and
-    data entries named (e.g. ``data: corpus [de]``)."""
+    """Why a unit's key differs from its done record's: the parts that changed, with the inputs,
+    data entries and code files named (e.g. ``data changed (corpus [de])``, ``code changed
+    (rankfw_biencoder_distill.encoder)``)."""
     parts = old.get("parts") or {}
     reasons = []
     for part in PARTS:
         if parts.get(part) == new.parts[part]:
             continue
-        if part in ("inputs", "data"):
+        if part == "code" and "code" not in old:  # a record written before files were recorded
+            reasons.append("code changed")
+        elif part in ("inputs", "data", "code"):
             before: dict[str, Any] = old.get(part) or {}
             after: dict[str, Any] = getattr(new, part)
             names = sorted(n for n in set(before) | set(after) if before.get(n) != after.get(n))
+            if part == "code" and len(names) > 3:  # a version bump of rankfw changes many files
+                names = [*names[:3], f"{len(names) - 3} more"]
             reasons.append(f"{part} changed ({', '.join(names)})" if names else f"{part} changed")
         else:
             reasons.append(f"{part} changed")
