@@ -1,9 +1,11 @@
 """``rankfw components list`` and ``rankfw components show NAME``: what each component does and
-takes (a table of parameters; ``--json`` for the Config's JSON schema)."""
+takes (a table of parameters; ``--json`` for the Config's JSON schema) and which code files are in
+its cache key."""
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
@@ -11,6 +13,9 @@ from rich.table import Table
 
 from rankfw.cli import _handle_errors, console, main
 from rankfw.core.errors import InputError
+
+if TYPE_CHECKING:
+    from rankfw.core.registry import ComponentInfo
 
 KINDS = ["retriever", "reranker", "trainer", "fuser"]
 
@@ -65,7 +70,7 @@ def components_show(name: str, kind: str | None, as_json: bool) -> None:
     if as_json:
         out = [
             {**info.as_dict(), "config_schema": info.config_class.model_json_schema(), "defaults": info.defaults(),
-             "parameters": [p.as_dict() for p in info.parameters()]}
+             "parameters": [p.as_dict() for p in info.parameters()], "code_files": _code_files(info)}
             for info in found
         ]
         click.echo(json.dumps(out[0] if len(out) == 1 else out, indent=2, default=str))
@@ -76,6 +81,9 @@ def components_show(name: str, kind: str | None, as_json: bool) -> None:
         console.print(escape(info.description), highlight=False)
         if info.cls.citation:
             console.print(f"Cite: {escape(info.cls.citation)}", highlight=False)
+        files = _code_files(info)
+        shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more (--json lists them)" if len(files) > 5 else "")
+        console.print(f"Code in its cache key: {escape(shown or 'its distribution')}", highlight=False)
         table = Table(title="parameters", title_justify="left")
         for column in ("name", "type", "default", "required", "description"):
             table.add_column(column, overflow="fold", no_wrap=column in ("name", "required"))
@@ -83,3 +91,11 @@ def components_show(name: str, kind: str | None, as_json: bool) -> None:
             table.add_row(escape(p.name), escape(p.type), escape(p.default), "yes" if p.required else "",
                           escape(p.description))
         console.print(table)
+
+
+def _code_files(info: ComponentInfo) -> list[str]:
+    """The files whose edit recomputes the component's stages (its code digest, :mod:`rankfw.run.code`)."""
+    from rankfw.core.io import default_cache_dir
+    from rankfw.run.code import code_state
+
+    return sorted(code_state(info.cls, info.distribution, default_cache_dir()).files)

@@ -38,6 +38,7 @@ def test_components_show_json(cli_registry: Registry) -> None:
     assert info["kind"] == "retriever" and info["defaults"] == {"k": 100, "seconds_per_query": 0.0}
     assert info["config_schema"]["properties"]["k"]["exclusiveMinimum"] == 0
     assert [p["name"] for p in info["parameters"]] == ["k", "seconds_per_query"]
+    assert info["code_files"] == ["rankfw_testplugin.__init__"]  # what an edit of it recomputes
     missing = CliRunner().invoke(main, ["components", "show", "overlab"])
     assert missing.exit_code == 2 and "did you mean 'overlap'?" in missing.stderr
 
@@ -60,6 +61,7 @@ def test_components_show_table(cli_registry: Registry) -> None:
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "idf-overlap (reranker) from testplugin 0.1.0" in out
+    assert "Code in its cache key: rankfw_testplugin.__init__\n" in out
     assert cli_registry.get("reranker", "idf-overlap").description in out
     rows = _rows(out)
     assert rows["name"] == ["name", "type", "default", "required", "description"]
