@@ -8,6 +8,7 @@ import importlib
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -217,3 +218,63 @@ def test_a_changed_code_part_names_the_files_and_an_older_record_names_none() ->
     gone = {k: v for k, v in files.items() if k != "pk.m0"} | {"pk.gone": "x"}
     assert changed_parts({**old, "code": gone}, new) == "code changed (pk.gone, pk.m0)"
     assert changed_parts({**old, "code": {}}, new) == "code changed (pk.m0, pk.m1, pk.m2, 3 more)"
+
+
+NOTEBOOK_CELL = '''
+def boost(score):
+    return score * 2.0
+
+
+class Cell:
+    """A reranker written in a notebook cell."""
+    description = "boosted"
+
+    def rerank(self, hits):
+        return [(d, boost(s)) for d, s in hits]
+'''
+
+
+def _notebook(source: str, monkeypatch: pytest.MonkeyPatch) -> type:
+    """``source`` run as a notebook runs a cell: in a module with no file (a new kernel each call)."""
+    import types
+
+    module = types.ModuleType("notebook_main")
+    monkeypatch.setitem(sys.modules, "notebook_main", module)
+    exec(compile(source, f"/tmp/ipykernel_{id(module)}/cell.py", "exec"), vars(module))  # noqa: S102
+    return vars(module)["Cell"]
+
+
+@pytest.mark.parametrize(("edit", "same"), [
+    (lambda s: s, True),                                        # the same cell in a new kernel
+    (lambda s: "\n\n# a comment above\n" + s, True),            # moved down the cell: lines only
+    (lambda s: s.replace("score * 2.0", "score * 3.0"), False),  # a helper the method calls
+    (lambda s: s.replace("[(d, boost(s))", "[(d, -boost(s))"), False),  # the method itself
+    (lambda s: s.replace('"boosted"', '"boosted twice"'), False),  # a class attribute
+])
+def test_a_class_from_a_notebook_cell_is_recomputed_when_its_code_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: Any, same: bool) -> None:
+    before = code.code_state(_notebook(NOTEBOOK_CELL, monkeypatch), None, tmp_path)
+    after = code.code_state(_notebook(edit(NOTEBOOK_CELL), monkeypatch), None, tmp_path)
+    assert set(before.files) == {"class Cell", "def Cell.rerank", "def boost"}
+    assert (after.digest == before.digest) is same
+
+
+def test_a_class_run_into_a_module_that_has_a_file_is_keyed_by_its_own_code(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cell run in a kernel whose ``__main__`` has a file (or ``exec`` into a module): the module's
+    file is not the class's code, so editing the cell must still change the key."""
+    import types
+
+    host = tmp_path / "host.py"
+    host.write_text("X = 1\n", encoding="utf-8")
+
+    def cell(source: str) -> type:
+        module = types.ModuleType("host_main")
+        module.__file__ = str(host)
+        monkeypatch.setitem(sys.modules, "host_main", module)
+        exec(compile(source, "<cell>", "exec"), vars(module))  # noqa: S102
+        return vars(module)["Cell"]
+
+    before = code.code_state(cell(NOTEBOOK_CELL), None, tmp_path)
+    after = code.code_state(cell(NOTEBOOK_CELL.replace("score * 2.0", "score * 3.0")), None, tmp_path)
+    assert "def boost" in before.files and after.digest != before.digest

@@ -41,3 +41,5 @@ def test_the_examples_run(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "queries where e5 beats BM25" in done.stdout
     assert (tmp_path / "runs" / "docs-quickstart" / "stages" / "rrf" / "de.run").is_file()
+    assert "shorter passages first, nDCG@10: 0." in done.stdout  # a reranker defined in the document
+    assert (tmp_path / "runs" / "docs-notebook" / "stages" / "short" / "de.run").is_file()

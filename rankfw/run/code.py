@@ -8,7 +8,9 @@
   no file. Editing a plugin's fine-tuning trainer does not change its reranker's digest unless the
   reranker's code imports the trainer's module;
 - an installed wheel: the distribution's name and version plus its ``RECORD`` (the hash of every
-  installed file).
+  installed file);
+- a class with no source file (a notebook cell, ``exec``): its methods' bytecode and constants and
+  those of the module's functions and classes they name (:mod:`rankfw.run.code_live`).
 
 A plugin's imports of :data:`SHARED` (rankfw's model helpers: ONNX export and quantization, model
 references, training helpers) are traced too, so that editing, say, the int8 scheme recomputes the
@@ -29,6 +31,7 @@ from typing import Any
 
 from rankfw.core.io import atomic_write_json, file_digest, text_digest
 from rankfw.run.code_closure import Facts, ModuleClosure, file_facts
+from rankfw.run.code_live import live_digest
 
 SHARED = ("rankfw.models",)
 """rankfw packages that do part of a plugin's work: a plugin importing one depends on its code."""
@@ -67,9 +70,11 @@ def code_state(cls: type, distribution: str | None, cache_dir: Path | None) -> C
     _load_memo(memo_file)
     roots = {name: _places(name) for name in (top, *(p for p in SHARED if top != p.split(".")[0]))}
     closure = ModuleClosure({name: places for name, places in roots.items() if places}, _facts)
+    own = closure.file_of(cls.__module__)
+    if own is None or not _defined_in(cls, own):
+        digest, parts = live_digest(cls)  # no source file (a notebook cell), or not its module's (exec)
+        return CodeState(digest, parts)
     closure.add(cls.__module__)
-    if not closure.files:
-        return CodeState(text_digest("unknown", top))
     files = {**closure.files, **_data_files(top, roots.get(top, []))}
     digests = {name: _entry(files[name])[2] for name in sorted(files)}
     if memo_file is not None and any(_LOADED[memo_file].get(str(p)) != _MEMO[str(p)] for p in files.values()):
@@ -77,6 +82,17 @@ def code_state(cls: type, distribution: str | None, cache_dir: Path | None) -> C
             atomic_write_json(memo_file, {p: list(v) for p, v in _MEMO.items()})
             _LOADED[memo_file] = dict(_MEMO)
     return CodeState(text_digest("source", top, *(x for item in digests.items() for x in item)), digests)
+
+
+def _defined_in(cls: type, path: Path) -> bool:
+    """Whether ``cls``'s methods were compiled from ``path`` (not ``exec``'d into its module)."""
+    for value in vars(cls).values():
+        code = getattr(getattr(value, "__func__", value), "__code__", None)
+        if code is not None:
+            with suppress(OSError, ValueError):
+                return Path(code.co_filename).resolve() == path.resolve()
+            return False
+    return True  # no method to tell by: the module's file
 
 
 def _places(package: str) -> list[Path]:
