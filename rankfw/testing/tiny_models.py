@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -43,8 +44,8 @@ def tiny_bert(
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     folder.mkdir(parents=True, exist_ok=True)
-    wordpiece = BertWordPieceTokenizer(lowercase=True)
-    wordpiece.train_from_iterator(xquad_texts() if texts is None else texts, vocab_size=vocab_size, min_frequency=min_frequency)
+    vocab = wordpiece_vocab(xquad_texts() if texts is None else texts, vocab_size, min_frequency)
+    wordpiece = BertWordPieceTokenizer(vocab, lowercase=True)
     tokenizer = BertTokenizerFast(tokenizer_object=wordpiece._tokenizer, model_max_length=128)
     tokenizer.save_pretrained(folder)
     torch.manual_seed(seed)
@@ -54,6 +55,25 @@ def tiny_bert(
     )
     BertModel(config).save_pretrained(folder)
     return folder
+
+
+def wordpiece_vocab(texts: Iterable[str], vocab_size: int = 3000, min_frequency: int = 2) -> dict[str, int]:
+    """A WordPiece vocabulary that is the same in every process: BERT's special tokens, every
+    character (alone and as ``##`` continuation), then the most frequent words (ties by spelling)
+    up to ``vocab_size``. (The tokenizers trainer breaks ties in hash order, which differs from one
+    process to the next, so tiny models trained on its vocabularies scored differently per run.)"""
+    from tokenizers.normalizers import BertNormalizer
+    from tokenizers.pre_tokenizers import BertPreTokenizer
+
+    normalizer, pre = BertNormalizer(lowercase=True), BertPreTokenizer()
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(word for word, _ in pre.pre_tokenize_str(normalizer.normalize_str(text)))
+    chars = sorted({c for word in counts for c in word})
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars, *(f"##{c}" for c in chars)]
+    words = [w for w, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])) if n >= min_frequency and len(w) > 1]
+    tokens += words[: max(vocab_size - len(tokens), 0)]
+    return {token: i for i, token in enumerate(dict.fromkeys(tokens))}
 
 
 def tiny_sentence_transformer(folder: Path, seed: int = 0) -> Path:

@@ -44,7 +44,7 @@ def _train(model: Path, inp: TrainingInput, out: Path, tmp: Path, **params: obje
 
 def test_selection_keeps_the_best_checkpoint_on_heldout_questions(tiny_model: Path, xquad_cache: Path, tmp_path: Path) -> None:
     inp = _split_input(xquad_cache)
-    report, config = _train(tiny_model, inp, tmp_path / "m", tmp_path, epochs=2, lr=2e-3, select_every=3)
+    report, config = _train(tiny_model, inp, tmp_path / "m", tmp_path, epochs=2, lr=5e-4, select_every=3)
     steps = [c["step"] for c in report["checkpoints"]]
     assert steps[0] == 0 and steps[-1] > steps[-2] and all(s % 3 == 0 for s in steps[1:-1])
     values = [c["value"] for c in report["checkpoints"]]
