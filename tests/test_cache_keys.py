@@ -240,3 +240,42 @@ def test_a_done_marker_of_the_old_format_is_recomputed(tmp_path: Path, tiny: Pat
     assert (plan["en"].status, plan["en"].reason) == ("to compute", "done record in an older format")
     assert plan["de"].status == "cached"
     assert _run(spec, registry, tmp_path / "cache") == {"first": {"en"}}
+
+
+def test_a_model_folder_given_by_path_and_replaced_in_place_is_recomputed(
+        tmp_path: Path, xquad: Path, registry: Registry, write_spec) -> None:  # type: ignore[no-untyped-def]
+    """A param naming a local folder (a model trained elsewhere, retrained into the same folder) is
+    keyed by the folder's content: before, the rerank run of the old model was reused."""
+    import json
+
+    model = tmp_path / "idf-model"
+    model.mkdir()
+    (model / "idf.json").write_text(json.dumps({"the": 1.0}))
+    spec = write_spec(tmp_path / "s.yaml", _data(tmp_path, xquad, ("en",)), tmp_path / "out", f"""\
+  first: {{kind: retrieve, component: overlap, params: {{k: 20}}}}
+  re: {{kind: rerank, component: idf-overlap, inputs: [first], params: {{model: "{model}", k: 20}}}}
+""", languages="[en]")
+    _run(spec, registry, tmp_path / "cache")
+    assert _run(spec, registry, tmp_path / "cache") == {}
+    before = (tmp_path / "out/stages/re/en.run").read_text()
+    (model / "idf.json").write_text(json.dumps({"super": 5.0, "bowl": 3.0, "won": 2.0}))
+    plan = {p.stage: p for p in Runner(load_spec(spec, registry), cache_dir=tmp_path / "cache").plan()}
+    assert (plan["re"].reason, plan["first"].status) == ("data changed (param model [en])", "cached")
+    assert _run(spec, registry, tmp_path / "cache") == {"re": {"en"}}
+    assert (tmp_path / "out/stages/re/en.run").read_text() != before
+
+
+def test_which_params_are_keyed_by_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rankfw.run.local_params import local_param_digests
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "en").mkdir()                      # a bare word that is a folder here: not a path
+    (tmp_path / "weights.json").write_text("[0.5, 0.5]")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}")  # a model folder named by a bare word
+    params = {"language": "en", "weights": "weights.json", "model": "m", "teacher": "org/hub-id",
+              "student": "stage:ft", "base": "bundled:multilingual-e5-small", "nested": {"runs": ["./en", "x"]}}
+    digests = local_param_digests(params, tmp_path / "cache")
+    assert set(digests) == {"param weights", "param model", "param nested.runs.0"}
+    (tmp_path / "m" / "config.json").write_text('{"hidden_size": 8}')
+    assert local_param_digests(params, tmp_path / "cache")["param model"] != digests["param model"]

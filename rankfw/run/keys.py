@@ -14,7 +14,8 @@ changed:
   and the topics of its topic set (the topics file for ``eval``; the training file and the holdout
   fraction for ``train`` / ``heldout``); a fuse stage none; a trainer what its ``TrainingInput``
   exposes (corpus, training file and holdout, parallel text, and the topics and qrels of its topic
-  set when it has input runs). Qrels of the evaluation topics enter no run stage's key: metrics are
+  set when it has input runs), and the content of local files and folders its params name (a model
+  folder given by path: :mod:`rankfw.run.local_params`). Qrels of the evaluation topics enter no run stage's key: metrics are
   recomputed from the runs on every run.
 """
 
@@ -33,6 +34,7 @@ from rankfw.data.corpus import source_digest
 from rankfw.data.language import LanguageData
 from rankfw.run.code import CodeState, code_state
 from rankfw.run.layout import MODEL_UNIT
+from rankfw.run.local_params import local_param_digests
 from rankfw.spec import Pipeline, Stage, fill_language
 
 PARTS = ("component", "code", "params", "inputs", "data")
@@ -76,6 +78,7 @@ class KeyMaker:
         self._keys: dict[tuple[str, str], UnitKey] = {}
         self._code: dict[str, CodeState] = {}
         self._sources: dict[tuple[str, str], str | None] = {}
+        self._paths: dict[str, str] = {}
 
     def unit(self, name: str, unit: str) -> UnitKey:
         """The key of ``unit`` (a language or ``model``) of stage ``name``."""
@@ -131,8 +134,9 @@ class KeyMaker:
 
     def _data(self, stage: Stage, lang: str) -> dict[str, Any]:
         kind, topics = stage.spec.kind, stage_topics(self.pipeline, stage)
+        local = local_param_digests(fill_language(stage.spec.params, lang), self.cache_dir, self._paths)
         if kind == "fuse":
-            return {}
+            return local
         used: list[str] = ["corpus"]
         if kind == "train":
             used += ["train", "parallel"]
@@ -151,6 +155,7 @@ class KeyMaker:
         chosen = {k: v for k, v in self.data[lang].formats.items() if v is not None and v != "title"}
         if chosen:  # formats set in the spec (a detected format follows from the content hashed above)
             out["formats"] = chosen
+        out.update(local)
         if self.own_data is not None and stage.component.cls.data_fingerprint is not Component.data_fingerprint:
             out["own"] = self.own_data(stage, lang)  # data the component reads itself, e.g. a run file
         return out
