@@ -68,7 +68,11 @@ PIECES = {
     "a.py": "class A:\n    def run(self):\n        from pk.b import helper  # imported where it is used\n        return helper()\n",
     "b.py": "def helper():\n    return 1\n",
     "c.py": "from .tools import shared\n\nclass C:\n    pass\n",
-    "tools/__init__.py": "from pk.tools.impl import shared\n\ndef other():\n    return 2\n",
+    "tools/__init__.py": "from pk.tools.impl import shared\ntry:\n    from pk.tools.fast import speedy\n"
+                         "except ImportError:\n    from pk.tools.slow import speedy\n\ndef other():\n    return 2\n",
+    "tools/fast.py": "def speedy():\n    return 1\n",
+    "tools/slow.py": "def speedy():\n    return 1\n",
+    "f.py": "from pk.tools import speedy\n\nclass F:\n    pass\n",
     "tools/impl.py": "def shared():\n    return 3\n",
     "tools/unused.py": "X = 1\n",
     "d.py": "from pk.lazy import Thing\n\nclass D:\n    pass\n",
@@ -83,17 +87,18 @@ LAZY_HELPER = ("import importlib\n\ndef lazy_exports(exports):\n    def get(name
 @pytest.mark.parametrize(("edited", "changes"), [  # E imports by a computed name: it has the whole package
     ("b.py", {"A", "E"}),                 # an import inside a function
     ("tools/impl.py", {"C", "E"}),        # a relative import of a name the package's __init__ re-exports
-    ("tools/__init__.py", {"C", "E"}),    # a parent package's own code
+    ("tools/__init__.py", {"C", "E", "F"}),  # a parent package's own code
+    ("tools/slow.py", {"E", "F"}),        # the fallback of a name the __init__ binds twice (try/except)
     ("tools/unused.py", {"E"}),           # imported by nobody
     ("lazy/thing.py", {"D", "E"}),        # exported lazily by a helper of another package (a string names it)
-    ("__init__.py", {"A", "C", "D", "E"}),  # the plugin's entry point runs before any of them
+    ("__init__.py", {"A", "C", "D", "E", "F"}),  # the plugin's entry point runs before any of them
 ])
 def test_editing_a_module_changes_the_digest_of_the_classes_whose_code_reaches_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edited: str, changes: set[str]) -> None:
     root = _package(tmp_path / "src", "pk", PIECES).parent
     _package(root, "lazyhelper", {"__init__.py": LAZY_HELPER})
     _import(root, "pk", monkeypatch)
-    owners = {"A": "pk.a", "C": "pk.c", "D": "pk.d", "E": "pk.e"}
+    owners = {"A": "pk.a", "C": "pk.c", "D": "pk.d", "E": "pk.e", "F": "pk.f"}
     before = {c: _digest(m, c, tmp_path / "cache") for c, m in owners.items()}
     _edit(root / "pk" / edited)
     after = {c: _digest(m, c, tmp_path / "cache") for c, m in owners.items()}

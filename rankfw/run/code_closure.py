@@ -139,13 +139,14 @@ class ModuleClosure:
             self._visit(base, follow=True)
             return
         facts = self.facts(path)
-        for level, source, names in facts.get("from", []):
-            for original, bound in names:
-                if bound == name and original != "*":
-                    self._visit(base, follow=False)
-                    self._from_import(_absolute(base, level, source), original)
-                    return
-        self._visit(base, follow=True)  # defined in the __init__.py, or exported lazily
+        sources = [(_absolute(base, level, source), original) for level, source, names in facts.get("from", [])
+                   for original, bound in names if bound == name and original != "*"]
+        if not sources:
+            self._visit(base, follow=True)  # defined in the __init__.py, or exported lazily
+            return
+        self._visit(base, follow=False)
+        for source, original in sources:  # every binding: ``try: from .fast import f`` / ``except: from .slow ...``
+            self._from_import(source, original)
 
     def _whole_root(self, root: str) -> None:
         for place in self.roots[root]:
