@@ -15,8 +15,8 @@ changed:
   fraction for ``train`` / ``heldout``); a fuse stage none; a trainer what its ``TrainingInput``
   exposes (corpus, training file and holdout, parallel text, and the topics and qrels of its topic
   set when it has input runs), and the content of local files and folders its params name (a model
-  folder given by path: :mod:`rankfw.run.local_params`). Qrels of the evaluation topics enter no run stage's key: metrics are
-  recomputed from the runs on every run.
+  folder given by path: :mod:`rankfw.run.local_params`). Qrels of the evaluation topics enter no
+  run stage's key: metrics are recomputed from the runs on every run.
 """
 
 from __future__ import annotations
@@ -110,15 +110,15 @@ class KeyMaker:
         }
         if self.limit is not None and self._reads_topics(stage):
             params["limit"] = self.limit
+        code = self._code_state(stage)
         parts = {
             "component": _digest({"kind": stage.spec.kind, "component": info.name, "distribution": info.distribution}),
-            "code": self._code_state(stage).digest,
+            "code": code.digest,
             "params": _digest(params),
             "inputs": _digest(inputs),
             "data": _digest(data),
         }
-        return UnitKey(text_digest(*(f"{p}={parts[p]}" for p in PARTS)), parts, inputs, data,
-                       self._code_state(stage).files)
+        return UnitKey(text_digest(*(f"{p}={parts[p]}" for p in PARTS)), parts, inputs, data, code.files)
 
     def _code_state(self, stage: Stage) -> CodeState:
         info = stage.component
