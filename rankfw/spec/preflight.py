@@ -5,7 +5,7 @@ models are in the local caches (else a warning, or an error with ``offline``).""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
@@ -15,7 +15,7 @@ from rankfw.core.io import iter_lines
 from rankfw.data import is_irds, read_parallel, read_qrels, read_topics, read_training
 from rankfw.data.formats import corpus_files, get_format
 from rankfw.data.irds import irds_home, irds_missing_files
-from rankfw.spec.model import DatasetSpec, Pipeline
+from rankfw.spec.model import DatasetSpec, Pipeline, Stage
 
 NOT_CACHED = "not in the local cache: needs the internet at run time"
 IRDS_PARTS = {"corpus": ("docs",), "topics": ("queries",), "qrels": ("qrels",), "train": ("docs", "queries", "qrels")}
@@ -180,21 +180,31 @@ def _run_files(pipeline: Pipeline) -> list[str]:
 
 def hub_models(pipeline: Pipeline) -> list[tuple[str, str]]:
     """``(spec path, hub id)`` of every model parameter (a ``ModelRef`` field) naming a hub id."""
+    found = []
+    for name, stage in pipeline.stages.items():
+        for param, ref in stage_hub_models(stage, pipeline.languages_of(stage)):
+            item = (f"stages.{name}.params.{param}", ref)
+            if item not in found:
+                found.append(item)
+    return found
+
+
+def stage_hub_models(stage: Stage, languages: Iterable[str]) -> list[tuple[str, str]]:
+    """``(param, hub id)`` of each model parameter (a ``ModelRef`` field) of ``stage`` that names a
+    hub id in one of ``languages`` (``{lang}`` filled in), in the order of the component's Config."""
     from rankfw.models.refs import BUNDLED_PREFIX, STAGE_PREFIX
 
     found = []
-    for name, stage in pipeline.stages.items():
-        for param, info in type(stage.config).model_fields.items():
-            value = stage.spec.params.get(param, getattr(stage.config, param))  # the template, {lang} unfilled
-            if not isinstance(value, str) or not _is_model_ref(info.annotation, info.metadata):
+    for param, info in type(stage.config).model_fields.items():
+        value = stage.spec.params.get(param, getattr(stage.config, param))  # the template, {lang} unfilled
+        if not isinstance(value, str) or not _is_model_ref(info.annotation, info.metadata):
+            continue
+        for lang in languages:
+            ref = value.replace("{lang}", lang)
+            if ref.startswith((STAGE_PREFIX, BUNDLED_PREFIX)) or Path(ref).expanduser().exists():
                 continue
-            for lang in pipeline.languages_of(stage):
-                ref = value.replace("{lang}", lang)
-                if ref.startswith((STAGE_PREFIX, BUNDLED_PREFIX)) or Path(ref).expanduser().exists():
-                    continue
-                item = (f"stages.{name}.params.{param}", ref)
-                if item not in found:
-                    found.append(item)
+            if (param, ref) not in found:
+                found.append((param, ref))
     return found
 
 
