@@ -70,7 +70,8 @@ def components_show(name: str, kind: str | None, as_json: bool) -> None:
     if as_json:
         out = [
             {**info.as_dict(), "config_schema": info.config_class.model_json_schema(), "defaults": info.defaults(),
-             "parameters": [p.as_dict() for p in info.parameters()], "code_files": _code_files(info)}
+             "parameters": [p.as_dict() for p in info.parameters()],
+             **dict(zip(("code_files", "libraries"), _code_parts(info), strict=True))}
             for info in found
         ]
         click.echo(json.dumps(out[0] if len(out) == 1 else out, indent=2, default=str))
@@ -81,9 +82,13 @@ def components_show(name: str, kind: str | None, as_json: bool) -> None:
         console.print(escape(info.description), highlight=False)
         if info.cls.citation:
             console.print(f"Cite: {escape(info.cls.citation)}", highlight=False)
-        files = _code_files(info)
+        files, libraries = _code_parts(info)
         shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more (--json lists them)" if len(files) > 5 else "")
         console.print(f"Code in its cache key: {escape(shown or 'its distribution')}", highlight=False)
+        if libraries:
+            names = ", ".join(f"{k} {v}" for k, v in list(libraries.items())[:5])
+            more = f" and {len(libraries) - 5} more (--json lists them)" if len(libraries) > 5 else ""
+            console.print(f"Library versions in its cache key: {escape(names + more)}", highlight=False)
         table = Table(title="parameters", title_justify="left")
         for column in ("name", "type", "default", "required", "description"):
             table.add_column(column, overflow="fold", no_wrap=column in ("name", "required"))
@@ -93,9 +98,13 @@ def components_show(name: str, kind: str | None, as_json: bool) -> None:
         console.print(table)
 
 
-def _code_files(info: ComponentInfo) -> list[str]:
-    """The files whose edit recomputes the component's stages (its code digest, :mod:`rankfw.run.code`)."""
+def _code_parts(info: ComponentInfo) -> tuple[list[str], dict[str, str]]:
+    """The files whose edit recomputes the component's stages, and the libraries (name -> version)
+    whose upgrade does (its code digest, :mod:`rankfw.run.code`)."""
     from rankfw.core.io import default_cache_dir
     from rankfw.run.code import code_state
+    from rankfw.run.libraries import LABEL
 
-    return sorted(code_state(info.cls, info.distribution, default_cache_dir()).files)
+    files = code_state(info.cls, info.distribution, default_cache_dir()).files
+    libraries = {k[len(LABEL):]: v for k, v in sorted(files.items()) if k.startswith(LABEL)}
+    return sorted(k for k in files if not k.startswith(LABEL)), libraries

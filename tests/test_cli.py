@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import metadata
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -39,6 +40,7 @@ def test_components_show_json(cli_registry: Registry) -> None:
     assert info["config_schema"]["properties"]["k"]["exclusiveMinimum"] == 0
     assert [p["name"] for p in info["parameters"]] == ["k", "seconds_per_query"]
     assert info["code_files"] == ["rankfw_testplugin.__init__"]  # what an edit of it recomputes
+    assert info["libraries"]["pydantic"] == metadata.version("pydantic")  # and an upgrade of what it imports
     missing = CliRunner().invoke(main, ["components", "show", "overlab"])
     assert missing.exit_code == 2 and "did you mean 'overlap'?" in missing.stderr
 

@@ -4,6 +4,7 @@ no others."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import shutil
 import sys
@@ -50,12 +51,23 @@ def test_code_digest_of_a_wheel_and_of_an_editable_install(tmp_path: Path, monke
     import pydantic
     import rankfw_testplugin
 
-    wheel = metadata.distribution("pydantic")
+    from rankfw.run.libraries import required_versions
+
+    wheel = metadata.distribution("pydantic")  # its RECORD and the versions of what it requires
+    pins = [f"{label}={version}" for label, version in sorted(required_versions(wheel).items())]
+    assert "library pydantic-core=" + metadata.version("pydantic-core") in pins
     assert code.code_digest(pydantic.BaseModel, "pydantic", tmp_path) == text_digest(
-        "wheel", "pydantic", wheel.version, wheel.read_text("RECORD") or "")
+        "wheel", "pydantic", wheel.version, wheel.read_text("RECORD") or "", *pins)
     first = code.code_digest(rankfw_testplugin.IdfTrainer, "rankfw-testplugin", tmp_path)  # editable: its sources
     source = Path(rankfw_testplugin.__file__).resolve()
-    assert first == text_digest("source", "rankfw_testplugin", "rankfw_testplugin.__init__", code.file_digest(source))
+    # and the versions of the libraries it imports (pydantic, rankfw) and of what those require
+    # (pydantic-core), not of rankfw's requirements (its code is traced: rankfw.models)
+    libraries = {k: v for k, v in code.code_state(rankfw_testplugin.IdfTrainer, "rankfw-testplugin", tmp_path).files.items()
+                 if k.startswith("library ")}
+    assert {"library pydantic", "library pydantic-core", "library rankfw"} <= set(libraries)
+    assert "library rich" not in libraries and libraries["library pydantic"] == metadata.version("pydantic")
+    assert first == text_digest("source", "rankfw_testplugin", "rankfw_testplugin.__init__", code.file_digest(source),
+                                *(x for item in libraries.items() for x in item))
     code._MEMO.clear()
     code._LOADED.clear()
     monkeypatch.setattr(code, "file_digest", lambda path: (_ for _ in ()).throw(AssertionError(f"read {path}")))
@@ -283,3 +295,47 @@ def test_a_class_run_into_a_module_that_has_a_file_is_keyed_by_its_own_code(
     before = code.code_state(cell(NOTEBOOK_CELL), None, tmp_path)
     after = code.code_state(cell(NOTEBOOK_CELL.replace("score * 2.0", "score * 3.0")), None, tmp_path)
     assert "def boost" in before.files and after.digest != before.digest
+
+
+def test_upgrading_a_library_recomputes_only_the_stages_whose_code_imports_it(
+        tmp_path: Path, xquad: Path, write_spec, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """A library's version is part of the digest of the code that imports it: before, upgrading,
+    say, onnxruntime or transformers reused the runs the old version made."""
+    import rankfw_testplugin
+
+    from rankfw.run import libraries
+
+    site = tmp_path / "site"
+    _package(site, "fakelib", {"__init__.py": "SCALE = 2.0\n"})
+    info = site / "fakelib-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakelib\nVersion: 1.0\n")
+    (info / "top_level.txt").write_text("fakelib\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(libraries, "_providers", functools.cache(libraries._providers.__wrapped__))  # sees fakelib
+    files = {**TWO_STAGES, "scaled.py": TWO_STAGES["scaled.py"].replace(
+        "from rankfw.core import", "import fakelib\nfrom rankfw.core import").replace("s * 2.0", "s * fakelib.SCALE")}
+    package = _package(tmp_path / "plugin", "rankfw_twopart", files)
+
+    def plugins() -> Registry:
+        _import(package.parent, "rankfw_twopart", monkeypatch)
+        return load_registry(extra_plugins=[("testplugin", rankfw_testplugin), ("twopart", sys.modules["rankfw_twopart"])],
+                             use_entry_points=False)
+
+    data = tmp_path / "data" / "en"
+    data.mkdir(parents=True)
+    for name in ("corpus.jsonl", "topics.dev.tsv", "qrels.dev.txt"):
+        shutil.copyfile(xquad / "en" / name, data / name)
+    spec = write_spec(tmp_path / "s.yaml", tmp_path / "data", tmp_path / "out", """\
+  first: {kind: retrieve, component: overlap, params: {k: 20}}
+  scaled: {kind: rerank, component: scaled, inputs: [first]}
+  shifted: {kind: rerank, component: shifted, inputs: [first]}
+""", languages="[en]")
+    Runner(load_spec(spec, plugins()), cache_dir=tmp_path / "cache").run()
+    assert {p.status for p in Runner(load_spec(spec, plugins()), cache_dir=tmp_path / "cache").plan()} == {"cached"}
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakelib\nVersion: 1.1\n")  # pip install -U fakelib
+    info.rename(site / "fakelib-1.1.dist-info")
+    plan = {p.stage: p for p in Runner(load_spec(spec, plugins()), cache_dir=tmp_path / "cache").plan()}
+    assert {s: (p.status, p.reason) for s, p in plan.items() if p.status != "cached"} == {
+        "scaled": ("to compute", "code changed (library fakelib)")}

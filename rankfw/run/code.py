@@ -6,9 +6,10 @@
   ships besides code (anything in its folders but ``*.py``, caches, hidden and backup files). Each
   file's hash and imports are remembered by (size, mtime_ns) in the cache, so a second digest reads
   no file. Editing a plugin's fine-tuning trainer does not change its reranker's digest unless the
-  reranker's code imports the trainer's module;
+  reranker's code imports the trainer's module. The versions of the libraries those files import
+  (transformers, onnxruntime, pyserini: :mod:`rankfw.run.libraries`) are part of it;
 - an installed wheel: the distribution's name and version plus its ``RECORD`` (the hash of every
-  installed file);
+  installed file) and the installed versions of what its ``Requires-Dist`` names;
 - a class with no source file (a notebook cell, ``exec``): its methods' bytecode and constants and
   those of the module's functions and classes they name (:mod:`rankfw.run.code_live`).
 
@@ -32,6 +33,7 @@ from typing import Any
 from rankfw.core.io import atomic_write_json, file_digest, text_digest
 from rankfw.run.code_closure import Facts, ModuleClosure, file_facts
 from rankfw.run.code_live import live_digest
+from rankfw.run.libraries import imported_tops, library_versions, required_versions
 
 SHARED = ("rankfw.models",)
 """rankfw packages that do part of a plugin's work: a plugin importing one depends on its code."""
@@ -64,8 +66,10 @@ def code_state(cls: type, distribution: str | None, cache_dir: Path | None) -> C
         record = dist.read_text("RECORD")
         if record:
             name = dist.metadata["Name"] or ""
-            return CodeState(text_digest("wheel", name, dist.version, record),
-                             {f"{name} {dist.version} (wheel)": text_digest(record)})
+            libraries = required_versions(dist)
+            pins = (f"{label}={version}" for label, version in sorted(libraries.items()))
+            return CodeState(text_digest("wheel", name, dist.version, record, *pins),
+                             {f"{name} {dist.version} (wheel)": text_digest(record), **libraries})
     memo_file = cache_dir / "code-digests-v2.json" if cache_dir else None
     _load_memo(memo_file)
     roots = {name: _places(name) for name in (top, *(p for p in SHARED if top != p.split(".")[0]))}
@@ -77,6 +81,8 @@ def code_state(cls: type, distribution: str | None, cache_dir: Path | None) -> C
     closure.add(cls.__module__)
     files = {**closure.files, **_data_files(top, roots.get(top, []))}
     digests = {name: _entry(files[name])[2] for name in sorted(files)}
+    tops = {name.split(".")[0] for name in roots}
+    digests.update(library_versions(imported_tops(_facts(p) for p in closure.files.values()) - {top}, tops))
     if memo_file is not None and any(_LOADED[memo_file].get(str(p)) != _MEMO[str(p)] for p in files.values()):
         with suppress(OSError):  # a read-only cache only costs the next run a re-hash
             atomic_write_json(memo_file, {p: list(v) for p, v in _MEMO.items()})
