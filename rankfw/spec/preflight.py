@@ -223,7 +223,11 @@ def hub_model_cached(ref: str) -> bool:
     """Whether a hub model's config is in the local HuggingFace cache (nothing is downloaded)."""
     from huggingface_hub import try_to_load_from_cache
 
-    return any(isinstance(try_to_load_from_cache(ref, name), str) for name in ("config.json", "modules.json"))
+    from rankfw.models.refs import split_hub_ref
+
+    repo, revision = split_hub_ref(ref)
+    return any(isinstance(try_to_load_from_cache(repo, name, revision=revision), str)
+               for name in ("config.json", "modules.json"))
 
 
 def _hub_cache() -> str:

@@ -21,8 +21,9 @@ from pathlib import Path
 from rankfw.testing.tiny_models import xquad_texts
 
 
-def seed_hub_model(hf_home: Path, repo_id: str, folder: Path) -> Path:
-    """Copy the model ``folder`` into the hub cache of ``hf_home`` as ``repo_id``; returns the snapshot."""
+def seed_hub_model(hf_home: Path, repo_id: str, folder: Path, ref: str = "main") -> Path:
+    """Copy the model ``folder`` into the hub cache of ``hf_home`` as ``repo_id``, its commit named by
+    the branch or tag ``ref`` (``refs/<ref>``); returns the snapshot."""
     files = sorted(p for p in Path(folder).rglob("*") if p.is_file() and not p.name.startswith("."))
     digest = hashlib.sha1(repo_id.encode())
     for path in files:
@@ -33,12 +34,14 @@ def seed_hub_model(hf_home: Path, repo_id: str, folder: Path) -> Path:
     for path in files:
         target = snapshot / path.relative_to(folder)
         target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() or target.is_symlink():  # the same commit seeded again (under another ref)
+            continue
         try:  # the hub cache itself links snapshot files to blobs
             target.symlink_to(path.resolve())
         except OSError:
             shutil.copyfile(path, target)
     (repo / "refs").mkdir(parents=True, exist_ok=True)
-    (repo / "refs" / "main").write_text(commit)
+    (repo / "refs" / ref).write_text(commit)
     return snapshot
 
 
