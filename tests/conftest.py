@@ -31,6 +31,17 @@ def cli_registry(monkeypatch: pytest.MonkeyPatch, registry: Registry) -> Registr
 
 
 @pytest.fixture
+def offline_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty HuggingFace home (``tmp_path/hf``) whose hub cache rankfw and huggingface_hub read, offline;
+    seed models into it with :func:`rankfw.testing.hub_mirror.seed_hub_model`."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    return tmp_path / "hf"
+
+
+@pytest.fixture
 def xquad() -> Path:
     """The XQuAD-R collections (../shared/data/xquad, else the repo's copy)."""
     return XQUAD

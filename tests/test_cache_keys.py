@@ -282,22 +282,19 @@ def test_which_params_are_keyed_by_content(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_a_hub_model_pushed_anew_under_its_id_recomputes_what_it_made(
-        tmp_path: Path, tiny: Path, write_spec, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+        tmp_path: Path, tiny: Path, write_spec, offline_hub: Path) -> None:  # type: ignore[no-untyped-def]
     """A stage naming a hub id is keyed by the commit that id loads: before, only the id was keyed,
     so a model updated upstream (the local cache's ``refs/main`` moved) reused the old model's runs."""
     pytest.importorskip("rankfw_biencoder_distill")
     import rankfw_testplugin
-    from huggingface_hub import constants
 
     from rankfw.run.keys import changed_parts
     from rankfw.testing.hub_mirror import seed_hub_model
 
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text('{"hidden_size": 8}')
-    first = seed_hub_model(tmp_path / "hf", "org/tiny-bi", model).name
+    first = seed_hub_model(offline_hub, "org/tiny-bi", model).name
     registry = load_registry(extra_plugins=[("testplugin", rankfw_testplugin)])
     spec = write_spec(tmp_path / "s.yaml", tiny, tmp_path / "out", """\
   first: {kind: retrieve, component: overlap, params: {k: 4}}
@@ -312,7 +309,7 @@ def test_a_hub_model_pushed_anew_under_its_id_recomputes_what_it_made(
     assert before["re"].data["hub model [en]"] == f"org/tiny-bi@{first}"  # type: ignore[attr-defined]
     assert keys()["re"].key == before["re"].key  # type: ignore[attr-defined]
     (model / "config.json").write_text('{"hidden_size": 16}')
-    second = seed_hub_model(tmp_path / "hf", "org/tiny-bi", model).name
+    second = seed_hub_model(offline_hub, "org/tiny-bi", model).name
     after = keys()
     assert second != first and after["first"].key == before["first"].key  # type: ignore[attr-defined]
     assert after["re"].key != before["re"].key  # type: ignore[attr-defined]

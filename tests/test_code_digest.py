@@ -8,6 +8,7 @@ import functools
 import importlib
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -179,12 +180,11 @@ TWO_STAGES = {
 }
 
 
-def test_editing_one_module_of_a_plugin_recomputes_only_the_stage_that_runs_it(
-        tmp_path: Path, xquad: Path, registry: Registry, write_spec, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
-) -> None:
+def _two_stage_spec(tmp_path: Path, xquad: Path, write_spec, package: Path,  # type: ignore[no-untyped-def]
+                    monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Callable[[], Registry]]:
+    """A spec of ``first`` (overlap) reranked by the two-module plugin in ``package`` (``scaled``,
+    ``shifted``) on English XQuAD, and a function that imports the plugin afresh and loads a registry."""
     import rankfw_testplugin
-
-    package = _package(tmp_path / "plugin", "rankfw_twopart", TWO_STAGES)
 
     def plugins() -> Registry:
         _import(package.parent, "rankfw_twopart", monkeypatch)
@@ -200,6 +200,14 @@ def test_editing_one_module_of_a_plugin_recomputes_only_the_stage_that_runs_it(
   scaled: {kind: rerank, component: scaled, inputs: [first]}
   shifted: {kind: rerank, component: shifted, inputs: [first]}
 """, languages="[en]")
+    return spec, plugins
+
+
+def test_editing_one_module_of_a_plugin_recomputes_only_the_stage_that_runs_it(
+        tmp_path: Path, xquad: Path, registry: Registry, write_spec, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    package = _package(tmp_path / "plugin", "rankfw_twopart", TWO_STAGES)
+    spec, plugins = _two_stage_spec(tmp_path, xquad, write_spec, package, monkeypatch)
     Runner(load_spec(spec, plugins()), cache_dir=tmp_path / "cache").run()
     (package / "shifted.py").write_text(TWO_STAGES["shifted.py"].replace("s + 1.0", "s + 5.0"), encoding="utf-8")
     plan = {p.stage: p for p in Runner(load_spec(spec, plugins()), cache_dir=tmp_path / "cache").plan()}
@@ -302,8 +310,6 @@ def test_upgrading_a_library_recomputes_only_the_stages_whose_code_imports_it(
 ) -> None:
     """A library's version is part of the digest of the code that imports it: before, upgrading,
     say, onnxruntime or transformers reused the runs the old version made."""
-    import rankfw_testplugin
-
     from rankfw.run import libraries
 
     site = tmp_path / "site"
@@ -317,21 +323,7 @@ def test_upgrading_a_library_recomputes_only_the_stages_whose_code_imports_it(
     files = {**TWO_STAGES, "scaled.py": TWO_STAGES["scaled.py"].replace(
         "from rankfw.core import", "import fakelib\nfrom rankfw.core import").replace("s * 2.0", "s * fakelib.SCALE")}
     package = _package(tmp_path / "plugin", "rankfw_twopart", files)
-
-    def plugins() -> Registry:
-        _import(package.parent, "rankfw_twopart", monkeypatch)
-        return load_registry(extra_plugins=[("testplugin", rankfw_testplugin), ("twopart", sys.modules["rankfw_twopart"])],
-                             use_entry_points=False)
-
-    data = tmp_path / "data" / "en"
-    data.mkdir(parents=True)
-    for name in ("corpus.jsonl", "topics.dev.tsv", "qrels.dev.txt"):
-        shutil.copyfile(xquad / "en" / name, data / name)
-    spec = write_spec(tmp_path / "s.yaml", tmp_path / "data", tmp_path / "out", """\
-  first: {kind: retrieve, component: overlap, params: {k: 20}}
-  scaled: {kind: rerank, component: scaled, inputs: [first]}
-  shifted: {kind: rerank, component: shifted, inputs: [first]}
-""", languages="[en]")
+    spec, plugins = _two_stage_spec(tmp_path, xquad, write_spec, package, monkeypatch)
     Runner(load_spec(spec, plugins()), cache_dir=tmp_path / "cache").run()
     assert {p.status for p in Runner(load_spec(spec, plugins()), cache_dir=tmp_path / "cache").plan()} == {"cached"}
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakelib\nVersion: 1.1\n")  # pip install -U fakelib

@@ -12,16 +12,6 @@ from rankfw.models.refs import check_model_reference, is_hub_id, split_hub_ref
 from rankfw.testing.hub_mirror import seed_hub_model
 
 
-@pytest.fixture
-def offline_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty HuggingFace home whose hub cache rankfw and huggingface_hub read, offline."""
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    return tmp_path / "hf"
-
-
 def _model(folder: Path, hidden: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(f'{{"hidden_size": {hidden}}}')

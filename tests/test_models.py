@@ -268,7 +268,8 @@ def test_a_tiny_bert_is_byte_identical_every_time_it_is_built(tmp_path: Path) ->
     assert tokens[:5] == ["who", "won", "super", "bowl", "50"] and "[UNK]" not in tokens
 
 
-def test_a_hub_models_identity_is_the_commit_it_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hub_models_identity_is_the_commit_it_loads(
+        tmp_path: Path, offline_hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Caches keyed by :func:`model_identity` (embeddings, ONNX graphs, translations) follow a hub
     model's commit: before, a hub id's identity was the id alone, so an updated model reused them."""
     from types import SimpleNamespace
@@ -279,15 +280,13 @@ def test_a_hub_models_identity_is_the_commit_it_loads(tmp_path: Path, monkeypatc
     from rankfw.models import model_identity
     from rankfw.testing.hub_mirror import seed_hub_model
 
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
-    first = seed_hub_model(tmp_path / "hf", "org/tiny", model).name
+    first = seed_hub_model(offline_hub, "org/tiny", model).name
     assert model_identity("org/tiny") == f"org/tiny@{first}"
     (model / "config.json").write_text('{"hidden_size": 8}')
-    second = seed_hub_model(tmp_path / "hf", "org/tiny", model).name
+    second = seed_hub_model(offline_hub, "org/tiny", model).name
     assert second != first and model_identity("org/tiny") == f"org/tiny@{second}"
     assert model_identity("org/not-cached") == "org/not-cached"  # nothing knows a commit: the id
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # online: the hub's current commit
