@@ -169,8 +169,7 @@ def pinned_snapshot(repo: str, revision: str) -> Path:
     try:
         folder = Path(snapshot_download(repo, revision=revision, ignore_patterns=NOT_LOADED))
     except Exception as e:  # noqa: BLE001 - offline and not cached, unknown repository or revision
-        reason = f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:120]}"
-        raise InputError(f"could not get revision {revision!r} of the model ({reason}); it is not in the local "
+        raise InputError(f"could not get revision {revision!r} of the model ({_reason(e)}); it is not in the local "
                          f"cache ({constants.HF_HUB_CACHE}; set HF_HOME, or use a local folder)", where) from None
     if not is_model_folder(folder):
         raise InputError("not a model: that revision has no config.json or modules.json", where)
@@ -198,9 +197,14 @@ def ensure_hub_model(ref: str) -> None:
         except Exception as e:  # noqa: BLE001 - offline, unknown repository, no permission
             error = e
             break
-    reason = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:120]}"
-    raise InputError(f"could not download the model ({reason}); it is not in the local cache "
+    raise InputError(f"could not download the model ({_reason(error)}); it is not in the local cache "
                      f"({constants.HF_HUB_CACHE}; set HF_HOME, or use a local folder)", ref)
+
+
+def _reason(error: BaseException | None) -> str:
+    """``Type: first line of the message`` (cut to 120 characters, marked with "...")."""
+    line = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {line if len(line) <= 120 else line[:117].rstrip() + '...'}"
 
 
 def pick_device(device: str = "auto") -> str:
