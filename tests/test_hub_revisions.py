@@ -22,7 +22,9 @@ def _model(folder: Path, hidden: int) -> Path:
 def test_a_pinned_ref_is_spelled_and_split() -> None:
     assert is_hub_id("org/name@v1.0") and is_hub_id("name@" + "a" * 40) and is_hub_id("org/name")
     assert split_hub_ref("org/name@v1") == ("org/name", "v1") and split_hub_ref("org/name") == ("org/name", None)
+    assert is_hub_id("org/name@refs/pr/1") and split_hub_ref("org/name@refs/pr/1") == ("org/name", "refs/pr/1")
     assert not is_hub_id("org/name@") and not is_hub_id("org/name@a@b") and not is_hub_id("org--x/name@v1")
+    assert not is_hub_id("org/name@refs/../x") and not is_hub_id("org/name@refs/")
     check_model_reference("intfloat/multilingual-e5-small@main")  # no error: nothing is looked up
     with pytest.raises(InputError, match="neither a HuggingFace hub id"):
         check_model_reference("org/name@bad rev")
@@ -36,6 +38,8 @@ def test_a_pinned_revision_loads_its_own_snapshot_not_main(tmp_path: Path, offli
     assert Path(resolve_model(f"org/tiny@{first.name}")) == first  # a commit
     assert Path(resolve_model("org/tiny@v1")) == first  # a tag
     assert Path(resolve_model("org/tiny@main")) == second
+    pr = seed_hub_model(offline_hub, "org/tiny", _model(tmp_path / "pr", 4), ref="refs/pr/1")
+    assert Path(resolve_model("org/tiny@refs/pr/1")) == pr and model_identity("org/tiny@refs/pr/1") == f"org/tiny@{pr.name}"
     assert resolve_model("org/tiny") == "org/tiny"  # unpinned: from_pretrained follows main
     assert (Path(resolve_model("org/tiny@v1")) / "config.json").read_text() == '{"hidden_size": 8}'
     # keyed by the commit: a tag and its commit are one model; main another

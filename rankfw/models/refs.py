@@ -28,7 +28,7 @@ BUNDLED_PREFIX = "bundled:"
 STAGE_PREFIX = "stage:"
 
 _HUB_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,95}"
-                     r"(?:@[A-Za-z0-9][A-Za-z0-9_.-]{0,99})?$")
+                     r"(?:@[A-Za-z0-9][A-Za-z0-9_./-]{0,99})?$")  # @REVISION: a commit, tag, branch, refs/pr/N
 _STAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _MODEL_FILES = ("config.json", "modules.json")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
@@ -113,8 +113,9 @@ def check_model_reference(ref: str) -> None:
 def is_hub_id(ref: str) -> bool:
     """Whether ``ref`` is spelled as a HuggingFace hub id (``org/name`` or ``name``, optionally
     ``@REVISION``; nothing is looked up)."""
-    repo, _ = split_hub_ref(ref)
-    return bool(_HUB_ID.match(ref)) and ".." not in repo and "--" not in repo and not repo.endswith((".", "-"))
+    repo, revision = split_hub_ref(ref)
+    return (bool(_HUB_ID.match(ref)) and ".." not in ref and "--" not in repo and not repo.endswith((".", "-"))
+            and not (revision or "").endswith("/"))
 
 
 def split_hub_ref(ref: str) -> tuple[str, str | None]:

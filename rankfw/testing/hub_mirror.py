@@ -40,7 +40,7 @@ def seed_hub_model(hf_home: Path, repo_id: str, folder: Path, ref: str = "main")
             target.symlink_to(path.resolve())
         except OSError:
             shutil.copyfile(path, target)
-    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / ref).parent.mkdir(parents=True, exist_ok=True)
     (repo / "refs" / ref).write_text(commit)
     return snapshot
 
