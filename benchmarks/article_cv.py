@@ -3,15 +3,19 @@
     for i in 0 1 2 3 4; do rankfw run examples/xquad.yaml --set dataset.holdout_fold=$i --out runs/cv$i; done
     python benchmarks/article_cv.py 0=runs/cv0 1=runs/cv1 2=runs/cv2 3=runs/cv3 4=runs/cv4 \
         [--stages bm25_ho e5_ho bi_ho dense_ho ce_ho] [--step 0.1] [--norm min-max] [--depth N]
-        [--must-beat bm25_ho] [--json out.json]
+        [--must-beat bm25_ho] [--context 'docid:^(xq-\\d+-\\d+)-' [--context-weights 0.3 0.5 0.7]]
+        [--json out.json]
 
 Each ``NAME=FOLDER`` is a finished run of one fold (its ``spec.yaml`` says which questions it held
 out). Per fold and language: nDCG@10 of every ``--stages`` run on that fold's held-out questions (a
 question a run has no hits for counts 0), and of their weighted fusion whose weights are tuned, as
 the ``fusion-weights`` trainer tunes them (``--norm`` scores, min-max unless told; the simplex grid
 of ``--step``; the mean over languages; ties to the most uniform), on the *other* folds' held-out
-runs and questions: no fold's questions choose the weights they are scored with. Prints a markdown table per fold and the
-mean over folds. A model-selection tool: it reads no dev topics.
+runs and questions: no fold's questions choose the weights they are scored with. With ``--context
+GROUP_BY``, each fold's fused run (its leave-one-fold-out weights, every hit) is also re-scored by the
+``group-context`` re-ranker at each ``--context-weights`` value (rows ``fused+context W``), and the
+row ``fused+context`` takes, per fold, the value that is best on the other folds. Prints a markdown
+table per fold and the mean over folds. A model-selection tool: it reads no dev topics.
 """
 
 from __future__ import annotations
@@ -48,6 +52,28 @@ def fold_tables(folder: Path, stages: list[str], grid: list[tuple[float, ...]],
     return out
 
 
+def context_tables(folder: Path, stages: list[str], weights: tuple[float, ...], config: Any, group_by: str,
+                   values: list[float]) -> dict[float, dict[str, dict[str, float]]]:
+    """``context weight -> language -> {qid: nDCG@10}`` of one fold's fused held-out run (``weights``,
+    every hit) re-scored by the ``group-context`` re-ranker at each of ``values``."""
+    from rankfw.core import StageContext
+    from rankfw_fusion.context import GroupContextConfig, GroupContextReranker
+    from rankfw_fusion.tune import FusionWeightsTrainer
+
+    qrels = heldout_qrels(folder)
+    trainer = FusionWeightsTrainer(config)
+    ctx = StageContext("context", None, folder, folder)
+    out: dict[float, dict[str, dict[str, float]]] = {v: {} for v in values}
+    for lang in qrels:
+        runs = SimpleNamespace(runs={s: Run.read_trec(folder / "stages" / s / f"{lang}.run") for s in stages})
+        fused = trainer._fused(runs, stages, weights, {}, None)  # noqa: SLF001
+        for value in values:
+            reranker = GroupContextReranker(GroupContextConfig(group_by=group_by, weight=value))
+            run = reranker.rerank({}, fused, None, ctx.for_language(lang))  # a docid rule reads no corpus
+            out[value][lang] = evaluate_per_query(run, qrels[lang], [MEASURE])[MEASURE]
+    return out
+
+
 def mean(values: Any) -> float:
     values = list(values)
     return sum(values) / len(values)
@@ -81,6 +107,27 @@ def tuned_weights(tables: dict[str, dict], folds: list[str], grid: list[tuple[fl
     return min((w for w in grid if scores[w] >= top - 1e-12), key=lambda w: sum((x - 1 / len(w)) ** 2 for x in w))
 
 
+def add_context_rows(rows: dict, weights: dict[str, tuple[float, ...]], folders: dict[str, str], args: Any,
+                     config: Any) -> None:
+    """Rows ``fused+context W`` (each ``--context-weights`` value) and ``fused+context`` (per fold, the
+    value best on the other folds' questions) into ``rows``."""
+    tables = {name: context_tables(Path(folders[name]), args.stages, weights[name], config, args.context,
+                                   args.context_weights) for name in folders}
+    for name, by_value in tables.items():
+        for value, per_lang in by_value.items():
+            rows.setdefault(f"fused+context {value:g}", {})[name] = {lang: mean(q.values()) for lang, q in per_lang.items()}
+
+    def pooled(value: float, folds: list[str]) -> float:  # mean over languages of the pooled questions
+        languages = list(tables[folds[0]][value])
+        return mean(mean(v for f in folds for v in tables[f][value][lang].values()) for lang in languages)
+
+    for name in folders:
+        others = [f for f in folders if f != name] or [name]
+        best = max(args.context_weights, key=lambda v: (pooled(v, others), -v))
+        rows.setdefault("fused+context", {})[name] = rows[f"fused+context {best:g}"][name]
+        print(f"fold {name}: context weight chosen on the other folds: {best:g}")
+
+
 def main() -> None:
     """Score every fold, print the tables, write ``--json``."""
     from rankfw_fusion.grid import simplex_grid
@@ -94,12 +141,17 @@ def main() -> None:
     parser.add_argument("--norm", default="min-max", choices=list(NORMS), help="score normalisation of the fusion (as fusion-weights' norm)")
     parser.add_argument("--depth", type=int, default=None, help="hits of each run fused (as fusion-weights' depth)")
     parser.add_argument("--must-beat", default=None, help="a stage of --stages: as fusion-weights' must_beat")
+    parser.add_argument("--context", default=None, metavar="GROUP_BY",
+                        help="also re-score the fused run with group-context (a docid:REGEX rule)")
+    parser.add_argument("--context-weights", nargs="+", type=float, default=[0.3, 0.5, 0.7])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if bad := [item for item in args.folds if "=" not in item]:
         parser.error(f"a fold is NAME=FOLDER, not {bad[0]!r}")
     if args.must_beat is not None and args.must_beat not in args.stages:
         parser.error(f"--must-beat must be one of --stages {args.stages}, not {args.must_beat!r}")
+    if args.context is not None and not args.context.startswith("docid:"):
+        parser.error(f"--context must be a docid:REGEX rule, not {args.context!r}")
     must_beat = None if args.must_beat is None else args.stages.index(args.must_beat)
     folders = dict(item.split("=", 1) for item in args.folds)
     grid = [tuple(round(w, 10) for w in point) for point in simplex_grid(len(args.stages), args.step)]
@@ -119,6 +171,8 @@ def main() -> None:
         others = [f for f in names if f != name] or [name]
         weights[name] = tuned_weights(tables, others, grid, must_beat)
         rows.setdefault("fused", {})[name] = {lang: mean(tables[name][lang][weights[name]].values()) for lang in languages}
+    if args.context is not None:
+        add_context_rows(rows, weights, folders, args, config)
     print("| fold | stage | " + " | ".join(languages) + " | mean |")
     print("|---" * (len(languages) + 3) + "|")
     averages: dict[str, dict[str, float]] = {}

@@ -42,3 +42,28 @@ def test_must_beat_keeps_a_stage_that_loses_somewhere_on_the_tuning_folds_at_wei
     assert module.tuned_weights(tables, ["a"], grid) == (0.0, 1.0)
     assert module.tuned_weights(tables, ["a"], grid, must_beat=0) == (1.0, 0.0)
     assert module.tuned_weights(tables, ["a"], grid, must_beat=1) == (0.0, 1.0)  # stage 0 loses in en
+
+
+def test_context_needs_a_docid_rule(tmp_path: Path) -> None:
+    done = article_cv(f"0={tmp_path}", "--context", "title")
+    assert done.returncode == 2 and "--context must be a docid:REGEX rule" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_context_weight_of_a_fold_is_the_one_best_on_the_other_folds(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import importlib.util
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("article_cv", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    # 0.3 wins on folds a and b, 0.7 (by far) on c: c is scored at 0.3 (chosen on a and b, not on itself);
+    # a and b are scored at 0.7, which wins on the pooled questions of the other two
+    scores = {"a": {0.3: 0.9, 0.7: 0.5}, "b": {0.3: 0.8, 0.7: 0.6}, "c": {0.3: 0.1, 0.7: 0.95}}
+    fake = {f: {v: {"en": {"q1": s}} for v, s in by_value.items()} for f, by_value in scores.items()}
+    monkeypatch.setattr(module, "context_tables", lambda folder, *rest: fake[Path(folder).name])
+    rows: dict = {}
+    args = SimpleNamespace(stages=["x"], context="docid:^(.)", context_weights=[0.3, 0.7])
+    module.add_context_rows(rows, {f: (1.0,) for f in scores}, {f: f"/x/{f}" for f in scores}, args, None)
+    assert rows["fused+context"] == {"a": {"en": 0.5}, "b": {"en": 0.6}, "c": {"en": 0.1}}
+    assert rows["fused+context 0.7"]["c"] == {"en": 0.95}
