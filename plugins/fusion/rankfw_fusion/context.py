@@ -16,7 +16,7 @@ from functools import cached_property
 
 from pydantic import Field, field_validator
 
-from rankfw.core import ComponentConfig, Corpus, InputError, Reranker, Run, StageContext, Topics
+from rankfw.core import ComponentConfig, Corpus, InputError, Reranker, Run, StageContext, Topics, check_group_by
 
 GROUP_HELP = "title (of the passage) or docid:REGEX (its first capture group, e.g. docid:^(xq-\\d+-\\d+)-)"
 
@@ -32,17 +32,9 @@ class GroupContextConfig(ComponentConfig):
     @field_validator("group_by")
     @classmethod
     def _valid_group_by(cls, value: str) -> str:
-        if value == "title":
-            return value
-        if not value.startswith("docid:"):
-            raise ValueError(f"unknown group_by {value!r}: {GROUP_HELP}")
-        try:
-            pattern = re.compile(value[len("docid:"):])
-        except re.error as e:
-            raise ValueError(f"bad regular expression in {value!r}: {e}") from None
-        if pattern.groups < 1:
-            raise ValueError(f"{value!r} needs a capture group, e.g. docid:^(xq-\\d+-\\d+)-")
-        return value
+        if value == "query":  # the holdout syntax's default: here every passage would be its own group
+            raise ValueError(f"group_by 'query' groups nothing: {GROUP_HELP}")
+        return check_group_by(value, "group_by")
 
 
 class GroupContextReranker(Reranker[GroupContextConfig]):

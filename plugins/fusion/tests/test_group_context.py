@@ -65,7 +65,7 @@ def test_a_docid_the_rule_misses_is_an_input_error_naming_the_parameter(tmp_path
     assert "'doc7'" in str(caught.value) and caught.value.where == "stages.ctx.params.group_by"
 
 
-@pytest.mark.parametrize(("group_by", "problem"), [("query", "unknown group_by"), ("docid:^xq-", "capture group"),
+@pytest.mark.parametrize(("group_by", "problem"), [("query", "groups nothing"), ("paragraph", "unknown group_by"), ("docid:^xq-", "capture group"),
                                                     ("docid:(", "bad regular expression")])
 def test_bad_group_rules_are_refused(group_by: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
