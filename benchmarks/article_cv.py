@@ -8,7 +8,7 @@
 
 Each ``NAME=FOLDER`` is a finished run of one fold (its ``spec.yaml`` says which questions it held
 out). Per fold and language: nDCG@10 of every ``--stages`` run on that fold's held-out questions (a
-question a run has no hits for counts 0), and of their weighted fusion whose weights are tuned, as
+question a run has no hits for counts 0, whichever other stages are listed), and of their weighted fusion whose weights are tuned, as
 the ``fusion-weights`` trainer tunes them (``--norm`` scores, min-max unless told; the simplex grid
 of ``--step``; the mean over languages; ties to the most uniform), on the *other* folds' held-out
 runs and questions: no fold's questions choose the weights they are scored with. With ``--context
@@ -48,7 +48,7 @@ def fold_tables(folder: Path, stages: list[str], grid: list[tuple[float, ...]],
         out[lang] = {}
         for weights in grid:  # the trainer's own fusion (as the weighted fuser), cut to what @10 sees
             fused = trainer._fused(runs, stages, weights, blocks, 10)  # noqa: SLF001
-            out[lang][weights] = evaluate_per_query(fused, qrels[lang], [MEASURE])[MEASURE]
+            out[lang][weights] = evaluate_per_query(fused, qrels[lang], [MEASURE], qrels[lang])[MEASURE]
     return out
 
 
@@ -70,7 +70,7 @@ def context_tables(folder: Path, stages: list[str], weights: tuple[float, ...], 
         for value in values:
             reranker = GroupContextReranker(GroupContextConfig(group_by=group_by, weight=value))
             run = reranker.rerank({}, fused, None, ctx.for_language(lang))  # a docid rule reads no corpus
-            out[value][lang] = evaluate_per_query(run, qrels[lang], [MEASURE])[MEASURE]
+            out[value][lang] = evaluate_per_query(run, qrels[lang], [MEASURE], qrels[lang])[MEASURE]
     return out
 
 

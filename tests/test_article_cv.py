@@ -67,3 +67,21 @@ def test_the_context_weight_of_a_fold_is_the_one_best_on_the_other_folds(monkeyp
     module.add_context_rows(rows, {f: (1.0,) for f in scores}, {f: f"/x/{f}" for f in scores}, args, None)
     assert rows["fused+context"] == {"a": {"en": 0.5}, "b": {"en": 0.6}, "c": {"en": 0.1}}
     assert rows["fused+context 0.7"]["c"] == {"en": 0.95}
+
+
+def test_a_question_no_listed_stage_answers_counts_0(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    from rankfw_fusion.tune import FusionWeightsConfig
+
+    from rankfw.core import Run
+
+    spec = importlib.util.spec_from_file_location("article_cv", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (tmp_path / "stages" / "a").mkdir(parents=True)
+    Run.from_scores({"q1": {"d": 1.0, "x": 0.5}}).write_trec(tmp_path / "stages" / "a" / "en.run")  # nothing for q2
+    monkeypatch.setattr(module, "heldout_qrels", lambda folder: {"en": {"q1": {"d": 1}, "q2": {"d": 1}}})
+    tables = module.fold_tables(tmp_path, ["a"], [(1.0,)], FusionWeightsConfig(measure="nDCG@10"))
+    assert tables["en"][(1.0,)] == {"q1": 1.0, "q2": 0.0}  # the mean is .5 whichever other stages are listed

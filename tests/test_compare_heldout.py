@@ -55,14 +55,20 @@ class _Plugin:
         register("overlap-picker", OverlapPicker)
 
 
-def test_compare_heldout_adds_the_heldout_mean_and_the_manifest_records_the_selection(
-    tmp_path: Path, xquad: Path, registry: Registry, write_spec, cli_registry: Registry  # type: ignore[no-untyped-def]
-) -> None:
+def _finished_run(tmp_path: Path, xquad: Path, registry: Registry, write_spec) -> Runner:  # type: ignore[no-untyped-def]
+    """STAGES run on xquad's en and de with one article fold of three held out."""
     registry.add_plugin(_Plugin(), "picker")
     extra = "  holdout_group_by: 'docid:^(xq-\\d+)-'\n  holdout_folds: 3\n  holdout_fold: 1\n"
     spec = write_spec(tmp_path / "s.yaml", xquad, tmp_path / "out", STAGES, extra=extra)
     runner = Runner(load_spec(spec, registry), output_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
     runner.run()
+    return runner
+
+
+def test_compare_heldout_adds_the_heldout_mean_and_the_manifest_records_the_selection(
+    tmp_path: Path, xquad: Path, registry: Registry, write_spec, cli_registry: Registry  # type: ignore[no-untyped-def]
+) -> None:
+    runner = _finished_run(tmp_path, xquad, registry, write_spec)
     result = CliRunner().invoke(main, ["compare", str(tmp_path / "out"), "-m", "nDCG@10", "--json", "--heldout"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -89,3 +95,22 @@ def test_compare_heldout_without_a_heldout_stage_is_an_input_error(
     Runner(load_spec(spec, registry), cache_dir=tmp_path / "cache").run()
     result = CliRunner().invoke(main, ["compare", str(tmp_path / "out"), "--heldout"])
     assert result.exit_code == 2 and "no system has a held-out sibling" in result.output
+
+
+def test_a_heldout_question_the_run_has_no_hits_for_counts_0_in_the_heldout_mean(
+    tmp_path: Path, xquad: Path, registry: Registry, write_spec  # type: ignore[no-untyped-def]
+) -> None:
+    from rankfw.run.heldout import heldout_values
+    from rankfw.run.systems import System
+
+    runner = _finished_run(tmp_path, xquad, registry, write_spec)
+    _, qrels = runner.data["en"].topic_set("heldout")
+    path = tmp_path / "out/stages/first_ho/en.run"
+    run = Run.read_trec(path)
+    found = [q for q in run if q in qrels and evaluate(Run({q: run[q]}), qrels, ["nDCG@10"])["nDCG@10"] > 0]
+    Run({q: run[q] for q in run if q != found[0]}).write_trec(path)  # a question it now has no hits for
+    system = System("first", {}, stage_dir=tmp_path / "out/stages/first", folder=tmp_path / "out")
+    value = heldout_values([system], ["nDCG@10"])["first"]["en"]["nDCG@10"]
+    shorter = Run.read_trec(path)
+    assert value == pytest.approx(evaluate(shorter, qrels, ["nDCG@10"], topics=qrels)["nDCG@10"])
+    assert value < evaluate(shorter, qrels, ["nDCG@10"])["nDCG@10"]  # not the mean of the questions it answers

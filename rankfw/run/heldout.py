@@ -64,7 +64,8 @@ def heldout_values(systems: Sequence[System], measures: Sequence[str]) -> dict[s
         missing = [lang for lang in runs if lang not in known]
         if missing:
             known.update(heldout_qrels(system.folder, missing))
-        values = {lang: evaluate(Run.read_trec(path), known[lang], measures) for lang, path in runs.items()}
+        # every held-out question counts, one the run has no hits for as 0 (not left out of the mean)
+        values = {lang: evaluate(Run.read_trec(path), known[lang], measures, known[lang]) for lang, path in runs.items()}
         values["mean"] = {m: sum(v[m] for v in values.values()) / len(values) for m in measures}
         out[system.name] = values
     return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,7 +109,7 @@ class FusionWeightsTrainer(Trainer[FusionWeightsConfig]):
                 row = []
                 for i, inp in enumerate(inputs):
                     run = self._fused(inp, names, weights, blocks[i], cutoff)
-                    row.append(evaluate(run, inp.qrels, [config.measure])[config.measure])
+                    row.append(evaluate(run, inp.qrels, [config.measure], _asked(inp))[config.measure])
                 table.append(row)
                 bar.advance(1)
         means = [sum(row) / len(row) for row in table]
@@ -159,7 +159,7 @@ class FusionWeightsTrainer(Trainer[FusionWeightsConfig]):
         def alone(i: int, j: int) -> float:
             weights = tuple(1.0 if k == i else 0.0 for k in range(len(names)))
             run = self._fused(inputs[j], names, weights, blocks[j], cutoff)
-            return evaluate(run, inputs[j].qrels, [config.measure])[config.measure]
+            return evaluate(run, inputs[j].qrels, [config.measure], _asked(inputs[j]))[config.measure]
 
         baseline = [alone(base, j) for j in range(len(inputs))]
         losers: dict[str, dict[str, list[float]]] = {}
@@ -235,6 +235,12 @@ def _cut(order: np.ndarray, bounds: list[int], scores: np.ndarray, cutoff: int) 
     keep = ordered >= (threshold - NEAR_TIE * np.maximum(np.abs(threshold), 1.0))[query]
     counts = np.bincount(query[keep], minlength=len(lengths))
     return order[keep], np.concatenate(([0], np.cumsum(counts))).tolist()
+
+
+def _asked(inp: TrainingInput) -> Collection[str]:
+    """The questions a weighting is scored on: the stage's topics (its qrels when it has none), so a
+    question no weighted run answers counts 0 for every weighting instead of leaving some means."""
+    return inp.topics or inp.qrels
 
 
 def _cutoff(k: int | None, measure_cutoff: int | None) -> int | None:

@@ -162,3 +162,19 @@ def test_must_beat_keeps_a_run_that_loses_to_the_baseline_in_one_language_at_wei
     with pytest.raises(InputError, match="must_beat must name an input stage") as bad:
         FusionWeightsTrainer(FusionWeightsTrainer.Config(must_beat="bm25_ho")).train(inputs, tmp_path, ctx(tmp_path))
     assert bad.value.where == "stages.tune.params.must_beat"
+
+
+def test_a_question_no_run_has_hits_for_counts_0_in_every_score(tmp_path: Path) -> None:
+    # q3 is judged but neither run answers it: every weighting scores it 0 (the mean is over the three
+    # questions, as the pipeline evaluates the fused run), not the mean of the two the runs answer
+    runs = {"a": Run.from_scores({"q1": {"d": 1.0, "x": 0.0}}),
+            "b": Run.from_scores({"q1": {"x": 1.0, "d": 0.0}, "q2": {"d": 1.0}})}
+    qrels = {**QRELS, "q3": {"d": 1}}
+    inp = TrainingInput(language="en", corpus=None, qrels=qrels, runs=runs)  # type: ignore[arg-type]
+    trainer = FusionWeightsTrainer(FusionWeightsTrainer.Config(norm="none", step=0.5, measure="nDCG@10"))
+    trainer.train([inp], tmp_path, ctx(tmp_path))
+    lines = (tmp_path / "grid.tsv").read_text().splitlines()[1:]
+    rows = {tuple(line.split("\t")[:2]): float(line.split("\t")[2]) for line in lines}
+    assert rows[("1", "0")] == pytest.approx(1 / 3)  # q1 found first; q2 missing (0); q3 missing (0)
+    assert rows[("0", "1")] == pytest.approx((1 / math.log2(3) + 1) / 3)
+    assert json.loads((tmp_path / "weights.json").read_text())["score"] <= 2 / 3 + 1e-9
