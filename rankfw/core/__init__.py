@@ -63,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     # groups of training questions (the syntax of dataset.holdout_group_by)
     "HoldoutRule": "rankfw.data.holdout",
     "check_group_by": "rankfw.data.holdout",
+    "docid_group": "rankfw.data.holdout",
     # evaluation, as the pipeline scores runs
     "evaluate": "rankfw.run.evaluate",
 }
@@ -106,7 +107,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, eagerly
     from rankfw.core.store import KeyValueStore
     from rankfw.core.types import Corpus, Document, Qrels, Topics, TrainingExample
     from rankfw.data.corpus import JsonlCorpus, open_corpus
-    from rankfw.data.holdout import HoldoutRule, check_group_by
+    from rankfw.data.holdout import HoldoutRule, check_group_by, docid_group
     from rankfw.data.irds import is_irds, load_irds
     from rankfw.data.readers import read_parallel, read_qrels, read_topics, read_training
     from rankfw.run.evaluate import evaluate

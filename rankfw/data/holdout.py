@@ -39,6 +39,13 @@ def check_group_by(value: str, name: str = "holdout_group_by") -> str:
     raise ValueError(f"unknown {name} {value!r}: {GROUP_BY_HELP}")
 
 
+def docid_group(pattern: re.Pattern[str], docid: str) -> str | None:
+    """The group key a ``docid:REGEX`` rule gives ``docid`` (the first capture group of its search),
+    ``None`` when the pattern misses it."""
+    match = pattern.search(docid)
+    return None if match is None else match.group(1)
+
+
 def unit_hash(key: str) -> float:
     """A stable number in [0, 1) for ``key`` (the first 8 bytes of its SHA-256)."""
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") / 2**64
@@ -77,13 +84,13 @@ class HoldoutRule:
         if self.group_by == "title":
             return first.title or ex.query_id
         assert self._pattern is not None
-        match = self._pattern.search(first.docid)
-        if match is None or match.group(1) is None:
+        key = docid_group(self._pattern, first.docid)
+        if key is None:
             raise InputError(
                 f"docid {first.docid!r} (query {ex.query_id!r}) does not match {self.parameter.rsplit('.', 1)[-1]} {self.group_by!r}",
                 self.parameter,
             )
-        return match.group(1)
+        return key
 
     def heldout_qids(self, examples: Iterable[TrainingExample]) -> frozenset[str]:
         """The query ids of ``examples`` that are held out (whole groups at a time).

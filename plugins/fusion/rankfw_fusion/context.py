@@ -12,11 +12,14 @@ score still orders the paragraph's sentences. Candidates stay the same; only the
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cached_property
 
 from pydantic import Field, field_validator
 
-from rankfw.core import ComponentConfig, Corpus, InputError, Reranker, Run, StageContext, Topics, check_group_by
+from rankfw.core import (ComponentConfig, Corpus, InputError, Reranker, Run, StageContext, Topics, check_group_by,
+                         docid_group)
+from rankfw_fusion.norms import Segments, min_max_norm
 
 GROUP_HELP = "title (of the passage) or docid:REGEX (its first capture group, e.g. docid:^(xq-\\d+-\\d+)-)"
 
@@ -50,35 +53,41 @@ class GroupContextReranker(Reranker[GroupContextConfig]):
         rule = self.config.group_by
         return re.compile(rule[len("docid:"):]) if rule.startswith("docid:") else None
 
-    def groups(self, run: Run, corpus: Corpus, where: str) -> dict[str, str]:
-        """``docid -> group key`` for every docid of ``run``; a docid the pattern misses is an error."""
-        docids = sorted({d for hits in run.values() for d, _ in hits})
+    def groups(self, docids: Iterable[str], corpus: Corpus, where: str) -> dict[str, str]:
+        """``docid -> group key`` for ``docids``; a docid the pattern misses is an error."""
+        docids = sorted(set(docids))
         if self._pattern is None:
             documents = corpus.get_many(docids)
             return {d: documents[d].title or d for d in docids}
         keys: dict[str, str] = {}
         for docid in docids:
-            match = self._pattern.search(docid)
-            if match is None or match.group(1) is None:
+            key = docid_group(self._pattern, docid)
+            if key is None:
                 raise InputError(f"docid {docid!r} does not match group_by {self.config.group_by!r}", where)
-            keys[docid] = match.group(1)
+            keys[docid] = key
         return keys
 
     def rerank(self, topics: Topics, run: Run, corpus: Corpus, ctx: StageContext) -> Run:
-        """Blend each hit's normalised score with the best normalised score of its group."""
-        group_of = self.groups(run, corpus, f"stages.{ctx.stage}.params.group_by")
-        weight = self.config.weight
-        scores: dict[str, dict[str, float]] = {}
-        for qid, hits in run.items():
-            if not hits:
-                scores[qid] = {}
-                continue
-            values = [s for _, s in hits]
-            low, span = min(values), max(values) - min(values)
-            own = {d: (s - low) / span if span > 0 else 0.0 for d, s in hits}
-            best: dict[str, float] = {}
-            for docid, value in own.items():
-                key = group_of[docid]
-                best[key] = max(best.get(key, value), value)
-            scores[qid] = {d: (1 - weight) * v + weight * best[group_of[d]] for d, v in own.items()}
+        """Blend each hit's normalised score (the fusion's min-max) with the best of its group's."""
+        import numpy as np
+
+        columns = run.columns()
+        used = np.unique(columns.codes)  # the columns' names may hold docids no hit uses
+        group_of = self.groups(columns.names[used].tolist(), corpus, f"stages.{ctx.stage}.params.group_by")
+        keys = {key: i for i, key in enumerate(sorted(set(group_of.values())))}
+        code_group = np.zeros(len(columns.names), dtype=np.int64)
+        code_group[used] = [keys[group_of[d]] for d in columns.names[used].tolist()]
+        lengths = np.diff(columns.offsets)
+        query = np.repeat(np.arange(len(lengths)), lengths)
+        position = np.arange(len(query)) - np.repeat(columns.offsets[:-1], lengths)
+        own = min_max_norm(columns.scores, Segments(query, position, lengths, lengths)).scores
+        group = code_group[columns.codes]
+        cells, cell = np.unique(query * max(len(keys), 1) + group, return_inverse=True)
+        best = np.full(len(cells), -np.inf)
+        np.maximum.at(best, cell, own)
+        blended = ((1 - self.config.weight) * own + self.config.weight * best[cell]).tolist()
+        docids = columns.names[columns.codes].tolist()
+        bounds = columns.offsets.tolist()
+        scores = {qid: dict(zip(docids[bounds[i] : bounds[i + 1]], blended[bounds[i] : bounds[i + 1]], strict=True))
+                  for i, qid in enumerate(columns.qids)}
         return Run.from_scores(scores, k=self.config.k)
