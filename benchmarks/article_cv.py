@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,6 +32,13 @@ from rankfw.run.evaluate import evaluate_per_query
 from rankfw.run.heldout import heldout_qrels
 
 MEASURE = "nDCG@10"
+
+
+@lru_cache(maxsize=None)
+def stage_runs(folder: Path, stages: tuple[str, ...], lang: str) -> dict[str, Run]:
+    """The held-out runs of ``stages`` in one fold's folder for ``lang``, read once (the fusion tables
+    and the context rows share them)."""
+    return {s: Run.read_trec(folder / "stages" / s / f"{lang}.run") for s in stages}
 
 
 def fold_tables(folder: Path, stages: list[str], grid: list[tuple[float, ...]],
@@ -43,7 +51,7 @@ def fold_tables(folder: Path, stages: list[str], grid: list[tuple[float, ...]],
     trainer = FusionWeightsTrainer(config)
     out: dict[str, dict[tuple, dict[str, float]]] = {}
     for lang in qrels:
-        runs = SimpleNamespace(runs={s: Run.read_trec(folder / "stages" / s / f"{lang}.run") for s in stages})
+        runs = SimpleNamespace(runs=stage_runs(folder, tuple(stages), lang))
         blocks: dict[tuple[int, ...], Any] = {}
         out[lang] = {}
         for weights in grid:  # the trainer's own fusion (as the weighted fuser), cut to what @10 sees
@@ -65,7 +73,7 @@ def context_tables(folder: Path, stages: list[str], weights: tuple[float, ...], 
     ctx = StageContext("context", None, folder, folder)
     out: dict[float, dict[str, dict[str, float]]] = {v: {} for v in values}
     for lang in qrels:
-        runs = SimpleNamespace(runs={s: Run.read_trec(folder / "stages" / s / f"{lang}.run") for s in stages})
+        runs = SimpleNamespace(runs=stage_runs(folder, tuple(stages), lang))
         fused = trainer._fused(runs, stages, weights, {}, None)  # noqa: SLF001
         for value in values:
             reranker = GroupContextReranker(GroupContextConfig(group_by=group_by, weight=value))
