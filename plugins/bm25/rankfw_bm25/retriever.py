@@ -18,6 +18,15 @@ BATCH = 512
 """Queries per batch_search call (the progress bar advances once per batch)."""
 
 
+class RM3Config(ComponentConfig):
+    """RM3 pseudo-relevance feedback (Anserini's, as pyserini's ``set_rm3``): the query expanded with
+    ``fb_terms`` terms of its top ``fb_docs`` hits, the original terms weighted ``original_query_weight``."""
+
+    fb_terms: PositiveInt = Field(10, description="expansion terms")
+    fb_docs: PositiveInt = Field(10, description="feedback documents (the query's top hits)")
+    original_query_weight: float = Field(0.5, ge=0, le=1, description="weight of the original query's terms")
+
+
 class BM25Config(ComponentConfig):
     """Parameters of the ``bm25`` retriever."""
 
@@ -30,6 +39,8 @@ class BM25Config(ComponentConfig):
     fields: tuple[Literal["title", "text"], ...] = Field(
         ("title", "text"), min_length=1, description="document fields indexed, joined by a space (MIRACL: title text)"
     )
+    rm3: RM3Config | None = Field(None, description="RM3 query expansion (None: plain BM25); needs document "
+                                  "vectors, which the cached index stores")
     threads: PositiveInt | None = Field(None, description="search and indexing threads (None: the CPU count, at most 8)")
     index: str | None = Field(None, description="a local Lucene index folder to search instead of indexing the corpus")
     prebuilt: str | None = Field(
@@ -94,7 +105,7 @@ class BM25Retriever(Retriever[BM25Config]):
         e.g. one query at a time from ``rankfw.Searcher``, does not reopen the index)."""
         opened = self.__dict__.setdefault("_searchers", {})
         if (index_dir, analysis) not in opened:
-            opened[(index_dir, analysis)] = open_searcher(index_dir, analysis, self.config.k1, self.config.b)
+            opened[(index_dir, analysis)] = open_searcher(index_dir, analysis, self.config.k1, self.config.b, self.config.rm3)
         return opened[(index_dir, analysis)]
 
     def __getstate__(self) -> dict[str, Any]:
@@ -134,8 +145,9 @@ class BM25Retriever(Retriever[BM25Config]):
         return str(index.cached_index(corpus, analysis, self.config.fields, threads, ctx)), analysis
 
 
-def open_searcher(index: str, analysis: Analysis, k1: float, b: float) -> Any:
-    """Anserini's searcher on ``index`` with BM25(k1, b) and the analysis's query analyzer."""
+def open_searcher(index: str, analysis: Analysis, k1: float, b: float, rm3: RM3Config | None = None) -> Any:
+    """Anserini's searcher on ``index`` with BM25(k1, b), the analysis's query analyzer and, when
+    asked, RM3 (pyserini's ``set_rm3`` with ``filter_terms`` off: it keeps only English terms)."""
     from rankfw_bm25 import jvm
 
     searcher = jvm.simple_searcher(index)
@@ -144,6 +156,11 @@ def open_searcher(index: str, analysis: Analysis, k1: float, b: float) -> Any:
     else:
         searcher.set_language(analysis.language)
     searcher.set_bm25(float(k1), float(b))
+    if rm3 is not None:
+        if not searcher.reader.getTermVectors(0):
+            raise InputError(f"rm3 needs an index with document vectors (-storeDocvectors); {index} has none",
+                             "params.rm3")
+        searcher.set_rm3(None, rm3.fb_terms, rm3.fb_docs, float(rm3.original_query_weight), False, False)
     return searcher
 
 

@@ -157,3 +157,22 @@ def test_a_tiny_corpus_ranks_by_bm25(tmp_path: Path, make_ctx) -> None:
     run = BM25Retriever(BM25Config()).retrieve({"q1": "cat", "q2": "singing birds"}, JsonlCorpus(path, ctx.cache_dir), ctx)
     assert [d for d, _ in run["q1"]] == ["a", "b"]  # stemmed match, more occurrences first
     assert [d for d, _ in run["q2"]] == ["c"]
+
+
+def test_rm3_expands_queries_as_pyserini_does_in_any_language(xquad_dir: Path, bm25_cache: Path, make_ctx) -> None:
+    plain, topics, _ = _bm25(xquad_dir, bm25_cache, make_ctx, "de", k=20)
+    rm3 = {"fb_terms": 5, "fb_docs": 3, "original_query_weight": 0.6}
+    expanded, _, logs = _bm25(xquad_dir, bm25_cache, make_ctx, "de", k=20, rm3=rm3)
+    index_dir = next(line.split()[-1] for line in logs if "reusing" in line)  # the plain run's index
+    from pyserini.search.lucene import LuceneSearcher
+
+    searcher = LuceneSearcher(index_dir)
+    searcher.set_language("de")
+    searcher.set_bm25(0.9, 0.4)
+    searcher.set_rm3(5, 3, 0.6, filter_terms=False)  # German expansion terms kept (the default keeps English ones)
+    raw = searcher.batch_search(list(topics.values()), list(topics), k=20, threads=1)
+    for qid in topics:
+        assert [(d, round(s, 4)) for d, s in expanded[qid]] == [(h.docid, round(h.score, 4)) for h in raw.get(qid, [])], qid
+    changed = sum(expanded[q] != plain[q] for q in topics)
+    assert changed > len(topics) / 2  # expansion reorders most German queries
+    assert _ndcg10(xquad_dir, "de", expanded) > 0.5
