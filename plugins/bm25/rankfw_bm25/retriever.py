@@ -98,7 +98,11 @@ class BM25Retriever(Retriever[BM25Config]):
         language = self.language(ctx)
         threads = self.threads()
         index_dir, analysis = self.index_for(corpus, language, threads, ctx)
-        return Run.from_columns(search(self.searcher(index_dir, analysis), topics, analysis, self.config.k, threads, ctx))
+        try:
+            searcher = self.searcher(index_dir, analysis)
+        except InputError as error:  # a param the index cannot serve (rm3): name the stage's param
+            raise InputError(error.message, f"stages.{ctx.stage}.{error.where}") from None
+        return Run.from_columns(search(searcher, topics, analysis, self.config.k, threads, ctx))
 
     def searcher(self, index_dir: str, analysis: Analysis) -> Any:
         """The searcher on ``index_dir``, opened on first use and kept by this component (a later call,

@@ -176,3 +176,23 @@ def test_rm3_expands_queries_as_pyserini_does_in_any_language(xquad_dir: Path, b
     changed = sum(expanded[q] != plain[q] for q in topics)
     assert changed > len(topics) / 2  # expansion reorders most German queries
     assert _ndcg10(xquad_dir, "de", expanded) > 0.5
+
+
+def test_rm3_on_an_index_without_document_vectors_is_an_input_error(tmp_path: Path, make_ctx) -> None:
+    jvm.start_jvm()
+    from jnius import autoclass
+
+    from rankfw.core import InputError
+
+    (tmp_path / "collection").mkdir()
+    (tmp_path / "collection" / "docs.jsonl").write_text(
+        json.dumps({"id": "a", "contents": "cats purr"}) + "\n" + json.dumps({"id": "b", "contents": "dogs bark"}) + "\n")
+    index = tmp_path / "index"
+    autoclass("io.anserini.index.IndexCollection").main(
+        ["-collection", "JsonCollection", "-input", str(tmp_path / "collection"), "-index", str(index),
+         "-generator", "DefaultLuceneDocumentGenerator", "-threads", "1", "-quiet"])  # no -storeDocvectors
+    config = BM25Config(index=str(index), rm3={"fb_docs": 1})
+    assert BM25Retriever(BM25Config(index=str(index))).retrieve({"q": "cats"}, None, make_ctx("en"))["q"][0][0] == "a"  # type: ignore[arg-type]
+    with pytest.raises(InputError) as caught:
+        BM25Retriever(config).retrieve({"q": "cats"}, None, make_ctx("en"))  # type: ignore[arg-type]
+    assert caught.value.where == "stages.bm25.params.rm3" and "document vectors" in caught.value.message
