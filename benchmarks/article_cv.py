@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 

@@ -116,8 +116,7 @@ def fusion_block(
     for r, ((lengths, _, raw), query) in enumerate(zip(flat_runs, hit_query)):
         cols = inverse[start : start + len(raw)]
         start += len(raw)
-        offsets = np.concatenate(([0], np.cumsum(lengths)))
-        segments = Segments(query, np.arange(len(raw)) - offsets[query], lengths, n_candidates)
+        segments = Segments.from_offsets(np.concatenate(([0], np.cumsum(lengths))), n_candidates)
         normalised = normalise(raw, segments)
         if normalised.missing is not None:
             present[r] = True

@@ -73,16 +73,15 @@ class GroupContextReranker(Reranker[GroupContextConfig]):
 
         columns = run.columns()
         used = np.unique(columns.codes)  # the columns' names may hold docids no hit uses
-        group_of = self.groups(columns.names[used].tolist(), corpus, f"stages.{ctx.stage}.params.group_by")
+        used_docids = columns.names[used].tolist()
+        group_of = self.groups(used_docids, corpus, f"stages.{ctx.stage}.params.group_by")
         keys = {key: i for i, key in enumerate(sorted(set(group_of.values())))}
         code_group = np.zeros(len(columns.names), dtype=np.int64)
-        code_group[used] = [keys[group_of[d]] for d in columns.names[used].tolist()]
-        lengths = np.diff(columns.offsets)
-        query = np.repeat(np.arange(len(lengths)), lengths)
-        position = np.arange(len(query)) - np.repeat(columns.offsets[:-1], lengths)
-        own = min_max_norm(columns.scores, Segments(query, position, lengths, lengths)).scores
+        code_group[used] = [keys[group_of[d]] for d in used_docids]
+        segments = Segments.from_offsets(columns.offsets)
+        own = min_max_norm(columns.scores, segments).scores
         group = code_group[columns.codes]
-        cells, cell = np.unique(query * max(len(keys), 1) + group, return_inverse=True)
+        cells, cell = np.unique(segments.query * max(len(keys), 1) + group, return_inverse=True)
         best = np.full(len(cells), -np.inf)
         np.maximum.at(best, cell, own)
         blended = ((1 - self.config.weight) * own + self.config.weight * best[cell]).tolist()

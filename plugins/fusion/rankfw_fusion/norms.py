@@ -27,6 +27,17 @@ class Segments(NamedTuple):
     lengths: np.ndarray
     candidates: np.ndarray
 
+    @classmethod
+    def from_offsets(cls, offsets: np.ndarray, candidates: np.ndarray | None = None) -> Segments:
+        """The segments of hits laid out query after query, query ``i``'s at ``offsets[i]:offsets[i+1]``
+        (``candidates``: per query, candidates of all runs; this run's own hit counts when not given)."""
+        import numpy as np
+
+        lengths = np.diff(offsets)
+        query = np.repeat(np.arange(len(lengths)), lengths)
+        position = np.arange(len(query)) - offsets[:-1][query]
+        return cls(query, position, lengths, lengths if candidates is None else candidates)
+
     def reduce(self, ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
         """``ufunc`` reduced over each query's hits (NaN for a query without hits)."""
         import numpy as np
