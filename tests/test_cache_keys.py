@@ -92,9 +92,14 @@ def test_editing_one_corpus_recomputes_that_language_and_its_dependents(
     corpus.write_text(corpus.read_text().replace("Die ", "Der ", 1))
     plan = {(p.stage, p.unit): p for p in Runner(load_spec(spec, registry), cache_dir=tmp_path / "cache").plan()}
     assert plan[("first", "de")].reason == "data changed (corpus [de])"
-    assert plan[("re", "de")].reason.startswith("inputs changed (first, model=stage:idf)")
+    assert plan[("re", "de")].reason == "inputs to compute first (first, model=stage:idf); data changed (corpus [de])"
+    assert not plan[("re", "de")].conditional  # its own corpus changed too
     assert plan[("all", "model")].reason == "data changed (corpus [de])"
-    assert _run(spec, registry, tmp_path / "cache") == {"first": {"de"}, "idf": {"de"}, "re": {"de"}, "fused": {"de"}, "all": {"model"}}
+    fused = (tmp_path / "out/stages/fused/de.run").read_bytes()
+    assert _run(spec, registry, tmp_path / "cache") == {"first": {"de"}, "idf": {"de"}, "re": {"de"}, "all": {"model"}}
+    # the edited sentence matches no question: first and re came out the same, so fused is reused
+    assert "stage re [de]: output unchanged: stages reading it are reused where nothing else changed" in _run.log  # type: ignore[attr-defined]
+    assert (tmp_path / "out/stages/fused/de.run").read_bytes() == fused
 
 
 def test_changing_a_param_recomputes_that_stage_and_its_dependents(
@@ -104,7 +109,7 @@ def test_changing_a_param_recomputes_that_stage_and_its_dependents(
     _run(spec, registry, tmp_path / "cache")
     plan = Runner(load_spec(spec, registry, ["stages.re.params.k=10"]), cache_dir=tmp_path / "cache").plan()
     assert {(p.stage, p.reason) for p in plan if p.status == "to compute"} == {
-        ("re", "params changed"), ("fused", "inputs changed (re)")}
+        ("re", "params changed"), ("fused", "inputs to compute first (re): reused if they come out the same")}
     assert _run(spec, registry, tmp_path / "cache", overrides=["stages.re.params.k=10"]) == {"re": {"en", "de"}, "fused": {"en", "de"}}
 
 

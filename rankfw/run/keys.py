@@ -9,7 +9,11 @@ changed:
 - ``params``: the params as the component's Config validated them (``{lang}`` filled in; a value
   written another way, ``5e-5`` or ``5.0e-5``, is the same key), the topic set, ``per_language``
   and ``--limit``;
-- ``inputs``: the keys of the units it reads (input runs of the same language, model references);
+- ``inputs``: what the units it reads (input runs of the same language, model references) wrote:
+  the content digest of each finished input's output (its done record's), so an input recomputed
+  to the same bytes (a code edit that changes nothing, a param that does not touch the output)
+  leaves this key alone and what reads it is reused (early cut-off); an input still to compute
+  enters as ``pending:`` and its key, so the key is final only once its inputs are done;
 - ``data``: fingerprints of the sources it reads: a retrieve or rerank stage the language's corpus
   and the topics of its topic set (the topics file for ``eval``; the training file and the holdout
   fraction for ``train`` / ``heldout``); a fuse stage none; a trainer what its ``TrainingInput``
@@ -41,6 +45,9 @@ from rankfw.spec import Pipeline, Stage, fill_language
 from rankfw.spec.preflight import stage_hub_models
 
 PARTS = ("component", "code", "params", "inputs", "data")
+PENDING = "pending:"
+"""The prefix of an input that is still to compute (its key follows): ``rankfw plan`` says the
+unit is recomputed only if that input's output changes."""
 
 
 def stage_topics(pipeline: Pipeline, stage: Stage) -> str:
@@ -70,10 +77,14 @@ class KeyMaker:
     """Computes (and remembers) the key of every unit of a pipeline."""
 
     def __init__(self, pipeline: Pipeline, data: dict[str, LanguageData], cache_dir: Path,
-                 limit: int | None = None, own_data: Callable[[Stage, str], str | None] | None = None) -> None:
+                 limit: int | None = None, own_data: Callable[[Stage, str], str | None] | None = None,
+                 output_of: Callable[[str, str, UnitKey], str | None] | None = None) -> None:
         """``data`` holds the languages this run uses (a stage's other languages are left out);
-        ``own_data(stage, language)`` is the fingerprint of what a component reads itself."""
+        ``own_data(stage, language)`` is the fingerprint of what a component reads itself;
+        ``output_of(stage, unit, key)`` the content digest of a unit finished with ``key`` (None when
+        it is still to compute); without it, inputs enter by their keys."""
         self.own_data = own_data
+        self.output_of = output_of
         self.pipeline = pipeline
         self.data = data
         self.cache_dir = cache_dir
@@ -90,6 +101,27 @@ class KeyMaker:
             self._keys[(name, unit)] = self._make(self.pipeline.stages[name], unit)
         return self._keys[(name, unit)]
 
+    def forget(self, name: str) -> None:
+        """Drop the keys of every stage that reads stage ``name``, directly or not (a unit of it was
+        just computed: what reads it is keyed on its new output)."""
+        stale, todo = set(), [name]
+        while todo:
+            for reader in self.pipeline.readers(todo.pop()):
+                if reader not in stale:
+                    stale.add(reader)
+                    todo.append(reader)
+        for unit in [unit for unit in self._keys if unit[0] in stale]:
+            del self._keys[unit]
+
+    def _input(self, name: str, unit: str) -> str:
+        """How input unit ``unit`` of stage ``name`` enters a reader's key: its output's digest, or
+        ``pending:`` and its key while it is still to compute."""
+        key = self.unit(name, unit)
+        if self.output_of is None:
+            return key.key
+        content = self.output_of(name, unit, key)
+        return f"out:{content}" if content is not None else f"{PENDING}{key.key}"
+
     def _make(self, stage: Stage, unit: str) -> UnitKey:
         language = None if unit == MODEL_UNIT else unit
         info = stage.component
@@ -97,10 +129,10 @@ class KeyMaker:
         langs = [language] if language else [lang for lang in self.pipeline.languages_of(stage) if lang in self.data]
         for dep in stage.spec.inputs:
             for lang in langs:
-                inputs[f"{dep} [{lang}]" if stage.spec.kind == "train" else dep] = self.unit(dep, lang).key
+                inputs[f"{dep} [{lang}]" if stage.spec.kind == "train" else dep] = self._input(dep, lang)
         for param, dep in sorted(stage.model_refs.items()):
             dep_unit = language if self.pipeline.stages[dep].spec.per_language and language else MODEL_UNIT
-            inputs[f"{param}=stage:{dep}"] = self.unit(dep, dep_unit).key
+            inputs[f"{param}=stage:{dep}"] = self._input(dep, dep_unit)
         data = {f"{source} [{lang}]": value for lang in langs for source, value in self._data(stage, lang).items()}
         raw = fill_language(stage.spec.params, language)
         per_language = language is not None and _mentions(stage.spec.params)
@@ -196,12 +228,31 @@ def changed_parts(old: dict[str, Any], new: UnitKey) -> str:
             before: dict[str, Any] = old.get(part) or {}
             after: dict[str, Any] = getattr(new, part)
             names = sorted(n for n in set(before) | set(after) if before.get(n) != after.get(n))
+            if part == "inputs" and (waiting := [n for n in names if _pending(after.get(n))]):
+                reasons.append(f"inputs to compute first ({', '.join(waiting)})")
+                if not (names := [n for n in names if n not in waiting]):
+                    continue
             if part == "code" and len(names) > 3:  # a version bump of rankfw changes many files
                 names = [*names[:3], f"{len(names) - 3} more"]
             reasons.append(f"{part} changed ({', '.join(names)})" if names else f"{part} changed")
         else:
             reasons.append(f"{part} changed")
     return "; ".join(reasons) or "key changed"
+
+
+def waits_only(old: dict[str, Any], new: UnitKey) -> bool:
+    """Whether the record ``old`` differs from ``new`` only by inputs still to compute: the unit is
+    then recomputed only if one of them comes out different."""
+    parts = old.get("parts") or {}
+    if any(parts.get(p) != new.parts[p] for p in PARTS if p != "inputs"):
+        return False
+    before: dict[str, Any] = old.get("inputs") or {}
+    changed = [n for n in set(before) | set(new.inputs) if before.get(n) != new.inputs.get(n)]
+    return bool(changed) and all(_pending(new.inputs.get(n)) for n in changed)
+
+
+def _pending(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(PENDING)
 
 
 def as_validated(raw: Any, validated: Any) -> Any:

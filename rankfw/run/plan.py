@@ -13,13 +13,15 @@ from rankfw.spec import Pipeline
 @dataclass(frozen=True)
 class UnitPlan:
     """One unit of the plan: ``status`` is ``cached`` or ``to compute``; ``reason`` says why;
-    ``estimate_s`` is the seconds it took last time it was computed (None when unknown)."""
+    ``estimate_s`` is the seconds it took last time it was computed (None when unknown);
+    ``conditional`` that it is recomputed only if an input still to compute comes out different."""
 
     stage: str
     unit: str
     status: str
     reason: str
     estimate_s: float | None = None
+    conditional: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,9 @@ def format_plan(plans: Sequence[UnitPlan]) -> list[str]:
     todo = [p for p in plans if p.status == "to compute"]
     known = [p.estimate_s for p in todo if p.estimate_s is not None]
     total = f", about {_duration(sum(known))}" + (" (some units have no timing yet)" if len(known) < len(todo) else "") if known else ""
-    lines.append(f"{len(plans) - len(todo)} units cached, {len(todo)} to compute{total}")
+    maybe = sum(p.conditional for p in todo)
+    only_if = f" ({maybe} of them only if an input comes out different)" if maybe else ""
+    lines.append(f"{len(plans) - len(todo)} units cached, {len(todo)} to compute{only_if}{total}")
     return lines
 
 

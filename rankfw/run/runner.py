@@ -99,7 +99,7 @@ class Runner:
         self.selection: Selection = select(pipeline, only, until, force, force_stages)
         self.data = {lang: LanguageData.from_spec(self.spec.dataset, lang, self.cache_dir) for lang in self.languages}
         self.keys = KeyMaker(pipeline, self.data, self.cache_dir, limit,
-                              lambda stage, lang: component(self, stage, lang).data_fingerprint())
+                              lambda stage, lang: component(self, stage, lang).data_fingerprint(), self._output_of)
         self._runs: dict[tuple[str, str], Run] = {}
 
     # --- what runs ----------------------------------------------------------------------------
@@ -135,7 +135,7 @@ class Runner:
                 elif check.reusable:
                     plans.append(UnitPlan(stage.name, unit, "cached", "unchanged", check.seconds))
                 else:
-                    plans.append(UnitPlan(stage.name, unit, "to compute", check.reason, check.seconds))
+                    plans.append(UnitPlan(stage.name, unit, "to compute", check.reason, check.seconds, check.waiting))
         return plans
 
     # --- inputs -------------------------------------------------------------------------------
@@ -220,10 +220,14 @@ class Runner:
                 self.log(f"warning: stage {stage.name} [{unit}]: recomputing: {check.reason}")
             elif not forced and check.reason != "not computed yet":
                 self.log(f"stage {stage.name} [{unit}]: recomputing: {check.reason}")
+            before = done.read_record(self.layout.done_path(stage.name, unit))
             t0 = time.perf_counter()
             output = compute_unit(self, stage, unit)
             timings[unit] = round(time.perf_counter() - t0, 3)
-            done.write_record(self.layout.done_path(stage.name, unit), self.key(stage.name, unit), output, timings[unit])
+            record = done.write_record(self.layout.done_path(stage.name, unit), self.key(stage.name, unit), output, timings[unit])
+            self.keys.forget(stage.name)  # the units reading this one key its new output
+            if before is not None and before.get("content") == record["content"] and self.pipeline.readers(stage.name):
+                self.log(f"stage {stage.name} [{unit}]: output unchanged: stages reading it are reused where nothing else changed")
             report.computed.append(unit)
         report.seconds = time.perf_counter() - started
         if report.computed or not self.layout.manifest(stage.name).exists():
@@ -249,6 +253,10 @@ class Runner:
 
     def stage_dir(self, name: str) -> Path:
         return self.layout.stage_dir(name)
+
+    def _output_of(self, name: str, unit: str, key: UnitKey) -> str | None:
+        """What readers of a unit finished with ``key`` key on (None while it is to compute)."""
+        return done.finished_content(self.layout.done_path(name, unit), key, self.output_path(self.pipeline.stages[name], unit))
 
     def _check(self, stage: Stage, unit: str) -> done.DoneCheck:
         return done.check(self.layout.done_path(stage.name, unit), self.key(stage.name, unit), self.output_path(stage, unit))
