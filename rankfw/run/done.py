@@ -4,11 +4,10 @@
 :mod:`rankfw.run.keys`), the signature of its output (a run file's size and SHA-256; a model
 folder's digest over its files' relative paths and sizes), the digest of the output's content
 (what the units reading it put in their keys: a model folder's over its files' bytes), and the
-seconds it took. It is written
-atomically after the output is in place; a unit is reused only when the record's key equals the
-current key *and* the output on disk still has the recorded signature. So a run killed between
-replacing an output and writing its record, or an output truncated or edited afterwards, is
-recomputed (with one line saying why), never trusted.
+seconds it took. It is written atomically after the output is in place; a unit is reused only
+when the record's key equals the current key *and* the output on disk still has the recorded
+signature. So a run killed between replacing an output and writing its record, or an output
+truncated or edited afterwards, is recomputed (with one line saying why), never trusted.
 """
 
 from __future__ import annotations
