@@ -176,3 +176,18 @@ def test_trainers_reject_missing_data(xquad_cache: Path, tmp_path: Path) -> None
     with pytest.raises(InputError, match="run"):
         trainer = FinetuneTrainer(FinetuneTrainer.Config(model="stage:never-loaded", negatives_from="run"))
         trainer.train([TrainingInput("de", corpus, training=str(XQUAD / "de" / "train.jsonl.gz"))], tmp_path, context(tmp_path, None))
+
+
+def test_the_same_finetuning_writes_the_same_model_folder(tiny_model: Path, xquad_cache: Path, tmp_path: Path) -> None:
+    """Byte for byte: a retraining with nothing changed leaves the stages that read the model
+    cached (their keys hold its content digest, rankfw.run.done.content_digest)."""
+    from rankfw.run.done import content_digest
+
+    corpus, _, _ = xquad("en", xquad_cache)
+    config = FinetuneTrainer.Config(model=str(tiny_model), epochs=1, batch_size=16, lr=2e-3, max_examples=32, **FAST)
+    digests = []
+    for name in ("a", "b"):
+        FinetuneTrainer(config).train([TrainingInput("en", corpus, training=str(XQUAD / "en" / "train.jsonl.gz"))],
+                                      tmp_path / name, context(tmp_path / name, None))
+        digests.append(content_digest(tmp_path / name))
+    assert digests[0] == digests[1]

@@ -237,3 +237,19 @@ def test_the_two_trainers_can_take_disjoint_slices_of_the_training_questions(
     )
     # 354 questions, 3 held out: 351 left, the last 2 after skipping 349
     assert json.loads((out / "rankfw_training.json").read_text())["groups_per_language"] == {"en": 2}
+
+
+def test_the_same_training_writes_the_same_model_folder(tiny_encoder: Path, xquad: Path, dev: tuple, tmp_path: Path) -> None:
+    """Byte for byte (timings go to the log, not the folder): a retraining with nothing changed
+    leaves the stages that read the model cached (their keys hold its content digest)."""
+    from rankfw.run.done import content_digest
+
+    inputs = [TrainingInput("en", dev[2], training=str(xquad / "en" / "train.jsonl.gz"))]
+    config = FinetuneCrossEncoderTrainer.Config(model=str(tiny_encoder), epochs=1, batch_size=8, max_length=32,
+                                                max_examples=16, negatives="file", device="cpu")
+    digests = []
+    for name in ("a", "b"):
+        FinetuneCrossEncoderTrainer(config).train(inputs, tmp_path / name, _ctx(tmp_path, name, None))
+        digests.append(content_digest(tmp_path / name))
+    assert digests[0] == digests[1]
+    assert "seconds" not in (tmp_path / "a" / "rankfw_training.json").read_text()

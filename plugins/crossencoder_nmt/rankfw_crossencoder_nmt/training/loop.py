@@ -197,14 +197,15 @@ def train_groups(
     model.config.num_labels = 1
     model.save_pretrained(output_dir, safe_serialization=True)
     tokenizer.save_pretrained(output_dir)
+    # no timings in the model folder: the same training writes the same bytes, so the stages that
+    # read the model are reused when it is retrained unchanged (the stage manifest keeps the seconds)
     info = {
-        "groups": len(groups), "pairs_seen": pairs_seen, "seconds": round(seconds, 1),
-        "seconds_per_1000_pairs": round(1000 * seconds / max(pairs_seen, 1), 1),
+        "groups": len(groups), "pairs_seen": pairs_seen,
         "loss_first": _mean(losses[: max(1, len(losses) // 10)]), "loss_last": _mean(losses[-max(1, len(losses) // 10) :]),
         "trainable_parameters": trainable, "config": cfg.model_dump(), **(extra_info or {}),
     }
     atomic_write_json(output_dir / "rankfw_training.json", info)
-    ctx.log(f"{ctx.stage}: trained in {seconds:.0f} s ({info['seconds_per_1000_pairs']} s per 1,000 pairs), "
+    ctx.log(f"{ctx.stage}: trained in {seconds:.0f} s ({1000 * seconds / max(pairs_seen, 1):.1f} s per 1,000 pairs), "
             f"loss {info['loss_first']:.3f} -> {info['loss_last']:.3f}")
     return info
 
