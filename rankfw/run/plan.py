@@ -87,9 +87,13 @@ def format_plan(plans: Sequence[UnitPlan]) -> list[str]:
         lines.append(f"{f'{p.stage} [{p.unit}]':<{width}}  {p.status:<10}  {p.reason}{estimate}")
     todo = [p for p in plans if p.status == "to compute"]
     known = [p.estimate_s for p in todo if p.estimate_s is not None]
-    total = f", about {_duration(sum(known))}" + (" (some units have no timing yet)" if len(known) < len(todo) else "") if known else ""
     maybe = sum(p.conditional for p in todo)
     only_if = f" ({maybe} of them only if an input comes out different)" if maybe else ""
+    total = ""
+    if known:
+        sure = sum(p.estimate_s for p in todo if p.estimate_s is not None and not p.conditional)
+        total = f", about {_duration(sure)} to {_duration(sum(known))}" if maybe else f", about {_duration(sum(known))}"
+        total += " (some units have no timing yet)" if len(known) < len(todo) else ""
     lines.append(f"{len(plans) - len(todo)} units cached, {len(todo)} to compute{only_if}{total}")
     return lines
 
