@@ -96,7 +96,10 @@ def test_every_shipped_expected_file_parses() -> None:
     assert {f.name for f in files} >= {"xquad-bm25.expected", "quickstart.expected"}
     for path in files:
         specs = read_expected(path)
-        assert all(0 <= s.expected <= 1 and 0 < s.tolerance <= 0.01 for s in specs), path
+        assert all(0 <= s.expected <= 1 and 0 < s.tolerance <= 0.01 for s in specs if s.language == "mean"), path
+        # a single language of a neural stage may move by up to .018 between CPUs (xquad.expected)
+        assert all(0 < s.tolerance <= 0.02 for s in specs), path
+        assert all(s.tolerance <= 0.001 for s in specs if s.stage.startswith("bm25")), path
         # each file checks the spec of its name: its stages, languages and measures are that spec's
         spec = yaml.safe_load(path.with_suffix(".yaml").read_text())
         assert {s.stage for s in specs} <= set(spec["stages"]), path
