@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rankfw.core.io import atomic_write_json, file_digest
+from rankfw.models.identity import model_identity
 from rankfw.run.keys import UnitKey, changed_parts, waits_only
 
 
@@ -70,13 +71,7 @@ def output_signature(path: Path) -> dict[str, Any] | None:
 
 def content_digest(path: Path) -> str:
     """SHA-256 of an output's content: a file's bytes; a folder's relative paths and bytes."""
-    if path.is_file():
-        return _file_sha256(path)
-    h = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        name = file.relative_to(path).as_posix().encode()
-        h.update(len(name).to_bytes(8, "little") + name + _file_sha256(file).encode())
-    return h.hexdigest()
+    return _file_sha256(path) if path.is_file() else model_identity(str(path))
 
 
 def read_record(path: Path) -> dict[str, Any] | None:

@@ -40,6 +40,7 @@ from rankfw.data.language import LanguageData
 from rankfw.run.code import CodeState, code_state
 from rankfw.run.layout import MODEL_UNIT
 from rankfw.run.local_params import local_param_digests
+from rankfw.run.plan import descendants
 from rankfw.models.identity import model_identity
 from rankfw.spec import Pipeline, Stage, fill_language
 from rankfw.spec.preflight import stage_hub_models
@@ -104,12 +105,7 @@ class KeyMaker:
     def forget(self, name: str) -> None:
         """Drop the keys of every stage that reads stage ``name``, directly or not (a unit of it was
         just computed: what reads it is keyed on its new output)."""
-        stale, todo = set(), [name]
-        while todo:
-            for reader in self.pipeline.readers(todo.pop()):
-                if reader not in stale:
-                    stale.add(reader)
-                    todo.append(reader)
+        stale = descendants(self.pipeline, name)
         for unit in [unit for unit in self._keys if unit[0] in stale]:
             del self._keys[unit]
 

@@ -31,7 +31,7 @@ from rankfw.run.layout import MODEL_UNIT, Layout
 from rankfw.run.lock import OutputLock
 from rankfw.run.manifest import stage_manifest
 from rankfw.run.metrics import pipeline_metrics
-from rankfw.run.plan import Selection, UnitPlan, select
+from rankfw.run.plan import Selection, UnitPlan, descendants, select
 from rankfw.run.spec_copy import portable_spec
 from rankfw.spec import Pipeline, Stage
 
@@ -226,7 +226,7 @@ class Runner:
             timings[unit] = round(time.perf_counter() - t0, 3)
             record = done.write_record(self.layout.done_path(stage.name, unit), self.key(stage.name, unit), output, timings[unit])
             self.keys.forget(stage.name)  # the units reading this one key its new output
-            if before is not None and before.get("content") == record["content"] and self.pipeline.readers(stage.name):
+            if before is not None and before.get("content") == record["content"] and descendants(self.pipeline, stage.name):
                 self.log(f"stage {stage.name} [{unit}]: output unchanged: stages reading it are reused where nothing else changed")
             report.computed.append(unit)
         report.seconds = time.perf_counter() - started

@@ -212,7 +212,3 @@ class Pipeline:
 
     def languages_of(self, stage: Stage) -> list[str]:
         return stage.spec.languages or self.spec.dataset.languages
-
-    def readers(self, name: str) -> list[str]:
-        """The stages that read stage ``name`` directly (as an input run or a model)."""
-        return [other for other in self.order if name in self.stages[other].dependencies]
